@@ -1,0 +1,51 @@
+// Gateway configuration: the seed's table plus the limits a production
+// gateway needs. Every value is validated at start (README: Configuration).
+import { bool, ConfigError, int, listenAddr, str, url, type ListenAddr } from "@radiant/infra/env";
+import { isProtocol, type Protocol } from "@radiant/infra/wire";
+
+export interface GatewayConfig {
+  listen: ListenAddr;
+  health: ListenAddr;
+  natsUrl: string;
+  egressProxyUrl: string;
+  resumeTokenSecret: string;
+  dev: boolean;
+  processes: number;
+  maxPayload: number;
+  maxBackpressure: number;
+  idleTimeoutS: number;
+  maxInflight: number;
+  publishTimeoutMs: number;
+  resumeTokenTtlS: number;
+  defaultLlmProtocol: Protocol;
+  shutdownGraceMs: number;
+}
+
+export const DEV_SECRET = "dev-secret";
+
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const idleTimeoutS = int(env, "GATEWAY_IDLE_TIMEOUT", 120, 0, 960);
+  if (idleTimeoutS !== 0 && idleTimeoutS < 8) throw new ConfigError("GATEWAY_IDLE_TIMEOUT", `"${idleTimeoutS}" must be 0 (off) or at least 8 seconds`);
+  const llm = str(env, "GATEWAY_DEFAULT_LLM_PROTOCOL", "openai");
+  if (!isProtocol(llm) || !["openai", "anthropic", "google"].includes(llm)) {
+    throw new ConfigError("GATEWAY_DEFAULT_LLM_PROTOCOL", `"${llm}" must be openai, anthropic or google`);
+  }
+  const maxPayload = int(env, "GATEWAY_MAX_PAYLOAD", 1024 * 1024, 1024, 64 * 1024 * 1024);
+  return {
+    listen: listenAddr(env, "GATEWAY_LISTEN_ADDR", ":8443"),
+    health: listenAddr(env, "GATEWAY_HEALTH_ADDR", ":8080"),
+    natsUrl: url(env, "NATS_URL", "nats://localhost:4222", ["nats", "tls"]),
+    egressProxyUrl: url(env, "EGRESS_PROXY_URL", "http://localhost:9000", ["http", "https"]),
+    resumeTokenSecret: str(env, "RESUME_TOKEN_SECRET", DEV_SECRET),
+    dev: bool(env, "GATEWAY_DEV", false),
+    processes: int(env, "GATEWAY_PROCESSES", 1, 1, 256),
+    maxPayload,
+    maxBackpressure: int(env, "GATEWAY_MAX_BACKPRESSURE", 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
+    idleTimeoutS,
+    maxInflight: int(env, "GATEWAY_MAX_INFLIGHT", 1024, 1, 1_000_000),
+    publishTimeoutMs: int(env, "GATEWAY_PUBLISH_TIMEOUT_MS", 5000, 100, 120_000),
+    resumeTokenTtlS: int(env, "GATEWAY_RESUME_TOKEN_TTL", 86_400, 60, 30 * 86_400),
+    defaultLlmProtocol: llm,
+    shutdownGraceMs: int(env, "GATEWAY_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+  };
+}

@@ -1,0 +1,85 @@
+// Socket → NATS: peek at a client frame, tell its protocol, and publish it
+// once to INBOX inside a msgpack envelope with the bytes untouched. Anything
+// that cannot be published is answered at once, in the caller's protocol and
+// naming its request id — never dropped.
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { protocolErrorJson, type ErrorKind } from "@radiant/infra/errors";
+import { decodeInbox, encodeInbox, type Protocol } from "@radiant/infra/wire";
+import { directFrame } from "./frames.js";
+import { metrics } from "./metrics.js";
+import { idJson, Peek, peek } from "./peek.js";
+import { detectProtocol } from "./protocol.js";
+import type { Session } from "./session.js";
+
+export interface IngressOptions {
+  js: JetStreamClient;
+  /** connected to NATS right now */
+  connected: () => boolean;
+  maxInflight: number;
+  /** bytes in flight per session; at least one maximum payload */
+  maxInflightBytes: number;
+  publishTimeoutMs: number;
+  defaultLlmProtocol: Protocol;
+}
+
+const seen = new Peek();
+const failedPeek = new Peek();
+
+export class Ingress {
+  /** frames published and not yet acked, all sessions */
+  inflight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly o: IngressOptions) {}
+
+  /** One client text frame. `frame` is only valid during this call. */
+  frame(s: Session, frame: Buffer): void {
+    const p = peek(frame, seen);
+    if (!p.ok) return this.refuse(s, undefined, "parse", "Parse error: the frame is not valid JSON", "null");
+    const proto = detectProtocol(frame, p, s.framing, this.o.defaultLlmProtocol);
+    if (proto === undefined) {
+      return this.refuse(s, undefined, "invalid", "Invalid Request: the frame matches no protocol this gateway speaks (MCP, A2A, OpenAI, Anthropic, Google)", idJson(frame, p));
+    }
+    if (s.inflight >= this.o.maxInflight || s.inflightBytes + frame.byteLength > this.o.maxInflightBytes) {
+      return this.refuse(s, proto, "overloaded", `Too many requests in flight on this session (limit ${this.o.maxInflight}): retry after replies arrive`, idJson(frame, p));
+    }
+    if (!this.o.connected()) {
+      return this.refuse(s, proto, "unavailable", "Service unavailable: the gateway cannot reach its message broker; retry", idJson(frame, p));
+    }
+    // msgpackr copies the bytes into its own buffer before returning
+    const env = encodeInbox({ v: 1, sid: s.sid, proto, principal: s.principal, ts: Date.now(), body: frame });
+    const size = frame.byteLength;
+    s.inflight++;
+    s.inflightBytes += size;
+    this.inflight++;
+    this.o.js.publish(s.inboxSubject(proto), env, { timeout: this.o.publishTimeoutMs }).then(
+      () => {
+        this.settle(s, size);
+        metrics.messagesIn.inc();
+      },
+      (e: Error) => {
+        this.settle(s, size);
+        // the client's bytes are inside `env`: find the request id again only now
+        const body = decodeInbox(env).body;
+        const id = peek(body, failedPeek).ok ? idJson(body, failedPeek) : "null";
+        this.refuse(s, proto, "unavailable", `Service unavailable: the request could not be queued (${e.message}); retry`, id);
+      },
+    );
+  }
+
+  private settle(s: Session, size: number): void {
+    s.inflight--;
+    s.inflightBytes -= size;
+    if (--this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private refuse(s: Session, proto: Protocol | undefined, kind: ErrorKind, message: string, id: string): void {
+    metrics.ingressErrors.inc({ reason: kind });
+    if (!s.closed) s.transport.send(directFrame(s.framing, protocolErrorJson(proto, kind, message, id), s.token));
+  }
+
+  /** Resolves when no publish is in flight (for a graceful stop). */
+  async idle(): Promise<void> {
+    if (this.inflight > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+  }
+}

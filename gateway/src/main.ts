@@ -1,0 +1,156 @@
+// The gateway supervisor: validates the configuration, runs GATEWAY_PROCESSES
+// gateway processes on one port (uSockets sets SO_REUSEPORT), restarts one that
+// crashes, and serves /health and /metrics from their combined counters.
+import { fork, type ChildProcess } from "node:child_process";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { fileURLToPath } from "node:url";
+import { AggregatorRegistry } from "prom-client";
+import { loadOrExit } from "@radiant/infra/env";
+import { createLogger } from "@radiant/infra/log";
+import { DEV_SECRET, loadGatewayConfig } from "./config.js";
+import type { MetricsRequest, MetricsResponse } from "./metrics.js";
+import { loadNativeUws, NativeUwsError } from "./uws.js";
+
+const cfg = loadOrExit("gateway", () => loadGatewayConfig());
+const log = createLogger("gateway", cfg.dev);
+
+try {
+  loadNativeUws();
+} catch (e) {
+  if (!(e instanceof NativeUwsError)) throw e;
+  log.fatal(e.message);
+  process.exit(4);
+}
+if (cfg.resumeTokenSecret === DEV_SECRET && !cfg.dev) {
+  log.warn("RESUME_TOKEN_SECRET is the default 'dev-secret': anyone can forge resume tokens. Set a long random secret in production.");
+}
+
+/** exit codes of a gateway process that restarting will not fix */
+const FATAL_EXITS = new Set([2, 3, 4]);
+const serverEntry = fileURLToPath(new URL("./server.js", import.meta.url));
+const children: (ChildProcess | undefined)[] = new Array(cfg.processes).fill(undefined);
+let stopping = false;
+
+function start(i: number): void {
+  const c = fork(serverEntry, [], { env: { ...process.env, GATEWAY_WORKER_INDEX: String(i) }, stdio: "inherit" });
+  children[i] = c;
+  c.on("message", onChildMessage);
+  c.on("exit", (code, signal) => {
+    children[i] = undefined;
+    if (stopping) {
+      if (children.every((x) => x === undefined)) finish();
+      return;
+    }
+    if (code !== null && FATAL_EXITS.has(code)) {
+      log.fatal({ process: i, code }, "gateway process cannot start; stopping");
+      void stop(code);
+      return;
+    }
+    log.error({ process: i, code, signal }, "gateway process died; restarting it");
+    setTimeout(() => !stopping && start(i), 500);
+  });
+}
+
+// ---- metrics over IPC ----------------------------------------------------
+let nextId = 1;
+const waiting = new Map<number, (m: MetricsResponse["metrics"]) => void>();
+
+function onChildMessage(m: MetricsResponse | { type: string }): void {
+  if (m.type === "radiant:metrics") {
+    const r = m as MetricsResponse;
+    waiting.get(r.id)?.(r.metrics);
+  }
+}
+
+async function collect(): Promise<{ answered: number; registry: ReturnType<typeof AggregatorRegistry.aggregate> }> {
+  const replies = await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<MetricsResponse["metrics"] | undefined>((resolve) => {
+          if (!c?.connected) return resolve(undefined);
+          const id = nextId++;
+          const t = setTimeout(() => {
+            waiting.delete(id);
+            resolve(undefined);
+          }, 1000);
+          waiting.set(id, (v) => {
+            clearTimeout(t);
+            waiting.delete(id);
+            resolve(v);
+          });
+          const req: MetricsRequest = { type: "radiant:metrics", id };
+          c.send(req);
+        }),
+    ),
+  );
+  const got = replies.filter((r): r is MetricsResponse["metrics"] => r !== undefined);
+  return { answered: got.length, registry: AggregatorRegistry.aggregate(got) };
+}
+
+async function health(): Promise<{ code: number; body: Record<string, unknown> }> {
+  const { answered, registry } = await collect();
+  const values = new Map<string, number>();
+  for (const m of await registry.getMetricsAsJSON()) {
+    if (m.values.length === 1) values.set(m.name, m.values[0]!.value);
+  }
+  const natsUp = answered === cfg.processes && values.get("radiant_nats_connected") === 1;
+  const ok = natsUp && answered === cfg.processes && !stopping;
+  return {
+    code: ok ? 200 : 503,
+    body: {
+      status: ok ? "ok" : stopping ? "stopping" : "degraded",
+      active_connections: values.get("radiant_active_connections") ?? 0,
+      total_connections: values.get("radiant_connections_total") ?? 0,
+      messages_in: values.get("radiant_messages_in_total") ?? 0,
+      messages_out: values.get("radiant_messages_out_total") ?? 0,
+      nats: natsUp ? "connected" : "disconnected",
+      processes: { configured: cfg.processes, answering: answered },
+    },
+  };
+}
+
+function serveHealth(req: IncomingMessage, res: ServerResponse): void {
+  const path = (req.url ?? "/").split("?")[0];
+  if (req.method !== "GET") {
+    res.writeHead(405, { allow: "GET" }).end();
+  } else if (path === "/health") {
+    void health().then(({ code, body }) => res.writeHead(code, { "content-type": "application/json" }).end(JSON.stringify(body)));
+  } else if (path === "/metrics") {
+    void collect().then(async ({ registry }) => res.writeHead(200, { "content-type": registry.contentType }).end(await registry.metrics()));
+  } else {
+    res.writeHead(404, { "content-type": "text/plain" }).end("not found: try /health or /metrics\n");
+  }
+}
+
+const healthServer = createServer(serveHealth);
+healthServer.on("error", (e) => {
+  log.fatal({ err: e.message, health: cfg.health }, "cannot serve /health");
+  void stop(3);
+});
+healthServer.listen(cfg.health.port, cfg.health.host === "0.0.0.0" ? undefined : cfg.health.host, () => {
+  log.info({ health: cfg.health }, "health endpoint listening");
+});
+
+for (let i = 0; i < cfg.processes; i++) start(i);
+log.info({ listen: cfg.listen, processes: cfg.processes }, "gateway supervisor started");
+
+let exitCode = 0;
+function finish(): void {
+  healthServer.close();
+  log.info("gateway stopped");
+  process.exit(exitCode);
+}
+
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  exitCode = code;
+  for (const c of children) c?.kill("SIGTERM");
+  if (children.every((c) => c === undefined)) finish();
+  setTimeout(() => {
+    for (const c of children) c?.kill("SIGKILL");
+    finish();
+  }, cfg.shutdownGraceMs + 5000).unref();
+}
+process.on("SIGTERM", () => void stop(0));
+process.on("SIGINT", () => void stop(0));

@@ -1,0 +1,41 @@
+// Counters of one gateway process. The supervisor collects every process's
+// registry over IPC and serves the sum at /health and /metrics.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export const registry = new Registry();
+
+export const metrics = {
+  activeConnections: new Gauge({ name: "radiant_active_connections", help: "Open client sessions", registers: [registry] }),
+  totalConnections: new Counter({ name: "radiant_connections_total", help: "Client sessions opened", registers: [registry] }),
+  messagesIn: new Counter({ name: "radiant_messages_in_total", help: "Client frames accepted into INBOX", registers: [registry] }),
+  messagesOut: new Counter({ name: "radiant_messages_out_total", help: "Frames delivered to clients", registers: [registry] }),
+  ingressErrors: new Counter({
+    name: "radiant_ingress_errors_total",
+    help: "Client frames answered by the gateway with an error",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  }),
+  natsConnected: new Gauge({
+    name: "radiant_nats_connected",
+    help: "1 while this process is connected to NATS",
+    registers: [registry],
+    aggregator: "min",
+  }),
+  ingressToEgress: new Histogram({
+    name: "radiant_ingress_to_egress_seconds",
+    help: "From a client frame entering the gateway to its reply leaving it",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  }),
+};
+
+/** IPC between the supervisor and a gateway process. */
+export interface MetricsRequest {
+  type: "radiant:metrics";
+  id: number;
+}
+export interface MetricsResponse {
+  type: "radiant:metrics";
+  id: number;
+  metrics: Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
+}

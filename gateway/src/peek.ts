@@ -1,0 +1,185 @@
+// A look at a client frame without parsing it: walk the top level of a JSON
+// object once, skipping nested values, and note the few keys that tell the
+// protocols apart (PROTOCOLS.md §6) plus where the request id and method lie.
+// No strings or objects are made; bytes are compared in place. Full
+// validation is the worker's job (it answers -32700 for what slips past here).
+
+export enum Key {
+  jsonrpc = 1 << 0,
+  method = 1 << 1,
+  id = 1 << 2,
+  params = 1 << 3,
+  contents = 1 << 4,
+  messages = 1 << 5,
+  system = 1 << 6,
+  stop_sequences = 1 << 7,
+  top_k = 1 << 8,
+  stream_options = 1 << 9,
+  n = 1 << 10,
+  max_completion_tokens = 1 << 11,
+  response_format = 1 << 12,
+  tools = 1 << 13,
+}
+
+const KEYS: [Buffer, Key][] = (
+  [
+    ["jsonrpc", Key.jsonrpc],
+    ["method", Key.method],
+    ["id", Key.id],
+    ["params", Key.params],
+    ["contents", Key.contents],
+    ["messages", Key.messages],
+    ["system", Key.system],
+    ["stop_sequences", Key.stop_sequences],
+    ["top_k", Key.top_k],
+    ["stream_options", Key.stream_options],
+    ["n", Key.n],
+    ["max_completion_tokens", Key.max_completion_tokens],
+    ["response_format", Key.response_format],
+    ["tools", Key.tools],
+  ] as const
+).map(([k, v]) => [Buffer.from(k, "latin1"), v]);
+
+/** What a peek found. Offsets are [start, end) into the frame; -1 when absent. */
+export class Peek {
+  /** the frame looks like a JSON object or array */
+  ok = false;
+  /** a top-level array: a JSON-RPC batch */
+  array = false;
+  keys = 0;
+  idStart = -1;
+  idEnd = -1;
+  /** the method string's contents, without quotes */
+  methodStart = -1;
+  methodEnd = -1;
+  paramsStart = -1;
+  paramsEnd = -1;
+
+  reset(): this {
+    this.ok = false;
+    this.array = false;
+    this.keys = 0;
+    this.idStart = this.idEnd = this.methodStart = this.methodEnd = this.paramsStart = this.paramsEnd = -1;
+    return this;
+  }
+
+  has(k: Key): boolean {
+    return (this.keys & k) !== 0;
+  }
+}
+
+const WS = new Uint8Array(256);
+WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
+
+function skipWs(b: Uint8Array, i: number): number {
+  while (i < b.length && WS[b[i]!] === 1) i++;
+  return i;
+}
+
+/** index just past the closing quote of the string starting at b[i] === '"', or -1 */
+function skipString(b: Uint8Array, i: number): number {
+  for (i++; i < b.length; i++) {
+    const c = b[i];
+    if (c === 0x5c /* \ */) i++;
+    else if (c === 0x22 /* " */) return i + 1;
+  }
+  return -1;
+}
+
+/** index just past the value starting at b[i], or -1 if it is cut short */
+function skipValue(b: Uint8Array, i: number): number {
+  const c = b[i];
+  if (c === 0x22) return skipString(b, i);
+  if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+    let depth = 0;
+    for (; i < b.length; i++) {
+      const d = b[i];
+      if (d === 0x22) {
+        i = skipString(b, i) - 1;
+        if (i < 0) return -1;
+      } else if (d === 0x7b || d === 0x5b) depth++;
+      else if (d === 0x7d || d === 0x5d) {
+        if (--depth === 0) return i + 1;
+      }
+    }
+    return -1;
+  }
+  // number, true, false, null: up to the next delimiter
+  const start = i;
+  while (i < b.length) {
+    const d = b[i]!;
+    if (d === 0x2c || d === 0x7d || d === 0x5d || WS[d] === 1) break;
+    i++;
+  }
+  return i > start ? i : -1;
+}
+
+function keyOf(b: Uint8Array, start: number, end: number): Key | 0 {
+  const len = end - start;
+  outer: for (const [name, k] of KEYS) {
+    if (name.length !== len) continue;
+    for (let j = 0; j < len; j++) if (name[j] !== b[start + j]) continue outer;
+    return k;
+  }
+  return 0;
+}
+
+/** Peek at `b` into `out` (reused across calls to spare an allocation per frame). */
+export function peek(b: Uint8Array, out: Peek): Peek {
+  out.reset();
+  let i = skipWs(b, 0);
+  if (b[i] === 0x5b) {
+    // a batch: its items are the worker's to read
+    const end = skipValue(b, i);
+    out.ok = end > 0 && skipWs(b, end) === b.length;
+    out.array = out.ok;
+    return out;
+  }
+  if (b[i] !== 0x7b) return out;
+  i = skipWs(b, i + 1);
+  if (b[i] === 0x7d) {
+    out.ok = skipWs(b, i + 1) === b.length;
+    return out;
+  }
+  for (;;) {
+    if (b[i] !== 0x22) return out;
+    const kEnd = skipString(b, i);
+    if (kEnd < 0) return out;
+    const key = keyOf(b, i + 1, kEnd - 1);
+    i = skipWs(b, kEnd);
+    if (b[i] !== 0x3a /* : */) return out;
+    i = skipWs(b, i + 1);
+    const vStart = i;
+    const vEnd = skipValue(b, i);
+    if (vEnd < 0) return out;
+    out.keys |= key;
+    if (key === Key.id) {
+      out.idStart = vStart;
+      out.idEnd = vEnd;
+    } else if (key === Key.method && b[vStart] === 0x22) {
+      out.methodStart = vStart + 1;
+      out.methodEnd = vEnd - 1;
+    } else if (key === Key.params) {
+      out.paramsStart = vStart;
+      out.paramsEnd = vEnd;
+    }
+    i = skipWs(b, vEnd);
+    if (b[i] === 0x2c /* , */) {
+      i = skipWs(b, i + 1);
+      continue;
+    }
+    if (b[i] === 0x7d) {
+      out.ok = skipWs(b, i + 1) === b.length;
+      return out;
+    }
+    return out;
+  }
+}
+
+/** The id's raw JSON text if it is a valid JSON-RPC id (string, number, null), else "null". */
+export function idJson(b: Uint8Array, p: Peek): string {
+  if (p.idStart < 0) return "null";
+  const c = b[p.idStart]!;
+  const ok = c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39) || (c === 0x6e && p.idEnd - p.idStart === 4);
+  return ok ? Buffer.from(b.buffer, b.byteOffset + p.idStart, p.idEnd - p.idStart).toString("utf8") : "null";
+}

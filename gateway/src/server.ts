@@ -1,0 +1,92 @@
+// One gateway process: a uWS app on the shared port (SO_REUSEPORT), its NATS
+// link, and its sessions. The supervisor (main.ts) runs one per core.
+import { jetstream } from "@nats-io/jetstream";
+import { loadOrExit } from "@radiant/infra/env";
+import { createLogger } from "@radiant/infra/log";
+import { openNats } from "@radiant/infra/nats";
+import { loadGatewayConfig } from "./config.js";
+import { Hub } from "./hub.js";
+import { Ingress } from "./ingress.js";
+import { metrics, registry, type MetricsRequest, type MetricsResponse } from "./metrics.js";
+import { ResumeTokens } from "./resume.js";
+import { mountWebSocket } from "./transport_ws.js";
+import { loadNativeUws, NativeUwsError } from "./uws.js";
+
+export const EXIT_CONFIG = 2;
+export const EXIT_LISTEN = 3;
+export const EXIT_NO_NATIVE_UWS = 4;
+
+const cfg = loadOrExit("gateway", () => loadGatewayConfig());
+const log = createLogger("gateway", cfg.dev).child({ worker: process.env.GATEWAY_WORKER_INDEX ?? "0" });
+
+let uws: ReturnType<typeof loadNativeUws>;
+try {
+  uws = loadNativeUws();
+} catch (e) {
+  if (!(e instanceof NativeUwsError)) throw e;
+  log.fatal(e.message);
+  process.exit(EXIT_NO_NATIVE_UWS);
+}
+
+const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log);
+const ingress = new Ingress({
+  js: jetstream(link.nc),
+  connected: () => link.connected,
+  maxInflight: cfg.maxInflight,
+  maxInflightBytes: Math.max(8 * 1024 * 1024, 2 * cfg.maxPayload),
+  publishTimeoutMs: cfg.publishTimeoutMs,
+  defaultLlmProtocol: cfg.defaultLlmProtocol,
+});
+const hub = new Hub(link.nc, ingress, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), {
+  maxBackpressure: cfg.maxBackpressure,
+});
+
+const app = uws.App();
+mountWebSocket(app, hub, { path: "/ws", maxPayload: cfg.maxPayload, maxBackpressure: cfg.maxBackpressure, idleTimeoutS: cfg.idleTimeoutS });
+app.any("/*", (res) => {
+  res.cork(() => res.writeStatus("404 Not Found").end("not found: WebSocket clients connect to /ws"));
+});
+
+const listenSocket = await new Promise<unknown>((resolve) => {
+  const cb = (s: unknown) => resolve(s);
+  if (cfg.listen.host === "0.0.0.0") app.listen(cfg.listen.port, cb);
+  else app.listen(cfg.listen.host, cfg.listen.port, cb);
+});
+if (!listenSocket) {
+  log.fatal({ listen: cfg.listen }, "cannot listen: address in use or not available");
+  process.exit(EXIT_LISTEN);
+}
+const port = uws.us_socket_local_port(listenSocket as never);
+log.info({ host: cfg.listen.host, port, nats: cfg.natsUrl }, "gateway process listening");
+process.send?.({ type: "radiant:listening", port });
+
+process.on("message", (m: MetricsRequest) => {
+  if (m?.type !== "radiant:metrics") return;
+  metrics.natsConnected.set(link.connected ? 1 : 0);
+  void registry.getMetricsAsJSON().then((json) => {
+    const r: MetricsResponse = { type: "radiant:metrics", id: m.id, metrics: json };
+    process.send?.(r);
+  });
+});
+
+let stopping = false;
+async function shutdown(why: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ why, sessions: hub.sessions.size }, "gateway process stopping");
+  const force = setTimeout(() => {
+    log.warn("grace period over, exiting with publishes in flight");
+    process.exit(1);
+  }, cfg.shutdownGraceMs);
+  uws.us_listen_socket_close(listenSocket as never);
+  hub.closeAll();
+  await ingress.idle();
+  await link.nc.drain().catch(() => {});
+  clearTimeout(force);
+  log.info("gateway process stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+// the supervisor is gone: nobody will restart or stop us
+process.on("disconnect", () => void shutdown("supervisor gone"));

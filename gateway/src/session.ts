@@ -1,0 +1,46 @@
+// The session core every transport sits on: who the session is, the frames it
+// was sent, its live subscription, and what it has in flight towards INBOX.
+import type { Subscription } from "@nats-io/nats-core";
+import { subjects, type Protocol } from "@radiant/infra/wire";
+import type { Framing } from "./protocol.js";
+
+/** What a transport (WebSocket, SSE, ...) offers the session core. */
+export interface Transport {
+  readonly framing: Framing;
+  /** bytes queued in user space for this client */
+  bufferedAmount(): number;
+  /** write one frame (corked); false if the transport refused it */
+  send(frame: Uint8Array | string): boolean;
+  /** end the connection with a close code a client can act on */
+  close(code: number, reason: string): void;
+}
+
+export class Session {
+  /** HISTORY sequence of the last frame delivered */
+  lastSeq = 0;
+  /** client frames published to INBOX and not yet acked, and their bytes */
+  inflight = 0;
+  inflightBytes = 0;
+  live: Subscription | undefined;
+  closed = false;
+  tokenBytes: Buffer;
+  private inboxSubjects: Partial<Record<Protocol, string>> = {};
+
+  constructor(
+    readonly sid: string,
+    readonly principal: string,
+    public token: string,
+    readonly transport: Transport,
+  ) {
+    this.tokenBytes = Buffer.from(token, "latin1");
+  }
+
+  get framing(): Framing {
+    return this.transport.framing;
+  }
+
+  /** the INBOX subject for a protocol, made once per session */
+  inboxSubject(p: Protocol): string {
+    return (this.inboxSubjects[p] ??= subjects.inbox(p, this.sid));
+  }
+}

@@ -1,0 +1,112 @@
+// The WebSocket transport (uWebSockets.js): upgrade with subprotocol choice,
+// frames in to ingress, frames out corked.
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from "uWebSockets.js";
+import { closeCodes } from "@radiant/infra/wire";
+import type { Framing } from "./protocol.js";
+import type { Hub } from "./hub.js";
+import type { Session, Transport } from "./session.js";
+
+export interface WsData {
+  sid: string;
+  token: string;
+  principal: string;
+  framing: Framing;
+  session?: Session;
+}
+
+const SEND_DROPPED = 2;
+
+class WsTransport implements Transport {
+  private pending: Uint8Array | string = "";
+  private result = 0;
+  /** bound once: uWS cork takes a callback, and a closure per frame is garbage per frame */
+  private readonly flush = () => {
+    this.result = this.ws.send(this.pending, false);
+  };
+
+  constructor(
+    private readonly ws: WebSocket<WsData>,
+    readonly framing: Framing,
+  ) {}
+
+  bufferedAmount(): number {
+    return this.ws.getBufferedAmount();
+  }
+
+  send(frame: Uint8Array | string): boolean {
+    this.pending = frame;
+    this.ws.cork(this.flush);
+    this.pending = "";
+    return this.result !== SEND_DROPPED;
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.end(code, reason);
+  }
+}
+
+/** The subprotocol the client offered that we speak, if any. */
+function chooseFraming(offered: string): Framing {
+  return offered.split(",").some((p) => p.trim() === "mcp") ? "mcp" : "json";
+}
+
+export interface WsOptions {
+  path: string;
+  maxPayload: number;
+  maxBackpressure: number;
+  idleTimeoutS: number;
+}
+
+export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void {
+  app.ws<WsData>(o.path, {
+    maxPayloadLength: o.maxPayload,
+    // uWS drops frames past this; the session core stops writing well before it (egress.ts)
+    maxBackpressure: o.maxBackpressure + o.maxPayload + 64 * 1024,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: o.idleTimeoutS,
+    sendPingsAutomatically: true,
+
+    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+      // everything from req must be read before the first await
+      const key = req.getHeader("sec-websocket-key");
+      const offered = req.getHeader("sec-websocket-protocol");
+      const extensions = req.getHeader("sec-websocket-extensions");
+      const framing = chooseFraming(offered);
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      if (hub.stopping) {
+        res.cork(() => res.writeStatus("503 Service Unavailable").end("shutting down"));
+        return;
+      }
+      const principal = hub.principalOf((h) => req.getHeader(h));
+      hub.newSession(principal).then(
+        ({ sid, token }) => {
+          if (aborted) return;
+          res.cork(() => res.upgrade<WsData>({ sid, token, principal, framing }, key, framing === "mcp" ? "mcp" : "", extensions, context));
+        },
+        (e: Error) => {
+          if (!aborted) res.cork(() => res.writeStatus("500 Internal Server Error").end(e.message));
+        },
+      );
+    },
+
+    open: (ws) => {
+      const d = ws.getUserData();
+      d.session = hub.open(d.sid, d.principal, d.token, new WsTransport(ws, d.framing));
+    },
+
+    message: (ws, message, isBinary) => {
+      const s = ws.getUserData().session!;
+      if (isBinary) {
+        s.transport.close(closeCodes.unsupportedData, "binary frames are not supported: send JSON as text frames");
+        return;
+      }
+      hub.ingress.frame(s, Buffer.from(message));
+    },
+
+    close: (ws) => {
+      const s = ws.getUserData().session;
+      if (s) hub.close(s);
+    },
+  });
+}

@@ -1,0 +1,97 @@
+// A real nats-server with JetStream on loopback, for the dev stack, the tests
+// and the bench. It can be stopped and started again on the same port and
+// store, as an outage would.
+import { existsSync, mkdirSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { freePort, spawnOwned, stopChild, waitFor } from "./proc.js";
+
+export interface NatsServerOptions {
+  storeDir: string;
+  host?: string;
+  port?: number;
+  monitorPort?: number;
+  /** extra command-line flags */
+  args?: string[];
+}
+
+export function natsServerBinary(): string {
+  for (const p of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/usr/local/bin", "/usr/bin"])) {
+    if (p && existsSync(`${p}/nats-server`)) return `${p}/nats-server`;
+  }
+  throw new Error("nats-server not found: run `make deps` (installs it with apt-get)");
+}
+
+export class NatsServer {
+  readonly host: string;
+  readonly url: string;
+  readonly monitorUrl: string;
+  private child: ChildProcess | undefined;
+  private output = "";
+
+  private constructor(
+    private readonly opts: NatsServerOptions,
+    readonly port: number,
+    readonly monitorPort: number,
+  ) {
+    this.host = opts.host ?? "127.0.0.1";
+    this.url = `nats://${this.host}:${port}`;
+    this.monitorUrl = `http://${this.host}:${monitorPort}`;
+  }
+
+  static async start(opts: NatsServerOptions): Promise<NatsServer> {
+    const s = new NatsServer(opts, opts.port || (await freePort()), opts.monitorPort || (await freePort()));
+    await s.start();
+    return s;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    mkdirSync(this.opts.storeDir, { recursive: true });
+    const args = [
+      "-a", this.host, "-p", String(this.port), "-m", String(this.monitorPort),
+      "-js", "-sd", this.opts.storeDir, ...(this.opts.args ?? []),
+    ];
+    const child = spawnOwned(natsServerBinary(), args);
+    this.child = child;
+    this.output = "";
+    const keep = (b: Buffer) => {
+      this.output = (this.output + b.toString()).slice(-8192);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    try {
+      await waitFor(`nats-server on ${this.url}`, async () => {
+        if (!this.running) throw new Error(`nats-server exited: ${this.output}`);
+        const r = await fetch(`${this.monitorUrl}/healthz?js-enabled-only=true`);
+        return r.ok;
+      });
+    } catch (e) {
+      await stopChild(child, 1000);
+      throw new Error(`${(e as Error).message}\n${this.output}`);
+    }
+  }
+
+  /** Graceful stop (SIGTERM), as an operator would. */
+  async stop(): Promise<void> {
+    if (this.child) await stopChild(this.child);
+  }
+
+  /** The server's own count of subscriptions (monitoring /subsz). */
+  async subscriptionCount(): Promise<number> {
+    const r = await fetch(`${this.monitorUrl}/subsz`);
+    const j = (await r.json()) as { num_subscriptions: number };
+    return j.num_subscriptions;
+  }
+
+  get log(): string {
+    return this.output;
+  }
+}

@@ -1,0 +1,67 @@
+// Child processes that never outlive their parent, and free ports on loopback.
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { createServer } from "node:net";
+import { once } from "node:events";
+
+const owned = new Set<ChildProcess>();
+let hooked = false;
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  // 'exit' runs for normal exits and after our signal handlers call process.exit.
+  process.on("exit", () => {
+    for (const c of owned) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  });
+}
+
+/** Spawn a child that is SIGKILLed if this process exits first. */
+export function spawnOwned(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+  hookExit();
+  const c = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
+  owned.add(c);
+  c.once("exit", () => owned.delete(c));
+  return c;
+}
+
+/** Resolves when the child has exited (immediately if it already has). */
+export async function exited(c: ChildProcess): Promise<number | null> {
+  if (c.exitCode !== null || c.signalCode !== null) return c.exitCode;
+  const [code] = (await once(c, "exit")) as [number | null];
+  return code;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopChild(c: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  c.kill("SIGTERM");
+  const t = setTimeout(() => c.kill("SIGKILL"), graceMs);
+  await exited(c);
+  clearTimeout(t);
+}
+
+/** A port free on 127.0.0.1 right now (the caller binds it soon after). */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, host);
+  await once(srv, "listening");
+  const addr = srv.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  srv.close();
+  await once(srv, "close");
+  return port;
+}
+
+/** Poll `probe` until it returns true or `timeoutMs` passes. */
+export async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000, everyMs = 50): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await probe()) return;
+    } catch {
+      // not ready yet
+    }
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,98 @@
+// The JetStream topology: both streams and the workers' consumer, created or
+// brought up to date idempotently. Gateway and workers both call ensureTopology
+// at start, so any process may come up first and any number may run.
+import {
+  AckPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+  type ConsumerConfig,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
+import {
+  HISTORY_STREAM,
+  INBOX_STREAM,
+  WORKER_CONSUMER,
+  defaultHistoryRetention,
+  inboxPolicy,
+  subjects,
+  type HistoryRetention,
+} from "./wire.js";
+
+export function inboxStreamConfig(): Partial<StreamConfig> & { name: string } {
+  return {
+    name: INBOX_STREAM,
+    subjects: [subjects.inboxAll],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: nanos(inboxPolicy.duplicateWindowMs),
+    // A full INBOX refuses new frames (the client gets an error) rather than
+    // dropping requests already accepted.
+    discard: DiscardPolicy.New,
+    max_bytes: 1024 ** 3,
+  };
+}
+
+export function historyStreamConfig(
+  r: HistoryRetention = defaultHistoryRetention,
+): Partial<StreamConfig> & { name: string } {
+  return {
+    name: HISTORY_STREAM,
+    subjects: [subjects.historyAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: r.maxMsgsPerSession,
+    max_age: nanos(r.maxAgeMs),
+    max_bytes: r.maxBytes,
+    discard: DiscardPolicy.Old,
+    // idempotent worker replies: a redelivered request does not store its reply twice
+    duplicate_window: nanos(inboxPolicy.duplicateWindowMs),
+    allow_direct: true,
+    // One publish both stores and delivers: the server republishes every stored
+    // message to the core live subject with Nats-Sequence / Nats-Last-Sequence.
+    republish: { src: subjects.historyAll, dest: subjects.liveAll },
+  };
+}
+
+export function workerConsumerConfig(): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: WORKER_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(inboxPolicy.ackWaitMs),
+    max_deliver: inboxPolicy.maxDeliver,
+    max_ack_pending: 10_000,
+  };
+}
+
+const STREAM_NOT_FOUND = 10059;
+const STREAM_NAME_IN_USE = 10058;
+
+async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(cfg.name);
+  } catch (e) {
+    if (!(e instanceof JetStreamApiError) || e.code !== STREAM_NOT_FOUND) throw e;
+    try {
+      await jsm.streams.add(cfg);
+      return;
+    } catch (e2) {
+      // another process created it between our info and add
+      if (!(e2 instanceof JetStreamApiError) || e2.code !== STREAM_NAME_IN_USE) throw e2;
+    }
+  }
+  const { name, ...rest } = cfg;
+  await jsm.streams.update(name, rest);
+}
+
+export async function ensureTopology(
+  jsm: JetStreamManager,
+  retention: HistoryRetention = defaultHistoryRetention,
+): Promise<void> {
+  await ensureStream(jsm, inboxStreamConfig());
+  await ensureStream(jsm, historyStreamConfig(retention));
+  // consumers.add is create-or-update for a durable with the same name
+  await jsm.consumers.add(INBOX_STREAM, workerConsumerConfig());
+}

@@ -1,0 +1,166 @@
+// The wire contract between gateway, workers and bench. Every subject, stream
+// name, header and envelope field is spelled here and nowhere else.
+import { Packr } from "msgpackr";
+
+export const PROTOCOLS = ["mcp", "a2a", "openai", "anthropic", "google"] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+export function isProtocol(s: string): s is Protocol {
+  return (PROTOCOLS as readonly string[]).includes(s);
+}
+
+// ---- subjects -------------------------------------------------------------
+// A session id becomes one subject token, so it may not hold '.', '*', '>' or
+// white space. The gateway makes them (22 base64url chars); this guards the rest.
+const SID_RE = /^[A-Za-z0-9_-]{8,64}$/;
+export function isSessionId(s: string): boolean {
+  return SID_RE.test(s);
+}
+
+export const subjects = {
+  /** client frame → INBOX; workers filter nothing, the protocol rides in the subject for observability. */
+  inbox: (proto: Protocol, sid: string): string => `in.${proto}.${sid}`,
+  inboxAll: "in.>",
+  /** worker reply → HISTORY (stored), republished by the server to `live`. */
+  history: (sid: string): string => `hist.${sid}`,
+  historyAll: "hist.>",
+  /** core subject the gateway holding the session subscribes to. */
+  live: (sid: string): string => `out.${sid}`,
+  liveAll: "out.>",
+  /** the server's advisory for an INBOX message that ran out of deliveries. */
+  maxDeliveriesAdvisory: (stream: string, consumer: string): string =>
+    `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`,
+} as const;
+
+// ---- streams --------------------------------------------------------------
+export const INBOX_STREAM = "INBOX";
+export const HISTORY_STREAM = "HISTORY";
+export const WORKER_CONSUMER = "workers";
+/** queue group in which exactly one worker answers a max-deliveries advisory. */
+export const WORKER_QUEUE = "radiant-workers";
+
+export const inboxPolicy = {
+  /** a frame re-sent within this window with the same Nats-Msg-Id is stored once */
+  duplicateWindowMs: 2 * 60_000,
+  /** deliveries before a request is answered with an error and dropped */
+  maxDeliver: 5,
+  /** a worker holding a request longer than this without acking loses it to another */
+  ackWaitMs: 30_000,
+} as const;
+
+export interface HistoryRetention {
+  /** messages kept per session (per subject) */
+  maxMsgsPerSession: number;
+  /** how long a message is kept */
+  maxAgeMs: number;
+  /** cap on the whole stream, bytes */
+  maxBytes: number;
+}
+
+export const defaultHistoryRetention: HistoryRetention = {
+  maxMsgsPerSession: 10_000,
+  maxAgeMs: 24 * 3600_000,
+  maxBytes: 8 * 1024 ** 3,
+};
+
+// ---- headers --------------------------------------------------------------
+export const headers = {
+  /** JetStream's de-duplication id */
+  msgId: "Nats-Msg-Id",
+  /** set by RePublish: the message's HISTORY sequence = the client's seq_num */
+  sequence: "Nats-Sequence",
+  /** set by RePublish: the previous sequence stored on the same subject (session) */
+  lastSequence: "Nats-Last-Sequence",
+  /** ms since epoch when the gateway took the client frame in (for the ingress→egress histogram) */
+  ingressTs: "Radiant-Ts",
+  /** where in the reply bytes the gateway may splice MCP `_meta` (see MetaSlot) */
+  metaSlot: "Radiant-Meta-At",
+} as const;
+
+// ---- envelope: gateway → worker -------------------------------------------
+/** What the gateway publishes to INBOX. `body` is the client's frame, untouched. */
+export interface InboxEnvelope {
+  v: 1;
+  sid: string;
+  proto: Protocol;
+  /** who the session belongs to (auth) */
+  principal: string;
+  /** ms since epoch at ingress */
+  ts: number;
+  body: Uint8Array;
+}
+
+// Maps with no shared records: every process decodes without prior state.
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+export function encodeInbox(env: InboxEnvelope): Uint8Array {
+  return packr.pack(env);
+}
+
+export class EnvelopeError extends Error {}
+
+export function decodeInbox(bytes: Uint8Array): InboxEnvelope {
+  let v: unknown;
+  try {
+    v = packr.unpack(bytes);
+  } catch (e) {
+    throw new EnvelopeError(`inbox envelope is not msgpack: ${(e as Error).message}`);
+  }
+  const o = v as Partial<InboxEnvelope> | null;
+  if (
+    !o ||
+    o.v !== 1 ||
+    typeof o.sid !== "string" ||
+    typeof o.proto !== "string" ||
+    !isProtocol(o.proto) ||
+    typeof o.principal !== "string" ||
+    typeof o.ts !== "number" ||
+    !(o.body instanceof Uint8Array)
+  ) {
+    throw new EnvelopeError("inbox envelope has missing or mistyped fields");
+  }
+  return o as InboxEnvelope;
+}
+
+// ---- replies: worker → HISTORY → gateway -----------------------------------
+// A reply's body is the JSON frame as the client will see it, minus the
+// session fields the gateway splices in. The gateway never parses it; for the
+// `mcp` framing it may add `"_meta":{"radiant/seq_num":N}` at the byte offset
+// the worker announced in the `Radiant-Meta-At` header:
+//   "<n>"  → offset n is just inside the `{` of result/params: insert a `_meta` member
+//   "<n>m" → offset n is just inside the `{` of an existing `_meta`: insert a key
+export const META_SEQ_KEY = "radiant/seq_num";
+
+export interface MetaSlot {
+  offset: number;
+  /** true when the offset is inside an existing `_meta` object */
+  inMeta: boolean;
+}
+
+export function formatMetaSlot(slot: MetaSlot): string {
+  return slot.inMeta ? `${slot.offset}m` : String(slot.offset);
+}
+
+export function parseMetaSlot(v: string): MetaSlot | undefined {
+  if (v.length === 0) return undefined;
+  const inMeta = v.charCodeAt(v.length - 1) === 109; /* m */
+  const n = Number.parseInt(inMeta ? v.slice(0, -1) : v, 10);
+  return Number.isFinite(n) && n > 0 ? { offset: n, inMeta } : undefined;
+}
+
+/** The reply id a worker uses for the idempotent HISTORY publish of reply #i to INBOX message `inboxSeq`. */
+export function replyMsgId(sid: string, inboxSeq: number, i: number): string {
+  return `${sid}:r${inboxSeq}:${i}`;
+}
+
+// ---- close codes the gateway uses ------------------------------------------
+export const closeCodes = {
+  /** server going away (restart / deploy): reconnect and resume */
+  serviceRestart: 1012,
+  /** frame over the maximum payload */
+  tooBig: 1009,
+  /** a binary frame: the protocols here are JSON text */
+  unsupportedData: 1003,
+  /** the socket fell too far behind: reconnect and resume */
+  resumeRequired: 4000,
+} as const;

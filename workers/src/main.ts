@@ -1,0 +1,51 @@
+// A worker process: one durable pull consumer shared with every other worker.
+import { loadOrExit } from "@radiant/infra/env";
+import { createLogger } from "@radiant/infra/log";
+import { openNats } from "@radiant/infra/nats";
+import { inboxPolicy } from "@radiant/infra/wire";
+import { loadWorkerConfig } from "./config.js";
+import { mcpHandler, mcpMethods } from "./handler_mcp.js";
+import { testMethods } from "./handler_test_methods.js";
+import { unsupportedHandler } from "./handler_unsupported.js";
+import type { HandlerTable } from "./handler.js";
+import { Worker } from "./worker.js";
+
+const cfg = loadOrExit("worker", () => loadWorkerConfig());
+const log = createLogger("worker", cfg.dev);
+
+const handlers: HandlerTable = {
+  mcp: mcpHandler(cfg.testMethods ? { ...mcpMethods, ...testMethods } : mcpMethods),
+  a2a: unsupportedHandler("a2a"),
+  openai: unsupportedHandler("openai"),
+  anthropic: unsupportedHandler("anthropic"),
+  google: unsupportedHandler("google"),
+};
+
+const link = await openNats(cfg.natsUrl, `radiant-worker-${process.pid}`, log);
+await link.topologyReady;
+const worker = new Worker({
+  nc: link.nc,
+  handlers,
+  log,
+  concurrency: cfg.concurrency,
+  handlerTimeoutMs: cfg.handlerTimeoutMs,
+  maxDeliver: inboxPolicy.maxDeliver,
+  ackWaitMs: inboxPolicy.ackWaitMs,
+});
+await worker.start();
+log.info({ nats: cfg.natsUrl, concurrency: cfg.concurrency, testMethods: cfg.testMethods }, "worker ready");
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "worker stopping: finishing requests in hand");
+  const force = setTimeout(() => process.exit(1), 20_000);
+  await worker.stop();
+  await link.nc.drain().catch(() => {});
+  clearTimeout(force);
+  log.info({ handled: worker.handled }, "worker stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
