@@ -45,9 +45,13 @@ class WsTransport implements Transport {
   }
 }
 
-/** The subprotocol the client offered that we speak, if any. */
-function chooseFraming(offered: string): Framing {
-  return offered.split(",").some((p) => p.trim() === "mcp") ? "mcp" : "json";
+/**
+ * The framing for the subprotocols a client offered: none → the default; `mcp`
+ * among them → strict JSON-RPC; only others → undefined (we speak none of them).
+ */
+function chooseFraming(offered: string): Framing | undefined {
+  if (offered.trim() === "") return "json";
+  return offered.split(",").some((p) => p.trim() === "mcp") ? "mcp" : undefined;
 }
 
 export interface WsOptions {
@@ -75,7 +79,12 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
       let aborted = false;
       res.onAborted(() => (aborted = true));
       if (hub.stopping) {
-        res.cork(() => res.writeStatus("503 Service Unavailable").end("shutting down"));
+        res.cork(() => res.writeStatus("503 Service Unavailable").end("shutting down: reconnect to another gateway"));
+        return;
+      }
+      if (framing === undefined) {
+        // a client that requires a subprotocol we do not speak would fail the handshake anyway: say why
+        res.cork(() => res.writeStatus("400 Bad Request").end(`unsupported WebSocket subprotocol "${offered}": offer "mcp" or none`));
         return;
       }
       const principal = hub.principalOf((h) => req.getHeader(h));

@@ -1,0 +1,40 @@
+# RADIANT — the two commands: `make run` (the whole stack) and `make test`.
+# Both install what is missing first (scripts/deps.sh).
+SHELL := /bin/bash
+PNPM := .tools/node_modules/.bin/pnpm
+COMPOSE := docker compose -f infra/docker-compose.yml
+
+.PHONY: deps build run dev test lint bench clean docker-build docker-up docker-logs docker-down
+
+deps:            ## install pnpm (pinned), nats-server, packages; build
+	@scripts/deps.sh
+
+build: deps
+
+run: deps        ## nats-server + egress proxy + worker + gateway, until Ctrl-C
+	@exec node infra/dist/dev-stack.js
+
+dev: deps        ## the same with pretty logs and a rebuild on every change
+	@$(PNPM) exec tsc -b --watch --preserveWatchOutput & trap "kill $$!" EXIT; \
+	 GATEWAY_DEV=true node --watch-path=gateway/dist --watch-path=workers/dist --watch-path=infra/dist infra/dist/dev-stack.js
+
+test: deps       ## the full suite (starts its own nats-server per test file)
+	@node scripts/run-tests.mjs $(TESTS)
+
+lint: deps       ## type-check everything, tests included
+	@$(PNPM) exec tsc -p tsconfig.lint.json
+
+clean:
+	rm -rf .data */dist */*.tsbuildinfo
+
+docker-build:    ## images for gateway, worker, egress proxy (needs a Docker engine)
+	$(COMPOSE) build
+
+docker-up:       ## NATS + egress proxy + worker + gateway in containers
+	$(COMPOSE) up -d
+
+docker-logs:
+	$(COMPOSE) logs -f
+
+docker-down:
+	$(COMPOSE) down

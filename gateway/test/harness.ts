@@ -1,0 +1,146 @@
+// End-to-end test harness: a real stack (nats-server, egress proxy, workers,
+// gateway) per test file in a temp folder, and a small `ws` client that
+// queues what it receives so tests can count every frame.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import WebSocket from "ws";
+import { Stack, type StackOptions } from "@radiant/infra/stack";
+
+// tap stops a file that overruns with SIGTERM: exit so the children are killed too
+for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => process.exit(1));
+
+interface Teardown {
+  teardown(f: () => unknown): void;
+}
+
+export async function startStack(t: Teardown, o: Partial<StackOptions> = {}): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), "radiant-test-"));
+  const stack = await Stack.start({
+    dir,
+    ...o,
+    workerEnv: { WORKER_TEST_METHODS: "true", ...o.workerEnv },
+  });
+  t.teardown(async () => {
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return stack;
+}
+
+export type Frame = Record<string, unknown> & { seq_num?: number; resume_token?: string };
+
+/** A WebSocket client that keeps every frame it receives, in order. */
+export class Client {
+  readonly frames: Frame[] = [];
+  readonly raw: string[] = [];
+  closeCode: number | undefined;
+  closeReason = "";
+  private read = 0;
+  private wake: (() => void) | undefined;
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  constructor(
+    readonly ws: WebSocket,
+  ) {
+    this.opened = new Promise((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    this.closed = new Promise((resolve) => {
+      ws.once("close", (code, reason) => {
+        this.closeCode = code;
+        this.closeReason = reason.toString();
+        this.wake?.();
+        resolve({ code, reason: this.closeReason });
+      });
+    });
+    ws.on("error", () => {});
+    ws.on("message", (data) => {
+      const s = data.toString();
+      this.raw.push(s);
+      this.frames.push(JSON.parse(s) as Frame);
+      this.wake?.();
+    });
+  }
+
+  static async connect(url: string, protocols: string[] = [], opts: WebSocket.ClientOptions = {}): Promise<Client> {
+    const c = new Client(new WebSocket(url, protocols, opts));
+    await c.opened;
+    return c;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** The next frame not yet read; throws on timeout or close. */
+  async next(timeoutMs = 20_000): Promise<Frame> {
+    const [f] = await this.take(1, timeoutMs);
+    return f!;
+  }
+
+  /** The next `n` frames not yet read. */
+  async take(n: number, timeoutMs = 20_000): Promise<Frame[]> {
+    const until = Date.now() + timeoutMs;
+    while (this.frames.length - this.read < n) {
+      if (this.closeCode !== undefined) {
+        throw new Error(`socket closed (${this.closeCode} ${this.closeReason}) after ${this.frames.length - this.read} of ${n} frames`);
+      }
+      const left = until - Date.now();
+      if (left <= 0) throw new Error(`timed out: ${this.frames.length - this.read} of ${n} frames`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+    }
+    const out = this.frames.slice(this.read, this.read + n);
+    this.read += n;
+    return out;
+  }
+
+  /** Send a request and wait for the frame that answers its id (frames before it stay readable). */
+  async call(frame: { id: unknown } & Record<string, unknown>, timeoutMs = 20_000): Promise<Frame> {
+    const from = this.frames.length;
+    this.send(frame);
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.frames.slice(from).find((f) => f.id === frame.id && ("result" in f || "error" in f));
+      if (hit) return hit;
+      if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode} ${this.closeReason})`);
+      if (Date.now() > until) throw new Error(`no answer to id ${String(frame.id)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  close(): Promise<{ code: number; reason: string }> {
+    this.ws.close();
+    return this.closed;
+  }
+}
+
+/** Open a default-framing session and read its session frame. */
+export async function openSession(url: string): Promise<{ c: Client; session: Frame }> {
+  const c = await Client.connect(url);
+  const session = await c.next();
+  return { c, session };
+}
+
+export const rpc = (id: number | string, method: string, params?: Record<string, unknown>) => ({
+  jsonrpc: "2.0",
+  id,
+  method,
+  ...(params ? { params } : {}),
+});
+
+export async function eventually(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,53 @@
+// `make run`: the whole stack on this machine, on the seed's ports (or the
+// ones the environment names), until Ctrl-C. The JetStream store lives in
+// .data/ at the repository root.
+import { fileURLToPath } from "node:url";
+import { Stack } from "./stack.js";
+import { createLogger } from "./log.js";
+import { listenAddr, loadOrExit, url } from "./env.js";
+
+const log = createLogger("radiant", process.env.GATEWAY_DEV === "true");
+const cfg = loadOrExit("radiant", () => ({
+  nats: new URL(url(process.env, "NATS_URL", "nats://localhost:4222", ["nats"])),
+  egress: new URL(url(process.env, "EGRESS_PROXY_URL", "http://localhost:9000", ["http"])),
+  listen: listenAddr(process.env, "GATEWAY_LISTEN_ADDR", ":8443"),
+  health: listenAddr(process.env, "GATEWAY_HEALTH_ADDR", ":8080"),
+}));
+
+const stack = await Stack.start({
+  dir: fileURLToPath(new URL("../../.data/", import.meta.url)),
+  natsPort: Number(cfg.nats.port || 4222),
+  natsMonitorPort: Number(process.env.NATS_MONITOR_PORT || 8222),
+  egressPort: Number(cfg.egress.port || 9000),
+  gatewayPort: cfg.listen.port,
+  healthPort: cfg.health.port,
+  inheritLogs: true,
+  env: {
+    GATEWAY_LISTEN_ADDR: process.env.GATEWAY_LISTEN_ADDR || ":8443",
+    GATEWAY_HEALTH_ADDR: process.env.GATEWAY_HEALTH_ADDR || ":8080",
+  },
+}).catch((e: Error) => {
+  log.fatal(e.message);
+  process.exit(1);
+});
+
+log.info(
+  { ws: `ws://localhost:${cfg.listen.port}/ws`, health: `http://localhost:${cfg.health.port}/health`, nats: stack.nats.url },
+  "RADIANT is up — try: pnpm exec wscat -c ws://localhost:8443/ws   (Ctrl-C stops everything)",
+);
+
+let stopping = false;
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info("stopping the stack");
+  await stack.stop();
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+void stack.firstExit().then(({ name, code }) => {
+  if (stopping) return;
+  log.error({ name, code }, "a process of the stack exited; stopping the rest");
+  void stop(1);
+});
