@@ -63,7 +63,9 @@ export interface WsOptions {
 
 export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void {
   app.ws<WsData>(o.path, {
-    maxPayloadLength: o.maxPayload,
+    // uWS cuts a frame over its limit at the TCP level (the client sees 1006).
+    // Frames up to twice our limit reach `message`, where they get a proper 1009.
+    maxPayloadLength: 2 * o.maxPayload,
     // uWS drops frames past this; the session core stops writing well before it (egress.ts)
     maxBackpressure: o.maxBackpressure + o.maxPayload + 64 * 1024,
     closeOnBackpressureLimit: 0,
@@ -108,6 +110,10 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
       const s = ws.getUserData().session!;
       if (isBinary) {
         s.transport.close(closeCodes.unsupportedData, "binary frames are not supported: send JSON as text frames");
+        return;
+      }
+      if (message.byteLength > o.maxPayload) {
+        s.transport.close(closeCodes.tooBig, `frame too big: the limit is ${o.maxPayload} bytes`);
         return;
       }
       hub.ingress.frame(s, Buffer.from(message));

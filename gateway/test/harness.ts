@@ -1,7 +1,7 @@
 // End-to-end test harness: a real stack (nats-server, egress proxy, workers,
 // gateway) per test file in a temp folder, and a small `ws` client that
 // queues what it receives so tests can count every frame.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
@@ -103,14 +103,17 @@ export class Client {
     return out;
   }
 
-  /** Send a request and wait for the frame that answers its id (frames before it stay readable). */
+  /** Send a request and wait for the frame that answers its id; frames up to it count as read. */
   async call(frame: { id: unknown } & Record<string, unknown>, timeoutMs = 20_000): Promise<Frame> {
     const from = this.frames.length;
     this.send(frame);
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const hit = this.frames.slice(from).find((f) => f.id === frame.id && ("result" in f || "error" in f));
-      if (hit) return hit;
+      const i = this.frames.findIndex((f, j) => j >= from && f.id === frame.id && ("result" in f || "error" in f));
+      if (i >= 0) {
+        this.read = Math.max(this.read, i + 1);
+        return this.frames[i]!;
+      }
       if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode} ${this.closeReason})`);
       if (Date.now() > until) throw new Error(`no answer to id ${String(frame.id)}`);
       await new Promise((r) => setTimeout(r, 10));
@@ -143,4 +146,22 @@ export async function eventually(what: string, probe: () => Promise<boolean> | b
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Resident memory of a process and all its descendants, in bytes (Linux /proc). */
+export function treeRssBytes(pid: number): number {
+  let total = 0;
+  const visit = (p: number) => {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, "utf8");
+      total += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        for (const c of readFileSync(`/proc/${p}/task/${task}/children`, "utf8").split(" ").filter(Boolean)) visit(Number(c));
+      }
+    } catch {
+      // the process is gone
+    }
+  };
+  visit(pid);
+  return total;
 }

@@ -91,6 +91,13 @@ export class NatsServer {
     return j.num_subscriptions;
   }
 
+  /** Subscriptions the server holds on subjects starting with `prefix` (monitoring /subsz?subs=1). */
+  async subscriptionsUnder(prefix: string): Promise<number> {
+    const r = await fetch(`${this.monitorUrl}/subsz?subs=1&limit=10000000`);
+    const j = (await r.json()) as { subscriptions_list?: { subject: string }[] };
+    return (j.subscriptions_list ?? []).filter((s) => s.subject.startsWith(prefix)).length;
+  }
+
   get log(): string {
     return this.output;
   }
