@@ -2,10 +2,9 @@
 // open (token, live subscription, session frame), close (subscription gone at
 // once), and the shutdown that asks every client to reconnect elsewhere.
 import { randomBytes } from "node:crypto";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { closeCodes } from "@radiant/infra/wire";
 import { principalOf, type HeaderGetter } from "./auth.js";
-import { subscribeLive, unsubscribeLive, type EgressOptions } from "./egress.js";
+import type { Egress } from "./egress.js";
 import { sessionFrame } from "./frames.js";
 import type { Ingress } from "./ingress.js";
 import { metrics } from "./metrics.js";
@@ -17,27 +16,26 @@ export class Hub {
   stopping = false;
 
   constructor(
-    private readonly nc: NatsConnection,
     readonly ingress: Ingress,
+    private readonly egress: Egress,
     private readonly tokens: ResumeTokens,
-    private readonly egress: EgressOptions,
   ) {}
 
   principalOf(h: HeaderGetter): string {
     return principalOf(h);
   }
 
-  /** A new session id and its resume token (async: signing). */
-  async newSession(principal: string): Promise<{ sid: string; token: string }> {
+  /** A new session id and its resume token. */
+  newSession(principal: string): { sid: string; token: string } {
     const sid = randomBytes(16).toString("base64url");
-    return { sid, token: await this.tokens.issue({ sid, principal }) };
+    return { sid, token: this.tokens.issue({ sid, principal }) };
   }
 
   open(sid: string, principal: string, token: string, t: Transport): Session {
     const s = new Session(sid, principal, token, t);
     this.sessions.set(sid, s);
     // subscribe before anything can be published for this session
-    subscribeLive(this.nc, s, this.egress);
+    this.egress.subscribe(s);
     t.send(sessionFrame(t.framing, { sid, token }));
     metrics.activeConnections.inc();
     metrics.totalConnections.inc();
@@ -47,7 +45,7 @@ export class Hub {
   close(s: Session): void {
     if (s.closed) return;
     s.closed = true;
-    unsubscribeLive(s);
+    this.egress.unsubscribe(s);
     this.sessions.delete(s.sid);
     metrics.activeConnections.dec();
   }

@@ -3,12 +3,13 @@
 // crashes, and serves /health and /metrics from their combined counters.
 import { fork, type ChildProcess } from "node:child_process";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { connect as connectTcp, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { AggregatorRegistry } from "prom-client";
 import { loadOrExit } from "@radiant/infra/env";
 import { createLogger } from "@radiant/infra/log";
 import { DEV_SECRET, loadGatewayConfig } from "./config.js";
-import type { MetricsRequest, MetricsResponse } from "./metrics.js";
+import type { ListeningMessage, MetricsRequest, MetricsResponse } from "./ipc.js";
 import { loadNativeUws, NativeUwsError } from "./uws.js";
 
 const cfg = loadOrExit("gateway", () => loadGatewayConfig());
@@ -31,8 +32,13 @@ const serverEntry = fileURLToPath(new URL("./server.js", import.meta.url));
 const children: (ChildProcess | undefined)[] = new Array(cfg.processes).fill(undefined);
 let stopping = false;
 
+/** the port every gateway process listens on: the configured one, or the one process 0 was given for `:0` */
+let port = cfg.listen.port;
+const listening = new Set<number>();
+
 function start(i: number): void {
-  const c = fork(serverEntry, [], { env: { ...process.env, GATEWAY_WORKER_INDEX: String(i) }, stdio: "inherit" });
+  const env = { ...process.env, GATEWAY_WORKER_INDEX: String(i), GATEWAY_LISTEN_ADDR: `${cfg.listen.host}:${port}` };
+  const c = fork(serverEntry, [], { env, stdio: "inherit" });
   children[i] = c;
   c.on("message", onChildMessage);
   c.on("exit", (code, signal) => {
@@ -55,11 +61,28 @@ function start(i: number): void {
 let nextId = 1;
 const waiting = new Map<number, (m: MetricsResponse["metrics"]) => void>();
 
-function onChildMessage(m: MetricsResponse | { type: string }): void {
+function onChildMessage(this: ChildProcess, m: MetricsResponse | ListeningMessage): void {
   if (m.type === "radiant:metrics") {
-    const r = m as MetricsResponse;
-    waiting.get(r.id)?.(r.metrics);
+    waiting.get(m.id)?.(m.metrics);
+  } else if (m.type === "radiant:listening") {
+    const i = children.indexOf(this);
+    listening.add(i);
+    if (port === 0) {
+      // process 0 took an ephemeral port: the others share it
+      port = m.port;
+      for (let j = 1; j < cfg.processes; j++) start(j);
+    }
+    announceReady();
   }
+}
+
+let announced = false;
+/** one line once every process listens and /health answers: tools read the ports from it */
+function announceReady(): void {
+  if (announced || listening.size < cfg.processes || !healthServer.listening) return;
+  announced = true;
+  const healthPort = (healthServer.address() as AddressInfo).port;
+  log.info({ port, healthPort, processes: cfg.processes }, "gateway ready");
 }
 
 async function collect(): Promise<{ answered: number; registry: ReturnType<typeof AggregatorRegistry.aggregate> }> {
@@ -127,11 +150,29 @@ healthServer.on("error", (e) => {
   log.fatal({ err: e.message, health: cfg.health }, "cannot serve /health");
   void stop(3);
 });
-healthServer.listen(cfg.health.port, cfg.health.host === "0.0.0.0" ? undefined : cfg.health.host, () => {
-  log.info({ health: cfg.health }, "health endpoint listening");
-});
+healthServer.listen(cfg.health.port, cfg.health.host === "0.0.0.0" ? undefined : cfg.health.host, announceReady);
 
-for (let i = 0; i < cfg.processes; i++) start(i);
+/**
+ * uSockets listens with SO_REUSEPORT, so a second gateway (a stale one, a test
+ * neighbour) on our port would silently share our connections. If something
+ * already accepts connections there, say so and stop.
+ */
+async function someoneListens(p: number): Promise<boolean> {
+  const host = cfg.listen.host === "0.0.0.0" ? "127.0.0.1" : cfg.listen.host;
+  return new Promise((resolve) => {
+    const sock = connectTcp({ port: p, host, timeout: 1000 });
+    sock.once("connect", () => (sock.destroy(), resolve(true)));
+    sock.once("timeout", () => (sock.destroy(), resolve(false)));
+    sock.once("error", () => resolve(false));
+  });
+}
+
+if (port !== 0 && (await someoneListens(port))) {
+  log.fatal({ listen: cfg.listen }, "GATEWAY_LISTEN_ADDR: the port is already in use (another gateway?)");
+  process.exit(3);
+}
+if (port === 0) start(0);
+else for (let i = 0; i < cfg.processes; i++) start(i);
 log.info({ listen: cfg.listen, processes: cfg.processes }, "gateway supervisor started");
 
 let exitCode = 0;

@@ -1,5 +1,5 @@
 // Counters of one gateway process. The supervisor collects every process's
-// registry over IPC and serves the sum at /health and /metrics.
+// registry over IPC (ipc.ts) and serves the sum at /health and /metrics.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export const registry = new Registry();
@@ -15,6 +15,11 @@ export const metrics = {
     labelNames: ["reason"] as const,
     registers: [registry],
   }),
+  gapRepairs: new Counter({
+    name: "radiant_gap_repairs_total",
+    help: "Messages missing from the live path that were read back from HISTORY",
+    registers: [registry],
+  }),
   natsConnected: new Gauge({
     name: "radiant_nats_connected",
     help: "1 while this process is connected to NATS",
@@ -28,14 +33,3 @@ export const metrics = {
     registers: [registry],
   }),
 };
-
-/** IPC between the supervisor and a gateway process. */
-export interface MetricsRequest {
-  type: "radiant:metrics";
-  id: number;
-}
-export interface MetricsResponse {
-  type: "radiant:metrics";
-  id: number;
-  metrics: Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
-}

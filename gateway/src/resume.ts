@@ -1,7 +1,13 @@
-// Resume tokens: a JWT (HS256, jose) bound to the session id and to the
-// principal it was issued to, with an expiry. A token alone does not let
-// another principal take a session over.
-import { SignJWT, jwtVerify, errors } from "jose";
+// Resume tokens: standard HS256 JWTs bound to the session id (`sid`) and the
+// principal it was issued to (`sub`), with an expiry (`exp`). A token alone
+// does not let another principal take a session over.
+//
+// Signed and verified synchronously with node:crypto, not with jose's async
+// API: the WebSocket upgrade must finish inside uWS's upgrade callback. An
+// upgrade completed later (res.cork(() => res.upgrade())) makes this uWS build
+// close a fresh socket at random (uNetworking/uWebSockets#1928, fixed upstream
+// after 20.30). The tests check that jose verifies these tokens unchanged.
+import { createHmac, timingSafeEqual } from "node:crypto";
 
 export interface ResumeClaims {
   sid: string;
@@ -10,36 +16,46 @@ export interface ResumeClaims {
 
 export class ResumeTokenError extends Error {}
 
-export class ResumeTokens {
-  private readonly key: Uint8Array;
+const HEADER = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");
 
+export class ResumeTokens {
   constructor(
-    secret: string,
+    private readonly secret: string,
     private readonly ttlS: number,
-  ) {
-    this.key = new TextEncoder().encode(secret);
+  ) {}
+
+  private sign(input: string): string {
+    return createHmac("sha256", this.secret).update(input).digest("base64url");
   }
 
-  async issue(c: ResumeClaims): Promise<string> {
-    return new SignJWT({ sid: c.sid })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setSubject(c.principal)
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(Date.now() / 1000) + this.ttlS)
-      .sign(this.key);
+  issue(c: ResumeClaims, nowS = Math.floor(Date.now() / 1000)): string {
+    const payload = Buffer.from(JSON.stringify({ sid: c.sid, sub: c.principal, iat: nowS, exp: nowS + this.ttlS })).toString("base64url");
+    const input = `${HEADER}.${payload}`;
+    return `${input}.${this.sign(input)}`;
   }
 
   /** The claims of a valid token presented by `principal`; throws ResumeTokenError saying why not. */
-  async verify(token: string, principal: string): Promise<ResumeClaims> {
-    let payload;
+  verify(token: string, principal: string, nowS = Math.floor(Date.now() / 1000)): ResumeClaims {
+    const parts = token.split(".");
+    if (parts.length !== 3) throw new ResumeTokenError("resume token invalid: not a JWT");
+    const [h, p, sig] = parts as [string, string, string];
+    const want = Buffer.from(this.sign(`${h}.${p}`));
+    const got = Buffer.from(sig);
+    if (got.length !== want.length || !timingSafeEqual(got, want)) throw new ResumeTokenError("resume token invalid: bad signature");
+    let header: { alg?: unknown };
+    let claims: { sid?: unknown; sub?: unknown; exp?: unknown };
     try {
-      ({ payload } = await jwtVerify(token, this.key, { algorithms: ["HS256"] }));
-    } catch (e) {
-      if (e instanceof errors.JWTExpired) throw new ResumeTokenError("resume token expired");
-      throw new ResumeTokenError("resume token invalid");
+      header = JSON.parse(Buffer.from(h, "base64url").toString()) as typeof header;
+      claims = JSON.parse(Buffer.from(p, "base64url").toString()) as typeof claims;
+    } catch {
+      throw new ResumeTokenError("resume token invalid: unreadable");
     }
-    if (typeof payload.sid !== "string" || typeof payload.sub !== "string") throw new ResumeTokenError("resume token invalid");
-    if (payload.sub !== principal) throw new ResumeTokenError("resume token was issued to another principal");
-    return { sid: payload.sid, principal: payload.sub };
+    if (header.alg !== "HS256") throw new ResumeTokenError("resume token invalid: unexpected algorithm");
+    if (typeof claims.sid !== "string" || typeof claims.sub !== "string" || typeof claims.exp !== "number") {
+      throw new ResumeTokenError("resume token invalid: missing claims");
+    }
+    if (claims.exp <= nowS) throw new ResumeTokenError("resume token expired");
+    if (claims.sub !== principal) throw new ResumeTokenError("resume token was issued to another principal");
+    return { sid: claims.sid, principal: claims.sub };
   }
 }

@@ -1,13 +1,16 @@
 // One gateway process: a uWS app on the shared port (SO_REUSEPORT), its NATS
 // link, and its sessions. The supervisor (main.ts) runs one per core.
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { loadOrExit } from "@radiant/infra/env";
 import { createLogger } from "@radiant/infra/log";
 import { openNats } from "@radiant/infra/nats";
 import { loadGatewayConfig } from "./config.js";
+import { Egress } from "./egress.js";
+import { History } from "./history.js";
 import { Hub } from "./hub.js";
 import { Ingress } from "./ingress.js";
-import { metrics, registry, type MetricsRequest, type MetricsResponse } from "./metrics.js";
+import type { ListeningMessage, MetricsRequest, MetricsResponse } from "./ipc.js";
+import { metrics, registry } from "./metrics.js";
 import { ResumeTokens } from "./resume.js";
 import { mountWebSocket } from "./transport_ws.js";
 import { loadNativeUws, NativeUwsError } from "./uws.js";
@@ -37,9 +40,15 @@ const ingress = new Ingress({
   publishTimeoutMs: cfg.publishTimeoutMs,
   defaultLlmProtocol: cfg.defaultLlmProtocol,
 });
-const hub = new Hub(link.nc, ingress, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), {
+// no API check: NATS may still be down; direct gets work once it is up
+const jsm = await jetstreamManager(link.nc, { checkAPI: false });
+const egress = new Egress(link.nc, {
   maxBackpressure: cfg.maxBackpressure,
+  history: new History(jsm.direct),
+  gapWaitMs: 50,
+  maxHeld: 1000,
 });
+const hub = new Hub(ingress, egress, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS));
 
 const app = uws.App();
 mountWebSocket(app, hub, { path: "/ws", maxPayload: cfg.maxPayload, maxBackpressure: cfg.maxBackpressure, idleTimeoutS: cfg.idleTimeoutS });
@@ -58,7 +67,8 @@ if (!listenSocket) {
 }
 const port = uws.us_socket_local_port(listenSocket as never);
 log.info({ host: cfg.listen.host, port, nats: cfg.natsUrl }, "gateway process listening");
-process.send?.({ type: "radiant:listening", port });
+const hello: ListeningMessage = { type: "radiant:listening", port };
+process.send?.(hello);
 
 process.on("message", (m: MetricsRequest) => {
   if (m?.type !== "radiant:metrics") return;
@@ -81,6 +91,8 @@ async function shutdown(why: string): Promise<void> {
   uws.us_listen_socket_close(listenSocket as never);
   hub.closeAll();
   await ingress.idle();
+  // let the close frames go out and the clients' close replies come back
+  await new Promise((r) => setTimeout(r, 250));
   await link.nc.drain().catch(() => {});
   clearTimeout(force);
   log.info("gateway process stopped");

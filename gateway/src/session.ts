@@ -1,6 +1,6 @@
 // The session core every transport sits on: who the session is, the frames it
 // was sent, its live subscription, and what it has in flight towards INBOX.
-import type { Subscription } from "@nats-io/nats-core";
+import type { MsgHdrs, Subscription } from "@nats-io/nats-core";
 import { subjects, type Protocol } from "@radiant/infra/wire";
 import type { Framing } from "./protocol.js";
 
@@ -15,6 +15,13 @@ export interface Transport {
   close(code: number, reason: string): void;
 }
 
+/** A live message that arrived before one it follows. */
+export interface HeldMessage {
+  seq: number;
+  data: Uint8Array;
+  headers: MsgHdrs | undefined;
+}
+
 export class Session {
   /** HISTORY sequence of the last frame delivered */
   lastSeq = 0;
@@ -22,6 +29,10 @@ export class Session {
   inflight = 0;
   inflightBytes = 0;
   live: Subscription | undefined;
+  /** live messages that arrived ahead of one they follow, by their previous sequence (egress.ts) */
+  held: Map<number, HeldMessage> | undefined;
+  gapTimer: NodeJS.Timeout | undefined;
+  repairing = false;
   closed = false;
   tokenBytes: Buffer;
   private inboxSubjects: Partial<Record<Protocol, string>> = {};

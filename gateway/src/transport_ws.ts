@@ -73,32 +73,24 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
     sendPingsAutomatically: true,
 
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
-      // everything from req must be read before the first await
+      // Synchronous to the end: an upgrade finished later, inside res.cork,
+      // makes this uWS build close fresh sockets at random (see resume.ts).
       const key = req.getHeader("sec-websocket-key");
       const offered = req.getHeader("sec-websocket-protocol");
       const extensions = req.getHeader("sec-websocket-extensions");
       const framing = chooseFraming(offered);
-      let aborted = false;
-      res.onAborted(() => (aborted = true));
       if (hub.stopping) {
-        res.cork(() => res.writeStatus("503 Service Unavailable").end("shutting down: reconnect to another gateway"));
+        res.writeStatus("503 Service Unavailable").end("shutting down: reconnect to another gateway");
         return;
       }
       if (framing === undefined) {
         // a client that requires a subprotocol we do not speak would fail the handshake anyway: say why
-        res.cork(() => res.writeStatus("400 Bad Request").end(`unsupported WebSocket subprotocol "${offered}": offer "mcp" or none`));
+        res.writeStatus("400 Bad Request").end(`unsupported WebSocket subprotocol "${offered}": offer "mcp" or none`);
         return;
       }
       const principal = hub.principalOf((h) => req.getHeader(h));
-      hub.newSession(principal).then(
-        ({ sid, token }) => {
-          if (aborted) return;
-          res.cork(() => res.upgrade<WsData>({ sid, token, principal, framing }, key, framing === "mcp" ? "mcp" : "", extensions, context));
-        },
-        (e: Error) => {
-          if (!aborted) res.cork(() => res.writeStatus("500 Internal Server Error").end(e.message));
-        },
-      );
+      const { sid, token } = hub.newSession(principal);
+      res.upgrade<WsData>({ sid, token, principal, framing }, key, framing === "mcp" ? "mcp" : "", extensions, context);
     },
 
     open: (ws) => {

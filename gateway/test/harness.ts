@@ -4,6 +4,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { once } from "node:events";
+import { createServer, connect as tcpConnect, type AddressInfo, type Server, type Socket } from "node:net";
 import WebSocket from "ws";
 import { Stack, type StackOptions } from "@radiant/infra/stack";
 
@@ -36,6 +38,8 @@ export class Client {
   readonly raw: string[] = [];
   closeCode: number | undefined;
   closeReason = "";
+  /** the socket's last error, if any */
+  error: Error | undefined;
   private read = 0;
   private wake: (() => void) | undefined;
   readonly opened: Promise<void>;
@@ -56,7 +60,7 @@ export class Client {
         resolve({ code, reason: this.closeReason });
       });
     });
-    ws.on("error", () => {});
+    ws.on("error", (e) => (this.error = e));
     ws.on("message", (data) => {
       const s = data.toString();
       this.raw.push(s);
@@ -164,4 +168,50 @@ export function treeRssBytes(pid: number): number {
   };
   visit(pid);
   return total;
+}
+
+/** A TCP proxy the test can cut, to take one process off NATS without touching the others. */
+export class TcpProxy {
+  private readonly conns = new Set<Socket>();
+  private open = true;
+  private server: Server | undefined;
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((client) => {
+      if (!this.open) return client.destroy();
+      const upstream = tcpConnect(this.target.port, this.target.host);
+      for (const s of [client, upstream]) {
+        this.conns.add(s);
+        s.on("error", () => {});
+        s.on("close", () => {
+          this.conns.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    this.server.listen(0, "127.0.0.1");
+    await once(this.server, "listening");
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  /** drop every connection and refuse new ones */
+  cut(): void {
+    this.open = false;
+    for (const s of this.conns) s.destroy();
+  }
+
+  allow(): void {
+    this.open = true;
+  }
+
+  close(): void {
+    this.cut();
+    this.server?.close();
+  }
 }

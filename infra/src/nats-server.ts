@@ -39,9 +39,16 @@ export class NatsServer {
   }
 
   static async start(opts: NatsServerOptions): Promise<NatsServer> {
-    const s = new NatsServer(opts, opts.port || (await freePort()), opts.monitorPort || (await freePort()));
-    await s.start();
-    return s;
+    // a free port can be taken by a neighbour before nats-server binds it: try others
+    for (let attempt = 1; ; attempt++) {
+      const s = new NatsServer(opts, opts.port || (await freePort()), opts.monitorPort || (await freePort()));
+      try {
+        await s.start();
+        return s;
+      } catch (e) {
+        if ((opts.port && opts.monitorPort) || attempt === 3 || !/address already in use/.test((e as Error).message)) throw e;
+      }
+    }
   }
 
   get running(): boolean {

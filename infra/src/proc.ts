@@ -52,14 +52,17 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
   return port;
 }
 
-/** Poll `probe` until it returns true or `timeoutMs` passes. */
+/** Thrown by a probe: stop waiting, this will never become ready. */
+export class GiveUp extends Error {}
+
+/** Poll `probe` until it returns true or `timeoutMs` passes. A probe that throws means "not yet", unless it throws GiveUp. */
 export async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000, everyMs = 50): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
       if (await probe()) return;
-    } catch {
-      // not ready yet
+    } catch (e) {
+      if (e instanceof GiveUp) throw e;
     }
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));

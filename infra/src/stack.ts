@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ChildProcess } from "node:child_process";
 import { NatsServer } from "./nats-server.js";
-import { exited, freePort, spawnOwned, stopChild, waitFor } from "./proc.js";
+import { exited, freePort, GiveUp, spawnOwned, stopChild, waitFor } from "./proc.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 export const entries = {
@@ -53,8 +53,9 @@ export class Stack {
     readonly o: StackOptions,
     readonly nats: NatsServer,
     readonly host: string,
-    readonly gatewayPort: number,
-    readonly healthPort: number,
+    /** 0 until a gateway started with an ephemeral port reports it */
+    public gatewayPort: number,
+    public healthPort: number,
     readonly egressPort: number,
   ) {}
 
@@ -72,7 +73,8 @@ export class Stack {
     const host = o.host ?? "127.0.0.1";
     mkdirSync(o.dir, { recursive: true });
     const nats = await NatsServer.start({ storeDir: join(o.dir, "nats"), host, port: o.natsPort, monitorPort: o.natsMonitorPort });
-    const s = new Stack(o, nats, host, o.gatewayPort || (await freePort(host)), o.healthPort || (await freePort(host)), o.egressPort || (await freePort(host)));
+    // the gateway takes ephemeral ports itself unless told (SO_REUSEPORT makes a guessed port unsafe)
+    const s = new Stack(o, nats, host, o.gatewayPort ?? 0, o.healthPort ?? 0, o.egressPort || (await freePort(host)));
     if (!o.inheritLogs) s.logs = createWriteStream(join(o.dir, "stack.log"), { flags: "a" });
     try {
       await s.startEgress();
@@ -91,8 +93,10 @@ export class Stack {
       ...(process.env as Record<string, string>),
       NATS_URL: this.nats.url,
       EGRESS_PROXY_URL: this.egressUrl,
-      GATEWAY_LISTEN_ADDR: `${this.host}:${this.gatewayPort}`,
-      GATEWAY_HEALTH_ADDR: `${this.host}:${this.healthPort}`,
+      // ephemeral unless given: a gateway started again gets fresh ports, as the
+      // old ones may still hold closing connections
+      GATEWAY_LISTEN_ADDR: `${this.host}:${this.o.gatewayPort ?? 0}`,
+      GATEWAY_HEALTH_ADDR: `${this.host}:${this.o.healthPort ?? 0}`,
       GATEWAY_PROCESSES: String(this.o.gatewayProcesses ?? 1),
       ...this.o.env,
       ...extra,
@@ -118,7 +122,7 @@ export class Stack {
 
   private async waitOutput(p: Proc, text: string): Promise<void> {
     await waitFor(`${p.name} to say "${text}"`, async () => {
-      if (p.child.exitCode !== null) throw new Error(`${p.name} exited with ${p.child.exitCode}: ${p.output}`);
+      if (p.child.exitCode !== null) throw new GiveUp(`${p.name} exited with ${p.child.exitCode}: ${p.output}`);
       return p.output.includes(text);
     });
   }
@@ -138,8 +142,13 @@ export class Stack {
   async startGateway(env: Record<string, string> = {}): Promise<void> {
     this.gateway = this.spawn("gateway", entries.gateway, this.env({ ...this.o.gatewayEnv, ...env }));
     const g = this.gateway;
+    if (!this.o.inheritLogs) {
+      await this.waitOutput(g, '"msg":"gateway ready"');
+      const ready = g.output.split("\n").find((l) => l.includes('"msg":"gateway ready"'))!;
+      ({ port: this.gatewayPort, healthPort: this.healthPort } = JSON.parse(ready) as { port: number; healthPort: number });
+    }
     await waitFor("gateway /health ok", async () => {
-      if (g.child.exitCode !== null) throw new Error(`gateway exited with ${g.child.exitCode}: ${g.output}`);
+      if (g.child.exitCode !== null) throw new GiveUp(`gateway exited with ${g.child.exitCode}: ${g.output}`);
       const r = await fetch(`${this.healthUrl}/health`);
       return r.ok && ((await r.json()) as { status: string }).status === "ok";
     });
