@@ -2,7 +2,7 @@
 // Runs the whole suite with tap and ends with one line the CI reads:
 // "N passed, N failed" — N counts the top-level tests of every test file (a
 // file that fails before running any test counts as one failure).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -39,6 +39,8 @@ createInterface({ input: tap.stdout }).on("line", (line) => {
 });
 
 tap.on("exit", (code) => {
+  // a test file killed mid-run (timeout) may leave its nats-server behind
+  spawnSync("pkill", ["-f", "nats-server .*radiant-test-"]);
   if (failures.length) process.stdout.write(`\nfailed:\n${failures.map((f) => `  - ${f}`).join("\n")}\n`);
   if (code !== 0 && failed === 0) failed = 1; // tap failed for a reason no test line shows
   process.stdout.write(`\n${passed} passed, ${failed} failed\n`);

@@ -4,6 +4,7 @@
 import { createServer } from "node:http";
 import { bool, loadOrExit, url } from "@radiant/infra/env";
 import { createLogger } from "@radiant/infra/log";
+import { stopWithParent } from "@radiant/infra/proc";
 
 const cfg = loadOrExit("egress-proxy", () => {
   const u = new URL(url(process.env, "EGRESS_PROXY_URL", "http://localhost:9000", ["http"]));
@@ -29,3 +30,4 @@ function stop(signal: string): void {
 }
 process.on("SIGTERM", () => stop("SIGTERM"));
 process.on("SIGINT", () => stop("SIGINT"));
+stopWithParent(() => stop("parent gone"));

@@ -11,6 +11,7 @@ import { createLogger } from "@radiant/infra/log";
 import { DEV_SECRET, loadGatewayConfig } from "./config.js";
 import type { ListeningMessage, MetricsRequest, MetricsResponse } from "./ipc.js";
 import { loadNativeUws, NativeUwsError } from "./uws.js";
+import { stopWithParent } from "@radiant/infra/proc";
 
 const cfg = loadOrExit("gateway", () => loadGatewayConfig());
 const log = createLogger("gateway", cfg.dev);
@@ -195,3 +196,4 @@ async function stop(code: number): Promise<void> {
 }
 process.on("SIGTERM", () => void stop(0));
 process.on("SIGINT", () => void stop(0));
+stopWithParent(() => void stop(0));

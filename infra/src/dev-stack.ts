@@ -1,6 +1,6 @@
 // `make run`: the whole stack on this machine, on the seed's ports (or the
 // ones the environment names), until Ctrl-C. The JetStream store lives in
-// .data/ at the repository root.
+// .data/ at the repository root (RADIANT_DATA_DIR to put it elsewhere).
 import { fileURLToPath } from "node:url";
 import { Stack } from "./stack.js";
 import { createLogger } from "./log.js";
@@ -15,7 +15,7 @@ const cfg = loadOrExit("radiant", () => ({
 }));
 
 const stack = await Stack.start({
-  dir: fileURLToPath(new URL("../../.data/", import.meta.url)),
+  dir: process.env.RADIANT_DATA_DIR || fileURLToPath(new URL("../../.data/", import.meta.url)),
   natsPort: Number(cfg.nats.port || 4222),
   natsMonitorPort: Number(process.env.NATS_MONITOR_PORT || 8222),
   egressPort: Number(cfg.egress.port || 9000),

@@ -68,3 +68,19 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, timeo
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * A process started by a Stack (tests, bench, `make run`) stops itself when
+ * the process that started it is gone, even if that one died by SIGKILL.
+ */
+export function stopWithParent(stop: () => void): void {
+  const parent = Number(process.env.RADIANT_PARENT_PID);
+  if (!parent) return;
+  setInterval(() => {
+    try {
+      process.kill(parent, 0);
+    } catch {
+      stop();
+    }
+  }, 1000).unref();
+}

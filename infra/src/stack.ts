@@ -91,6 +91,7 @@ export class Stack {
   env(extra: Record<string, string> = {}): Record<string, string> {
     return {
       ...(process.env as Record<string, string>),
+      RADIANT_PARENT_PID: String(process.pid),
       NATS_URL: this.nats.url,
       EGRESS_PROXY_URL: this.egressUrl,
       // ephemeral unless given: a gateway started again gets fresh ports, as the

@@ -9,6 +9,7 @@ import { testMethods } from "./handler_test_methods.js";
 import { unsupportedHandler } from "./handler_unsupported.js";
 import type { HandlerTable } from "./handler.js";
 import { Worker } from "./worker.js";
+import { stopWithParent } from "@radiant/infra/proc";
 
 const cfg = loadOrExit("worker", () => loadWorkerConfig());
 const log = createLogger("worker", cfg.dev);
@@ -49,3 +50,4 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
+stopWithParent(() => void shutdown("parent gone"));

@@ -1,0 +1,58 @@
+// Starting the gateway: configuration validated with one-line errors, a loud
+// warning for the dev secret, and a refusal to run on uWS's JS fallback.
+import t from "tap";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { entries } from "@radiant/infra/stack";
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(env: Record<string, string>, nodeArgs: string[] = [], ms = 4000): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [...nodeArgs, entries.gateway], {
+      env: { PATH: process.env.PATH!, NATS_URL: "nats://127.0.0.1:1", GATEWAY_LISTEN_ADDR: "127.0.0.1:0", GATEWAY_HEALTH_ADDR: "127.0.0.1:0", ...env },
+      timeout: ms,
+      killSignal: "SIGTERM",
+    }, (err, stdout, stderr) => resolve({ code: child.exitCode ?? (err ? 1 : 0), stdout, stderr }));
+  });
+}
+
+t.test("a bad value: one line naming the variable, exit non-zero", async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ GATEWAY_LISTEN_ADDR: "8443" }, /^gateway: invalid configuration: GATEWAY_LISTEN_ADDR: "8443" is not a listen address/],
+    [{ GATEWAY_HEALTH_ADDR: "localhost:99999" }, /^gateway: invalid configuration: GATEWAY_HEALTH_ADDR:/],
+    [{ NATS_URL: "http://localhost:4222" }, /^gateway: invalid configuration: NATS_URL: "http:\/\/localhost:4222" must use nats:\/\/ or tls:\/\//],
+    [{ EGRESS_PROXY_URL: "not a url" }, /^gateway: invalid configuration: EGRESS_PROXY_URL: "not a url" is not a URL/],
+    [{ GATEWAY_DEV: "maybe" }, /^gateway: invalid configuration: GATEWAY_DEV: "maybe" is not a boolean/],
+    [{ RESUME_TOKEN_SECRET: "   " }, /^gateway: invalid configuration: RESUME_TOKEN_SECRET: must not be empty/],
+    [{ GATEWAY_PROCESSES: "0" }, /^gateway: invalid configuration: GATEWAY_PROCESSES:/],
+    [{ GATEWAY_IDLE_TIMEOUT: "3" }, /^gateway: invalid configuration: GATEWAY_IDLE_TIMEOUT:/],
+  ];
+  for (const [env, want] of cases) {
+    const r = await run(env);
+    t.equal(r.code, 2, `${Object.keys(env)[0]}: exit 2`);
+    t.match(r.stderr, want);
+    t.equal(r.stderr.trim().split("\n").length, 1, "one line");
+  }
+});
+
+t.test("RESUME_TOKEN_SECRET left at dev-secret without GATEWAY_DEV: a loud warning", async (t) => {
+  const r = await run({}, [], 2500);
+  t.match(r.stdout, /"level":40.*RESUME_TOKEN_SECRET is the default 'dev-secret'/);
+  const quiet = await run({ RESUME_TOKEN_SECRET: "a-long-random-production-secret" }, [], 2500);
+  t.notMatch(quiet.stdout, /dev-secret/);
+});
+
+t.test("the gateway refuses to start when uWS falls back to its JS shim", async (t) => {
+  const preload = fileURLToPath(new URL("./break-uws-binary.cjs", import.meta.url));
+  const r = await run({}, ["--require", preload]);
+  t.equal(r.code, 4);
+  t.match(r.stdout, /uWebSockets\.js did not load its native binary .* refusing to start/);
+  const flagged = await run({ UWS_USE_FALLBACK: "1" });
+  t.equal(flagged.code, 4);
+  t.match(flagged.stdout, /UWS_USE_FALLBACK is set/);
+});
