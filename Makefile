@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PNPM := .tools/node_modules/.bin/pnpm
 COMPOSE := docker compose -f infra/docker-compose.yml
 
-.PHONY: deps build run dev test lint bench clean docker-build docker-up docker-logs docker-down
+.PHONY: deps build run dev test lint clean docker-build docker-up docker-logs docker-down
 
 deps:            ## install pnpm (pinned), nats-server, packages; build
 	@scripts/deps.sh

@@ -40,6 +40,12 @@ if [ ! -x "$pnpm_bin" ] || [ "$("$pnpm_bin" --version 2>/dev/null)" != "$pnpm_ve
   npm install --silent --no-audit --no-fund --prefix .tools "pnpm@$pnpm_version" >/dev/null
 fi
 
+# the README's `pnpm exec wscat` wants pnpm on the PATH too
+if ! command -v pnpm >/dev/null && { [ "$(id -u)" = 0 ] || [ -w "$(npm prefix -g)/lib" ]; }; then
+  say "installing pnpm $pnpm_version globally"
+  npm install -g --silent --no-audit --no-fund "pnpm@$pnpm_version" >/dev/null 2>&1 || say "global pnpm install failed; use $pnpm_bin"
+fi
+
 # --frozen-lockfile: CI and fresh clones get exactly the locked versions
 say "pnpm install"
 "$pnpm_bin" install --frozen-lockfile --reporter=silent
