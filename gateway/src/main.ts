@@ -128,7 +128,6 @@ async function health(): Promise<{ code: number; body: Record<string, unknown> }
       messages_in: values.get("radiant_messages_in_total") ?? 0,
       messages_out: values.get("radiant_messages_out_total") ?? 0,
       nats: natsUp ? "connected" : "disconnected",
-      processes: { configured: cfg.processes, answering: answered },
     },
   };
 }
