@@ -1,15 +1,22 @@
 // NATS → socket. One core subscription per session on its live subject; each
 // republished HISTORY message goes to the socket with its seq_num spliced in.
 //
-// Order and gaps: RePublish stamps every message with the previous sequence
-// stored for the same session (Nats-Last-Sequence). A message whose previous
-// is the last one we delivered goes out at once. Otherwise one went missing
-// on the live path — republished out of order (seen on nats-server 2.9 with
-// several workers publishing) or lost with a reconnect. The early one waits a
-// moment for the missing one; if it does not come, the gap is read back from
-// HISTORY. Either way the client sees every message once, in order.
+// Everything a client receives is in HISTORY, so one routine — catchUp, "read
+// HISTORY after the last seq delivered until there is nothing more" — serves
+// three cases:
+// - a gap on the live path. RePublish stamps each message with the previous
+//   sequence stored for the session (Nats-Last-Sequence). A message whose
+//   previous is not the last one delivered arrived early (RePublish can reorder
+//   when several workers publish) or one before it was lost (a reconnect). It
+//   waits a moment for the missing one, then HISTORY is read.
+// - a slow client. Past the backpressure bound nothing more is written and
+//   live messages are not kept (they are stored); when the socket drains,
+//   catchUp resumes from the last seq delivered. Never a silent drop.
+// - a resume (reconnect.ts): replay after the client's last_seq, then live.
+// While catchUp runs, live messages are held, so the seam has no gap and no
+// duplicate.
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
-import { closeCodes, headers, parseMetaSlot, subjects } from "@radiant/infra/wire";
+import { headers, parseMetaSlot, subjects } from "@radiant/infra/wire";
 import { liveFrame } from "./frames.js";
 import type { History } from "./history.js";
 import { metrics } from "./metrics.js";
@@ -20,7 +27,7 @@ export interface EgressOptions {
   history: History;
   /** how long an early message waits for a missing one before HISTORY is read */
   gapWaitMs: number;
-  /** early messages held per session before the gap is repaired at once */
+  /** live messages held per session while catching up; past it they are left to HISTORY */
   maxHeld: number;
 }
 
@@ -30,91 +37,117 @@ export class Egress {
     private readonly o: EgressOptions,
   ) {}
 
-  subscribe(s: Session): void {
+  /** Subscribe to the session's live subject; resolves once the server has the subscription. */
+  async subscribe(s: Session): Promise<void> {
     s.live = this.nc.subscribe(subjects.live(s.sid), {
       callback: (err, msg) => {
         if (!err) this.onLive(s, msg);
       },
     });
+    await this.nc.flush().catch(() => {});
   }
 
   unsubscribe(s: Session): void {
     s.live?.unsubscribe();
     s.live = undefined;
     if (s.gapTimer) clearTimeout(s.gapTimer);
+    s.gapTimer = undefined;
     s.held = undefined;
   }
 
   private onLive(s: Session, msg: Msg): void {
-    if (s.closed) return;
+    if (s.closed || s.lagging) return; // lagging: it is stored; catchUp will read it
     const h = msg.headers;
     const seq = Number(h?.get(headers.sequence));
     if (!(seq > s.lastSeq)) return; // delivered already (replay overlap, or a repeat)
     const prev = Number(h!.get(headers.lastSequence) || 0);
-    if (prev <= s.lastSeq && !s.repairing) {
+    if (prev <= s.lastSeq && !s.catchingUp) {
       this.emit(s, seq, msg.data, h);
       if (s.held) this.releaseHeld(s);
       return;
     }
-    (s.held ??= new Map()).set(prev, { seq, data: msg.data, headers: h });
-    if (s.held.size >= this.o.maxHeld) void this.repair(s);
-    else s.gapTimer ??= setTimeout(() => void this.repair(s), this.o.gapWaitMs);
+    const held = (s.held ??= new Map());
+    if (held.size >= this.o.maxHeld) {
+      // too much to hold: let HISTORY have it
+      s.held = undefined;
+      s.lagging = true;
+      if (!s.catchingUp) void this.catchUp(s);
+      return;
+    }
+    held.set(prev, { seq, data: msg.data, headers: h });
+    if (!s.catchingUp) s.gapTimer ??= setTimeout(() => void this.catchUp(s), this.o.gapWaitMs);
   }
 
-  /** Deliver held messages that now follow on. */
+  /** Deliver held messages that follow on; a gap that remains is read from HISTORY shortly. */
   private releaseHeld(s: Session): void {
-    const held = s.held!;
-    for (let m = held.get(s.lastSeq); m; m = held.get(s.lastSeq)) {
+    const held = s.held;
+    if (!held) return;
+    for (let m = held.get(s.lastSeq); m && !s.lagging; m = held.get(s.lastSeq)) {
       held.delete(s.lastSeq);
       if (m.seq > s.lastSeq) this.emit(s, m.seq, m.data, m.headers);
     }
-    // anything at or below what we delivered is a duplicate
     for (const [prev, m] of held) if (m.seq <= s.lastSeq) held.delete(prev);
-    if (held.size === 0) {
+    if (held.size === 0 || s.lagging) {
       s.held = undefined;
       if (s.gapTimer) clearTimeout(s.gapTimer);
       s.gapTimer = undefined;
+    } else {
+      s.gapTimer ??= setTimeout(() => void this.catchUp(s), this.o.gapWaitMs);
     }
   }
 
-  /** Read the gap from HISTORY: everything after lastSeq up to the first held message. */
-  private async repair(s: Session): Promise<void> {
+  /** The socket drained below its bound: a lagging session catches up. */
+  onDrain(s: Session): void {
+    if (s.lagging && !s.catchingUp && s.transport.bufferedAmount() <= this.o.maxBackpressure / 2) void this.catchUp(s);
+  }
+
+  /**
+   * Read HISTORY after lastSeq until nothing is left (or the socket is full
+   * again), then release what was held meanwhile. Resolves when done.
+   */
+  async catchUp(s: Session): Promise<void> {
     if (s.gapTimer) clearTimeout(s.gapTimer);
     s.gapTimer = undefined;
-    if (s.repairing || s.closed || !s.held) return;
-    s.repairing = true;
+    if (s.catchingUp || s.closed) return;
+    s.catchingUp = true;
+    // from here live messages are held, not ignored: none can slip between the last read and live
+    s.lagging = false;
+    let failed = false;
     try {
-      const upTo = Math.min(...[...s.held.values()].map((m) => m.seq));
-      while (!s.closed && s.lastSeq < upTo) {
+      while (!s.closed) {
+        if (s.transport.bufferedAmount() > this.o.maxBackpressure) {
+          s.lagging = true;
+          s.held = undefined;
+          return; // onDrain brings us back
+        }
         const m = await this.o.history.next(s.sid, s.lastSeq);
-        if (!m || m.seq >= upTo) break;
-        metrics.gapRepairs.inc();
-        this.emit(s, m.seq, m.data, m.headers);
-      }
-      if (s.closed) return;
-      // the first held message now follows on, whatever its recorded previous
-      const first = [...s.held.entries()].find(([, m]) => m.seq === upTo);
-      if (first && s.lastSeq < upTo) {
-        s.held.delete(first[0]);
-        this.emit(s, first[1].seq, first[1].data, first[1].headers);
+        if (!m) break;
+        if (m.seq > s.lastSeq) {
+          metrics.historyReads.inc();
+          this.emit(s, m.seq, m.data, m.headers);
+        }
       }
     } catch {
-      // HISTORY unreachable right now: try again shortly
+      failed = true; // HISTORY unreachable right now
     } finally {
-      s.repairing = false;
+      s.catchingUp = false;
     }
-    if (!s.closed && s.held) {
-      this.releaseHeld(s);
-      if (s.held) s.gapTimer = setTimeout(() => void this.repair(s), this.o.gapWaitMs);
+    if (s.closed) return;
+    if (failed) {
+      s.gapTimer = setTimeout(() => void this.catchUp(s), 250);
+      return;
     }
+    this.releaseHeld(s);
   }
 
   /** Write one stored message to the client (hot path). */
   private emit(s: Session, seq: number, data: Uint8Array, h: MsgHdrs | undefined): void {
     if (s.closed) return;
     if (s.transport.bufferedAmount() > this.o.maxBackpressure) {
-      // Never a silent drop: the message is in HISTORY, the client resumes from lastSeq.
-      s.transport.close(closeCodes.resumeRequired, "slow consumer: reconnect and resume");
+      // not written, not lost: it is in HISTORY; catchUp resumes from lastSeq once the socket drains
+      s.lagging = true;
+      s.held = undefined;
+      metrics.slowConsumerPauses.inc();
       return;
     }
     const slot = s.framing === "mcp" && h ? parseMetaSlot(h.get(headers.metaSlot)) : undefined;

@@ -34,8 +34,8 @@ export class Hub {
   open(sid: string, principal: string, token: string, t: Transport): Session {
     const s = new Session(sid, principal, token, t);
     this.sessions.set(sid, s);
-    // subscribe before anything can be published for this session
-    this.egress.subscribe(s);
+    // subscribed before the client can send anything: its replies cannot miss the subscription
+    void this.egress.subscribe(s);
     t.send(sessionFrame(t.framing, { sid, token }));
     metrics.activeConnections.inc();
     metrics.totalConnections.inc();
@@ -48,6 +48,11 @@ export class Hub {
     this.egress.unsubscribe(s);
     this.sessions.delete(s.sid);
     metrics.activeConnections.dec();
+  }
+
+  /** The socket's send buffer drained. */
+  drain(s: Session): void {
+    this.egress.onDrain(s);
   }
 
   /** Stop taking sessions and tell every client to reconnect and resume elsewhere. */

@@ -15,9 +15,14 @@ export const metrics = {
     labelNames: ["reason"] as const,
     registers: [registry],
   }),
-  gapRepairs: new Counter({
-    name: "radiant_gap_repairs_total",
-    help: "Messages missing from the live path that were read back from HISTORY",
+  historyReads: new Counter({
+    name: "radiant_history_reads_total",
+    help: "Messages delivered from HISTORY instead of live: gap repairs, slow-client catch-up, resume replay",
+    registers: [registry],
+  }),
+  slowConsumerPauses: new Counter({
+    name: "radiant_slow_consumer_pauses_total",
+    help: "Times a session stopped live delivery at its backpressure bound (it catches up from HISTORY)",
     registers: [registry],
   }),
   natsConnected: new Gauge({

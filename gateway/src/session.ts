@@ -32,7 +32,10 @@ export class Session {
   /** live messages that arrived ahead of one they follow, by their previous sequence (egress.ts) */
   held: Map<number, HeldMessage> | undefined;
   gapTimer: NodeJS.Timeout | undefined;
-  repairing = false;
+  /** reading HISTORY (gap, slow client, resume): live messages are held meanwhile */
+  catchingUp = false;
+  /** over the backpressure bound: live messages are left to HISTORY until the socket drains */
+  lagging = false;
   closed = false;
   tokenBytes: Buffer;
   private inboxSubjects: Partial<Record<Protocol, string>> = {};

@@ -111,6 +111,11 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
       hub.ingress.frame(s, Buffer.from(message));
     },
 
+    drain: (ws) => {
+      const s = ws.getUserData().session;
+      if (s && !s.closed) hub.drain(s);
+    },
+
     close: (ws) => {
       const s = ws.getUserData().session;
       if (s) hub.close(s);

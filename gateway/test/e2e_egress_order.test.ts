@@ -50,6 +50,6 @@ t.test("a message the live path lost (gateway off NATS a moment) is read back fr
   const got = await c.take(2);
   t.same(got.map((f) => (f.params as { n: number }).n), [2, 3], "the lost 2 from HISTORY, then 3");
   t.equal(got[0]!.seq_num, lost.seq);
-  t.match(await (await fetch(`${stack.healthUrl}/metrics`)).text(), /radiant_gap_repairs_total [1-9]/);
+  t.match(await (await fetch(`${stack.healthUrl}/metrics`)).text(), /radiant_history_reads_total [1-9]/);
   await c.close();
 });

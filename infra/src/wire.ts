@@ -161,6 +161,4 @@ export const closeCodes = {
   tooBig: 1009,
   /** a binary frame: the protocols here are JSON text */
   unsupportedData: 1003,
-  /** the socket fell too far behind: reconnect and resume */
-  resumeRequired: 4000,
 } as const;
