@@ -16,7 +16,7 @@
 // While catchUp runs, live messages are held, so the seam has no gap and no
 // duplicate.
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
-import { headers, parseMetaSlot, subjects } from "@radiant/infra/wire";
+import { closeCodes, headers, parseMetaSlot, subjects } from "@radiant/infra/wire";
 import { liveFrame } from "./frames.js";
 import type { History } from "./history.js";
 import { metrics } from "./metrics.js";
@@ -56,10 +56,11 @@ export class Egress {
   }
 
   private onLive(s: Session, msg: Msg): void {
-    if (s.closed || s.lagging) return; // lagging: it is stored; catchUp will read it
+    if (s.closed) return;
     const h = msg.headers;
     const seq = Number(h?.get(headers.sequence));
-    if (!(seq > s.lastSeq)) return; // delivered already (replay overlap, or a repeat)
+    if (Number.isNaN(seq)) return this.onControl(s, h);
+    if (s.lagging || !(seq > s.lastSeq)) return; // lagging: it is stored, catchUp reads it; or delivered already
     const prev = Number(h!.get(headers.lastSequence) || 0);
     if (prev <= s.lastSeq && !s.catchingUp) {
       this.emit(s, seq, msg.data, h);
@@ -76,6 +77,12 @@ export class Egress {
     }
     held.set(prev, { seq, data: msg.data, headers: h });
     if (!s.catchingUp) s.gapTimer ??= setTimeout(() => void this.catchUp(s), this.o.gapWaitMs);
+  }
+
+  /** A message on the live subject that is not from HISTORY: a takeover notice. */
+  private onControl(s: Session, h: MsgHdrs | undefined): void {
+    const by = h?.get(headers.takeover);
+    if (by && by !== s.connId) s.transport.close(closeCodes.takenOver, "session taken over by a newer connection");
   }
 
   /** Deliver held messages that follow on; a gap that remains is read from HISTORY shortly. */

@@ -66,13 +66,19 @@ function withMeta(seq: number, body: Uint8Array, slot: MetaSlot): Uint8Array {
 export interface SessionInfo {
   sid: string;
   token: string;
+  /** the HISTORY epoch seq_nums belong to */
+  epoch?: string;
+  /** only on a connection that asked to resume */
   resumed?: boolean;
   reason?: string;
 }
 
 /** The first frame of a session (not stored; seq_num 0). */
 export function sessionFrame(framing: Framing, s: SessionInfo): string {
-  const extra = (s.resumed !== undefined ? `,"resumed":${s.resumed}` : "") + (s.reason ? `,"reason":${JSON.stringify(s.reason)}` : "");
+  const extra =
+    (s.epoch ? `,"epoch":"${s.epoch}"` : "") +
+    (s.resumed !== undefined ? `,"resumed":${s.resumed}` : "") +
+    (s.reason ? `,"reason":${JSON.stringify(s.reason)}` : "");
   if (framing === "mcp") {
     // strict JSON-RPC: the session rides in a notification, seq in _meta
     return `{"jsonrpc":"2.0","method":"notifications/radiant/session","params":{"_meta":{"${META_SEQ_KEY}":0},"sid":"${s.sid}","resume_token":"${s.token}"${extra}}}`;

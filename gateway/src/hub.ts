@@ -1,52 +1,135 @@
 // The sessions of one gateway process, over whatever transport they arrived:
-// open (token, live subscription, session frame), close (subscription gone at
-// once), and the shutdown that asks every client to reconnect elsewhere.
+// open (fresh or resumed), close (subscription gone at once), takeover, and the
+// shutdown that asks every client to reconnect elsewhere.
 import { randomBytes } from "node:crypto";
-import { closeCodes } from "@radiant/infra/wire";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { headers as natsHeaders } from "@nats-io/nats-core";
+import { closeCodes, headers, subjects } from "@radiant/infra/wire";
 import { principalOf, type HeaderGetter } from "./auth.js";
 import type { Egress } from "./egress.js";
 import { sessionFrame } from "./frames.js";
 import type { Ingress } from "./ingress.js";
 import { metrics } from "./metrics.js";
+import { prepare, refusal, type HistoryStateCache, type Prepared } from "./reconnect.js";
 import type { ResumeTokens } from "./resume.js";
 import { Session, type Transport } from "./session.js";
+
+/** frames a client may send while its resume is being decided */
+const MAX_QUEUED_WHILE_STARTING = 256;
 
 export class Hub {
   readonly sessions = new Map<string, Session>();
   stopping = false;
 
   constructor(
+    private readonly nc: NatsConnection,
     readonly ingress: Ingress,
     private readonly egress: Egress,
     private readonly tokens: ResumeTokens,
+    private readonly history: HistoryStateCache,
   ) {}
 
   principalOf(h: HeaderGetter): string {
     return principalOf(h);
   }
 
-  /** A new session id and its resume token. */
-  newSession(principal: string): { sid: string; token: string } {
-    const sid = randomBytes(16).toString("base64url");
-    return { sid, token: this.tokens.issue({ sid, principal }) };
+  /** At the upgrade, synchronously: a fresh session, or a resume whose token checked out. */
+  prepare(principal: string, query: { resume?: string; lastSeq?: string }): Prepared {
+    return prepare(this.tokens, principal, query, () => randomBytes(16).toString("base64url"));
   }
 
-  open(sid: string, principal: string, token: string, t: Transport): Session {
-    const s = new Session(sid, principal, token, t);
-    this.sessions.set(sid, s);
-    // subscribed before the client can send anything: its replies cannot miss the subscription
-    void this.egress.subscribe(s);
-    t.send(sessionFrame(t.framing, { sid, token }));
+  /** The socket is open. */
+  open(p: Prepared, principal: string, t: Transport): Session {
+    const s = new Session(p.sid, principal, this.tokens.issue({ sid: p.sid, principal, epoch: this.history.epoch }), t);
     metrics.activeConnections.inc();
     metrics.totalConnections.inc();
+    if (p.kind === "fresh") {
+      this.start(s, p.reason);
+    } else {
+      s.starting = [];
+      s.lastSeq = p.lastSeq;
+      s.catchingUp = true; // hold live messages until the replay has run
+      void this.resume(s, p);
+    }
     return s;
+  }
+
+  /** Begin a fresh session: subscribe, then the session frame. */
+  private start(s: Session, refusedBecause?: string): void {
+    this.claim(s);
+    // subscribed before the client can send anything: its replies cannot miss the subscription
+    void this.egress.subscribe(s);
+    s.transport.send(sessionFrame(s.framing, { sid: s.sid, token: s.token, epoch: this.history.epoch, ...(refusedBecause !== undefined ? { resumed: false, reason: refusedBecause } : {}) }));
+    this.flushQueued(s);
+  }
+
+  private async resume(s: Session, p: Extract<Prepared, { kind: "resume" }>): Promise<void> {
+    this.claim(s);
+    this.announceTakeover(s);
+    await this.egress.subscribe(s);
+    if (s.closed) return;
+    let why: string | undefined;
+    try {
+      why = refusal(p, await this.history.get());
+    } catch {
+      // HISTORY unreachable: the token is still good, so do not burn the session
+      s.transport.close(closeCodes.tryAgainLater, "history unavailable: resume again shortly");
+      return;
+    }
+    if (s.closed) return;
+    if (why !== undefined) {
+      metrics.resumes.inc({ outcome: "refused" });
+      this.egress.unsubscribe(s);
+      this.sessions.delete(s.sid);
+      const sid = randomBytes(16).toString("base64url");
+      s.rebind(sid, this.tokens.issue({ sid, principal: s.principal, epoch: this.history.epoch }));
+      this.start(s, why);
+      return;
+    }
+    metrics.resumes.inc({ outcome: "resumed" });
+    s.transport.send(sessionFrame(s.framing, { sid: s.sid, token: s.token, epoch: p.epoch, resumed: true }));
+    this.flushQueued(s);
+    s.catchingUp = false;
+    await this.egress.catchUp(s); // replay after last_seq, then the live messages held meanwhile
+  }
+
+  /** This connection is the session's only one in this process. */
+  private claim(s: Session): void {
+    const old = this.sessions.get(s.sid);
+    if (old && old !== s) old.transport.close(closeCodes.takenOver, "session taken over by a newer connection");
+    this.sessions.set(s.sid, s);
+  }
+
+  /** Tell any other gateway holding the session to let go (they receive it on the live subject). */
+  private announceTakeover(s: Session): void {
+    const h = natsHeaders();
+    h.set(headers.takeover, s.connId);
+    this.nc.publish(subjects.live(s.sid), undefined, { headers: h });
+  }
+
+  /** Frames the client sent while its resume was decided go in now, in order. */
+  private flushQueued(s: Session): void {
+    const q = s.starting;
+    s.starting = undefined;
+    if (q) for (const f of q) this.ingress.frame(s, f);
+  }
+
+  /** A frame from the client. */
+  frame(s: Session, frame: Buffer): void {
+    if (s.starting) {
+      // the sid is not settled yet: keep a copy (the socket's buffer is reused after this call)
+      if (s.starting.length < MAX_QUEUED_WHILE_STARTING) s.starting.push(Buffer.from(frame));
+      else this.ingress.refuseOverloaded(s, frame);
+      return;
+    }
+    this.ingress.frame(s, frame);
   }
 
   close(s: Session): void {
     if (s.closed) return;
     s.closed = true;
     this.egress.unsubscribe(s);
-    this.sessions.delete(s.sid);
+    if (this.sessions.get(s.sid) === s) this.sessions.delete(s.sid);
     metrics.activeConnections.dec();
   }
 

@@ -4,7 +4,7 @@
 // naming its request id — never dropped.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { protocolErrorJson, type ErrorKind } from "@radiant/infra/errors";
-import { decodeInbox, encodeInbox, type Protocol } from "@radiant/infra/wire";
+import { decodeInbox, encodeInbox, requestMsgId, type Protocol } from "@radiant/infra/wire";
 import { directFrame } from "./frames.js";
 import { metrics } from "./metrics.js";
 import { idJson, Peek, peek } from "./peek.js";
@@ -52,7 +52,9 @@ export class Ingress {
     s.inflight++;
     s.inflightBytes += size;
     this.inflight++;
-    this.o.js.publish(s.inboxSubject(proto), env, { timeout: this.o.publishTimeoutMs }).then(
+    // a JSON-RPC request re-sent (after a reconnect) is stored, and so run, once
+    const msgID = p.idStart >= 0 && (proto === "mcp" || proto === "a2a") ? requestMsgId(s.sid, idJson(frame, p)) : undefined;
+    this.o.js.publish(s.inboxSubject(proto), env, msgID ? { timeout: this.o.publishTimeoutMs, msgID } : { timeout: this.o.publishTimeoutMs }).then(
       () => {
         this.settle(s, size);
         metrics.messagesIn.inc();
@@ -65,6 +67,12 @@ export class Ingress {
         this.refuse(s, proto, "unavailable", `Service unavailable: the request could not be queued (${e.message}); retry`, id);
       },
     );
+  }
+
+  /** Refuse a frame for lack of room, naming its id if it has one. */
+  refuseOverloaded(s: Session, frame: Buffer): void {
+    const p = peek(frame, seen);
+    this.refuse(s, undefined, "overloaded", "Too many requests while the session starts: retry", p.ok ? idJson(frame, p) : "null");
   }
 
   private settle(s: Session, size: number): void {

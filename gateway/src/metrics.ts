@@ -25,6 +25,12 @@ export const metrics = {
     help: "Times a session stopped live delivery at its backpressure bound (it catches up from HISTORY)",
     registers: [registry],
   }),
+  resumes: new Counter({
+    name: "radiant_resumes_total",
+    help: "Resume attempts that got past the token check, by outcome",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  }),
   natsConnected: new Gauge({
     name: "radiant_nats_connected",
     help: "1 while this process is connected to NATS",

@@ -12,6 +12,8 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 export interface ResumeClaims {
   sid: string;
   principal: string;
+  /** the HISTORY epoch the session's seq_nums belong to */
+  epoch: string;
 }
 
 export class ResumeTokenError extends Error {}
@@ -29,7 +31,7 @@ export class ResumeTokens {
   }
 
   issue(c: ResumeClaims, nowS = Math.floor(Date.now() / 1000)): string {
-    const payload = Buffer.from(JSON.stringify({ sid: c.sid, sub: c.principal, iat: nowS, exp: nowS + this.ttlS })).toString("base64url");
+    const payload = Buffer.from(JSON.stringify({ sid: c.sid, sub: c.principal, ep: c.epoch, iat: nowS, exp: nowS + this.ttlS })).toString("base64url");
     const input = `${HEADER}.${payload}`;
     return `${input}.${this.sign(input)}`;
   }
@@ -43,7 +45,7 @@ export class ResumeTokens {
     const got = Buffer.from(sig);
     if (got.length !== want.length || !timingSafeEqual(got, want)) throw new ResumeTokenError("resume token invalid: bad signature");
     let header: { alg?: unknown };
-    let claims: { sid?: unknown; sub?: unknown; exp?: unknown };
+    let claims: { sid?: unknown; sub?: unknown; ep?: unknown; exp?: unknown };
     try {
       header = JSON.parse(Buffer.from(h, "base64url").toString()) as typeof header;
       claims = JSON.parse(Buffer.from(p, "base64url").toString()) as typeof claims;
@@ -51,11 +53,11 @@ export class ResumeTokens {
       throw new ResumeTokenError("resume token invalid: unreadable");
     }
     if (header.alg !== "HS256") throw new ResumeTokenError("resume token invalid: unexpected algorithm");
-    if (typeof claims.sid !== "string" || typeof claims.sub !== "string" || typeof claims.exp !== "number") {
+    if (typeof claims.sid !== "string" || typeof claims.sub !== "string" || typeof claims.ep !== "string" || typeof claims.exp !== "number") {
       throw new ResumeTokenError("resume token invalid: missing claims");
     }
     if (claims.exp <= nowS) throw new ResumeTokenError("resume token expired");
     if (claims.sub !== principal) throw new ResumeTokenError("resume token was issued to another principal");
-    return { sid: claims.sid, principal: claims.sub };
+    return { sid: claims.sid, principal: claims.sub, epoch: claims.ep };
   }
 }

@@ -8,6 +8,7 @@ import { loadGatewayConfig } from "./config.js";
 import { Egress } from "./egress.js";
 import { History } from "./history.js";
 import { Hub } from "./hub.js";
+import { HistoryStateCache } from "./reconnect.js";
 import { Ingress } from "./ingress.js";
 import type { ListeningMessage, MetricsRequest, MetricsResponse } from "./ipc.js";
 import { metrics, registry } from "./metrics.js";
@@ -48,7 +49,12 @@ const egress = new Egress(link.nc, {
   gapWaitMs: 50,
   maxHeld: 1000,
 });
-const hub = new Hub(ingress, egress, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS));
+const historyState = new HistoryStateCache(jsm);
+// keep the epoch fresh for the tokens of new sessions
+const refreshEpoch = () => void historyState.get().catch(() => {});
+refreshEpoch();
+setInterval(refreshEpoch, 5000).unref();
+const hub = new Hub(link.nc, ingress, egress, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), historyState);
 
 const app = uws.App();
 mountWebSocket(app, hub, { path: "/ws", maxPayload: cfg.maxPayload, maxBackpressure: cfg.maxBackpressure, idleTimeoutS: cfg.idleTimeoutS });

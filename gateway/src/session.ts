@@ -1,6 +1,7 @@
 // The session core every transport sits on: who the session is, the frames it
 // was sent, its live subscription, and what it has in flight towards INBOX.
 import type { MsgHdrs, Subscription } from "@nats-io/nats-core";
+import { randomBytes } from "node:crypto";
 import { subjects, type Protocol } from "@radiant/infra/wire";
 import type { Framing } from "./protocol.js";
 
@@ -23,6 +24,10 @@ export interface HeldMessage {
 }
 
 export class Session {
+  /** this connection, among all that ever hold the session (takeover) */
+  readonly connId = randomBytes(8).toString("base64url");
+  /** set while a resume is being decided: the client's frames wait here */
+  starting: Buffer[] | undefined;
   /** HISTORY sequence of the last frame delivered */
   lastSeq = 0;
   /** client frames published to INBOX and not yet acked, and their bytes */
@@ -41,12 +46,24 @@ export class Session {
   private inboxSubjects: Partial<Record<Protocol, string>> = {};
 
   constructor(
-    readonly sid: string,
+    public sid: string,
     readonly principal: string,
     public token: string,
     readonly transport: Transport,
   ) {
     this.tokenBytes = Buffer.from(token, "latin1");
+  }
+
+  /** A refused resume becomes a fresh session on the same connection. */
+  rebind(sid: string, token: string): void {
+    this.sid = sid;
+    this.token = token;
+    this.tokenBytes = Buffer.from(token, "latin1");
+    this.inboxSubjects = {};
+    this.lastSeq = 0;
+    this.catchingUp = false;
+    this.lagging = false;
+    this.held = undefined;
   }
 
   get framing(): Framing {

@@ -4,11 +4,11 @@ import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_cont
 import { closeCodes } from "@radiant/infra/wire";
 import type { Framing } from "./protocol.js";
 import type { Hub } from "./hub.js";
+import type { Prepared } from "./reconnect.js";
 import type { Session, Transport } from "./session.js";
 
 export interface WsData {
-  sid: string;
-  token: string;
+  prepared: Prepared;
   principal: string;
   framing: Framing;
   session?: Session;
@@ -89,13 +89,14 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
         return;
       }
       const principal = hub.principalOf((h) => req.getHeader(h));
-      const { sid, token } = hub.newSession(principal);
-      res.upgrade<WsData>({ sid, token, principal, framing }, key, framing === "mcp" ? "mcp" : "", extensions, context);
+      // /ws?resume=<token>&last_seq=<n>
+      const prepared = hub.prepare(principal, { resume: req.getQuery("resume"), lastSeq: req.getQuery("last_seq") });
+      res.upgrade<WsData>({ prepared, principal, framing }, key, framing === "mcp" ? "mcp" : "", extensions, context);
     },
 
     open: (ws) => {
       const d = ws.getUserData();
-      d.session = hub.open(d.sid, d.principal, d.token, new WsTransport(ws, d.framing));
+      d.session = hub.open(d.prepared, d.principal, new WsTransport(ws, d.framing));
     },
 
     message: (ws, message, isBinary) => {
@@ -108,7 +109,7 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
         s.transport.close(closeCodes.tooBig, `frame too big: the limit is ${o.maxPayload} bytes`);
         return;
       }
-      hub.ingress.frame(s, Buffer.from(message));
+      hub.frame(s, Buffer.from(message));
     },
 
     drain: (ws) => {

@@ -75,6 +75,11 @@ export const headers = {
   ingressTs: "Radiant-Ts",
   /** where in the reply bytes the gateway may splice MCP `_meta` (see MetaSlot) */
   metaSlot: "Radiant-Meta-At",
+  /**
+   * on a core (not stored) message to a live subject: a newer connection took
+   * the session over; any other connection holding it closes (value: its id)
+   */
+  takeover: "Radiant-Takeover",
 } as const;
 
 // ---- envelope: gateway → worker -------------------------------------------
@@ -148,6 +153,11 @@ export function parseMetaSlot(v: string): MetaSlot | undefined {
   return Number.isFinite(n) && n > 0 ? { offset: n, inMeta } : undefined;
 }
 
+/** The INBOX de-duplication id of a client request: a frame re-sent (after a reconnect) runs once. */
+export function requestMsgId(sid: string, idJson: string): string {
+  return `${sid}:${idJson}`;
+}
+
 /** The reply id a worker uses for the idempotent HISTORY publish of reply #i to INBOX message `inboxSeq`. */
 export function replyMsgId(sid: string, inboxSeq: number, i: number): string {
   return `${sid}:r${inboxSeq}:${i}`;
@@ -161,4 +171,8 @@ export const closeCodes = {
   tooBig: 1009,
   /** a binary frame: the protocols here are JSON text */
   unsupportedData: 1003,
+  /** HISTORY cannot be read right now: resume again shortly with the same token */
+  tryAgainLater: 1013,
+  /** a newer connection resumed this session */
+  takenOver: 4001,
 } as const;

@@ -1,0 +1,79 @@
+// Resume: a client that dropped comes back to any gateway with its token and
+// the last seq_num it saw, and gets everything it missed, then live.
+//
+// At the upgrade (synchronously, see resume.ts) the token is checked: its
+// signature, its expiry, and that it was issued to the principal connecting.
+// After the socket opens, HISTORY says whether replay is possible: the same
+// epoch, last_seq not beyond the end, nothing after last_seq expired. If not,
+// the client is told why and gets a fresh session — never a partial replay.
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { HISTORY_STREAM } from "@radiant/infra/wire";
+import { ResumeTokenError, type ResumeTokens } from "./resume.js";
+
+/** What a socket becomes, decided at the upgrade. */
+export type Prepared =
+  | { kind: "fresh"; sid: string; reason?: string }
+  | { kind: "resume"; sid: string; lastSeq: number; epoch: string };
+
+export function prepare(
+  tokens: ResumeTokens,
+  principal: string,
+  query: { resume?: string; lastSeq?: string },
+  newSid: () => string,
+): Prepared {
+  if (!query.resume) return { kind: "fresh", sid: newSid() };
+  let claims;
+  try {
+    claims = tokens.verify(query.resume, principal);
+  } catch (e) {
+    if (!(e instanceof ResumeTokenError)) throw e;
+    return { kind: "fresh", sid: newSid(), reason: e.message };
+  }
+  const lastSeq = query.lastSeq === undefined || query.lastSeq === "" ? 0 : Number(query.lastSeq);
+  if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
+    return { kind: "fresh", sid: newSid(), reason: "last_seq must be a whole number >= 0" };
+  }
+  return { kind: "resume", sid: claims.sid, lastSeq, epoch: claims.epoch };
+}
+
+export interface HistoryState {
+  /** changes when the HISTORY stream is recreated */
+  epoch: string;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+/** HISTORY's epoch and bounds, shared by the resumes of one moment (a reconnect storm asks once). */
+export class HistoryStateCache {
+  private cached: { at: number; state: Promise<HistoryState> } | undefined;
+  /** the last epoch seen, for tokens issued synchronously */
+  epoch = "";
+
+  constructor(
+    private readonly jsm: JetStreamManager,
+    private readonly maxAgeMs = 250,
+  ) {}
+
+  get(): Promise<HistoryState> {
+    const now = Date.now();
+    if (!this.cached || now - this.cached.at > this.maxAgeMs) {
+      const state = this.jsm.streams.info(HISTORY_STREAM).then((si) => {
+        const s = { epoch: Date.parse(si.created).toString(36), firstSeq: si.state.first_seq, lastSeq: si.state.last_seq };
+        this.epoch = s.epoch;
+        return s;
+      });
+      state.catch(() => (this.cached = undefined));
+      this.cached = { at: now, state };
+    }
+    return this.cached.state;
+  }
+}
+
+/** Why a resume cannot replay, or undefined when it can. */
+export function refusal(p: { lastSeq: number; epoch: string }, h: HistoryState): string | undefined {
+  if (p.epoch !== h.epoch) return "history was reset (epoch changed): old seq_nums mean nothing now";
+  if (p.lastSeq > h.lastSeq) return "last_seq is beyond the end of history";
+  // nothing stored after last_seq may have been dropped: the stream must still hold last_seq + 1 onwards
+  if (h.lastSeq > p.lastSeq && p.lastSeq + 1 < h.firstSeq) return "history after last_seq has expired";
+  return undefined;
+}
