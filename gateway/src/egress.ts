@@ -122,17 +122,18 @@ export class Egress {
     let failed = false;
     try {
       while (!s.closed) {
-        if (s.transport.bufferedAmount() > this.o.maxBackpressure) {
-          s.lagging = true;
-          s.held = undefined;
-          return; // onDrain brings us back
-        }
         const m = await this.o.history.next(s.sid, s.lastSeq);
-        if (!m) break;
-        if (m.seq > s.lastSeq) {
-          metrics.historyReads.inc();
-          this.emit(s, m.seq, m.data, m.headers);
+        if (!m) {
+          // live messages overflowed the hold meanwhile and were let go: they are stored, read on
+          if (!s.lagging) break;
+          s.lagging = false;
+          continue;
         }
+        if (s.closed) break;
+        if (m.seq <= s.lastSeq) continue;
+        if (this.overBound(s)) return; // not sent; onDrain brings us back to it
+        metrics.historyReads.inc();
+        this.emit(s, m.seq, m.data, m.headers);
       }
     } catch {
       failed = true; // HISTORY unreachable right now
@@ -147,16 +148,21 @@ export class Egress {
     this.releaseHeld(s);
   }
 
+  /**
+   * Past the backpressure bound: stop writing, keep nothing (it is all in
+   * HISTORY), and let the socket's drain bring catchUp back from lastSeq.
+   */
+  private overBound(s: Session): boolean {
+    if (s.transport.bufferedAmount() <= this.o.maxBackpressure) return false;
+    if (!s.lagging) metrics.slowConsumerPauses.inc();
+    s.lagging = true;
+    s.held = undefined;
+    return true;
+  }
+
   /** Write one stored message to the client (hot path). */
   private emit(s: Session, seq: number, data: Uint8Array, h: MsgHdrs | undefined): void {
-    if (s.closed) return;
-    if (s.transport.bufferedAmount() > this.o.maxBackpressure) {
-      // not written, not lost: it is in HISTORY; catchUp resumes from lastSeq once the socket drains
-      s.lagging = true;
-      s.held = undefined;
-      metrics.slowConsumerPauses.inc();
-      return;
-    }
+    if (s.closed || this.overBound(s)) return;
     const slot = s.framing === "mcp" && h ? parseMetaSlot(h.get(headers.metaSlot)) : undefined;
     s.transport.send(liveFrame(s.framing, seq, s.tokenBytes, data, slot));
     s.lastSeq = seq;

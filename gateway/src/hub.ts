@@ -70,7 +70,9 @@ export class Hub {
     if (s.closed) return;
     let why: string | undefined;
     try {
-      why = refusal(p, await this.history.get());
+      let h = await this.history.get();
+      if (p.lastSeq > h.lastSeq) h = await this.history.get(true); // the cache may predate the client's last message
+      why = refusal(p, h);
     } catch {
       // HISTORY unreachable: the token is still good, so do not burn the session
       s.transport.close(closeCodes.tryAgainLater, "history unavailable: resume again shortly");

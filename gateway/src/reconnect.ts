@@ -54,9 +54,10 @@ export class HistoryStateCache {
     private readonly maxAgeMs = 250,
   ) {}
 
-  get(): Promise<HistoryState> {
+  /** `fresh`: not from the cache (a client saw a seq newer than the cached end). */
+  get(fresh = false): Promise<HistoryState> {
     const now = Date.now();
-    if (!this.cached || now - this.cached.at > this.maxAgeMs) {
+    if (fresh || !this.cached || now - this.cached.at > this.maxAgeMs) {
       const state = this.jsm.streams.info(HISTORY_STREAM).then((si) => {
         const s = { epoch: Date.parse(si.created).toString(36), firstSeq: si.state.first_seq, lastSeq: si.state.last_seq };
         this.epoch = s.epoch;
