@@ -11,7 +11,7 @@ import { createLogger } from "@radiant/infra/log";
 import { DEV_SECRET, loadGatewayConfig } from "./config.js";
 import type { ListeningMessage, MetricsRequest, MetricsResponse } from "./ipc.js";
 import { loadNativeUws, NativeUwsError } from "./uws.js";
-import { stopWithParent } from "@radiant/infra/proc";
+import { freePort, stopWithParent } from "@radiant/infra/proc";
 
 const cfg = loadOrExit("gateway", () => loadGatewayConfig());
 const log = createLogger("gateway", cfg.dev);
@@ -69,9 +69,7 @@ function onChildMessage(this: ChildProcess, m: MetricsResponse | ListeningMessag
     const i = children.indexOf(this);
     listening.add(i);
     if (port === 0) {
-      // process 0 took an ephemeral port: the others share it
       port = m.port;
-      for (let j = 1; j < cfg.processes; j++) start(j);
     }
     announceReady();
   }
@@ -167,10 +165,15 @@ async function someoneListens(p: number): Promise<boolean> {
   });
 }
 
+if (port === 0 && cfg.processes > 1) {
+  // uSockets shares a port (SO_REUSEPORT) only when it is given one: pick a free one for all
+  port = await freePort(cfg.listen.host === "0.0.0.0" ? "127.0.0.1" : cfg.listen.host);
+}
 if (port !== 0 && (await someoneListens(port))) {
   log.fatal({ listen: cfg.listen }, "GATEWAY_LISTEN_ADDR: the port is already in use (another gateway?)");
   process.exit(3);
 }
+// a single process on port 0 gets a port of its own from the kernel, shared with nobody
 if (port === 0) start(0);
 else for (let i = 0; i < cfg.processes; i++) start(i);
 log.info({ listen: cfg.listen, processes: cfg.processes }, "gateway supervisor started");

@@ -6,7 +6,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { ensureTopology } from "./topology.js";
-import type { HistoryRetention } from "./wire.js";
+import type { TopologyOptions } from "./topology.js";
 
 export interface NatsLink {
   nc: NatsConnection;
@@ -20,7 +20,7 @@ export async function openNats(
   servers: string,
   name: string,
   log: Logger,
-  retention?: HistoryRetention,
+  topology: TopologyOptions = {},
 ): Promise<NatsLink> {
   const nc = await connect({
     servers: servers.split(",").map((s) => s.trim()),
@@ -47,7 +47,7 @@ export async function openNats(
   const topologyReady = (async () => {
     for (let attempt = 0; ; attempt++) {
       try {
-        await ensureTopology(await jetstreamManager(nc), retention);
+        await ensureTopology(await jetstreamManager(nc), topology);
         return;
       } catch (e) {
         if (nc.isClosed()) throw e;

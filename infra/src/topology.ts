@@ -57,11 +57,11 @@ export function historyStreamConfig(
   };
 }
 
-export function workerConsumerConfig(): Partial<ConsumerConfig> & { durable_name: string } {
+export function workerConsumerConfig(ackWaitMs: number = inboxPolicy.ackWaitMs): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: WORKER_CONSUMER,
     ack_policy: AckPolicy.Explicit,
-    ack_wait: nanos(inboxPolicy.ackWaitMs),
+    ack_wait: nanos(ackWaitMs),
     max_deliver: inboxPolicy.maxDeliver,
     max_ack_pending: 10_000,
   };
@@ -87,12 +87,15 @@ async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & 
   await jsm.streams.update(name, rest);
 }
 
-export async function ensureTopology(
-  jsm: JetStreamManager,
-  retention: HistoryRetention = defaultHistoryRetention,
-): Promise<void> {
+export interface TopologyOptions {
+  retention?: HistoryRetention;
+  /** set by workers, who own the consumer; the gateway leaves it alone */
+  consumer?: { ackWaitMs: number };
+}
+
+export async function ensureTopology(jsm: JetStreamManager, o: TopologyOptions = {}): Promise<void> {
   await ensureStream(jsm, inboxStreamConfig());
-  await ensureStream(jsm, historyStreamConfig(retention));
+  await ensureStream(jsm, historyStreamConfig(o.retention));
   // consumers.add is create-or-update for a durable with the same name
-  await jsm.consumers.add(INBOX_STREAM, workerConsumerConfig());
+  if (o.consumer) await jsm.consumers.add(INBOX_STREAM, workerConsumerConfig(o.consumer.ackWaitMs));
 }

@@ -1,5 +1,6 @@
 // Worker configuration from the environment (validated; see README).
 import { bool, int, url } from "@radiant/infra/env";
+import { inboxPolicy } from "@radiant/infra/wire";
 
 export interface WorkerConfig {
   natsUrl: string;
@@ -8,6 +9,7 @@ export interface WorkerConfig {
   concurrency: number;
   handlerTimeoutMs: number;
   testMethods: boolean;
+  ackWaitMs: number;
 }
 
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
@@ -18,5 +20,6 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     concurrency: int(env, "WORKER_CONCURRENCY", 64, 1, 10_000),
     handlerTimeoutMs: int(env, "WORKER_HANDLER_TIMEOUT_MS", 300_000, 100, 3_600_000),
     testMethods: bool(env, "WORKER_TEST_METHODS", false),
+    ackWaitMs: int(env, "WORKER_ACK_WAIT_MS", inboxPolicy.ackWaitMs, 1000, 3_600_000),
   };
 }

@@ -21,6 +21,11 @@ export const testMethods: Record<string, McpMethod> = {
     }
     yield rpcResult(req.id, { count: n });
   },
+  /** answers after `ms`: a request a worker holds unacked for a while */
+  async *"radiant.test/sleep"(req) {
+    await new Promise((r) => setTimeout(r, count(req.params?.ms, 1000, 60_000)));
+    yield rpcResult(req.id, { slept: true });
+  },
   async *"radiant.test/throw"() {
     throw new Error("radiant.test/throw: the handler failed on purpose");
   },

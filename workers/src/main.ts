@@ -22,7 +22,7 @@ const handlers: HandlerTable = {
   google: unsupportedHandler("google"),
 };
 
-const link = await openNats(cfg.natsUrl, `radiant-worker-${process.pid}`, log);
+const link = await openNats(cfg.natsUrl, `radiant-worker-${process.pid}`, log, { consumer: { ackWaitMs: cfg.ackWaitMs } });
 await link.topologyReady;
 const worker = new Worker({
   nc: link.nc,
@@ -31,7 +31,7 @@ const worker = new Worker({
   concurrency: cfg.concurrency,
   handlerTimeoutMs: cfg.handlerTimeoutMs,
   maxDeliver: inboxPolicy.maxDeliver,
-  ackWaitMs: inboxPolicy.ackWaitMs,
+  ackWaitMs: cfg.ackWaitMs,
 });
 await worker.start();
 log.info({ nats: cfg.natsUrl, concurrency: cfg.concurrency, testMethods: cfg.testMethods }, "worker ready");
