@@ -1,7 +1,7 @@
 // Gateway configuration: the seed's table plus the limits a production
 // gateway needs. Every value is validated at start (README: Configuration).
-import { bool, ConfigError, int, listenAddr, str, url, type ListenAddr } from "@radiant/infra/env";
-import { isProtocol, type Protocol } from "@radiant/infra/wire";
+import { bool, ConfigError, historyRetention, int, listenAddr, str, url, type ListenAddr } from "@radiant/infra/env";
+import { isProtocol, type HistoryRetention, type Protocol } from "@radiant/infra/wire";
 
 export interface GatewayConfig {
   listen: ListenAddr;
@@ -19,6 +19,7 @@ export interface GatewayConfig {
   resumeTokenTtlS: number;
   defaultLlmProtocol: Protocol;
   shutdownGraceMs: number;
+  retention: HistoryRetention;
 }
 
 export const DEV_SECRET = "dev-secret";
@@ -47,5 +48,6 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     resumeTokenTtlS: int(env, "GATEWAY_RESUME_TOKEN_TTL", 86_400, 60, 30 * 86_400),
     defaultLlmProtocol: llm,
     shutdownGraceMs: int(env, "GATEWAY_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    retention: historyRetention(env),
   };
 }

@@ -14,6 +14,12 @@ export interface StoredReply {
 export class History {
   constructor(private readonly direct: DirectStreamAPI) {}
 
+  /** Whether message `seq` is still stored, and is the session's. */
+  async holds(sid: string, seq: number): Promise<boolean> {
+    const m = await this.direct.getMessage(HISTORY_STREAM, { seq });
+    return m !== null && m.subject === subjects.history(sid);
+  }
+
   /** The session's first stored message with a sequence above `after`, or null. */
   async next(sid: string, after: number): Promise<StoredReply | null> {
     const m = await this.direct.getMessage(HISTORY_STREAM, { next_by_subj: subjects.history(sid), seq: after + 1 });

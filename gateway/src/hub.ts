@@ -7,6 +7,7 @@ import { headers as natsHeaders } from "@nats-io/nats-core";
 import { closeCodes, headers, subjects } from "@radiant/infra/wire";
 import { principalOf, type HeaderGetter } from "./auth.js";
 import type { Egress } from "./egress.js";
+import type { History } from "./history.js";
 import { sessionFrame } from "./frames.js";
 import type { Ingress } from "./ingress.js";
 import { metrics } from "./metrics.js";
@@ -27,6 +28,7 @@ export class Hub {
     private readonly egress: Egress,
     private readonly tokens: ResumeTokens,
     private readonly history: HistoryStateCache,
+    private readonly historyReader: History,
   ) {}
 
   principalOf(h: HeaderGetter): string {
@@ -72,7 +74,7 @@ export class Hub {
     try {
       let h = await this.history.get();
       if (p.lastSeq > h.lastSeq) h = await this.history.get(true); // the cache may predate the client's last message
-      why = refusal(p, h);
+      why = await refusal(p, h, this.historyReader);
     } catch {
       // HISTORY unreachable: the token is still good, so do not burn the session
       s.transport.close(closeCodes.tryAgainLater, "history unavailable: resume again shortly");

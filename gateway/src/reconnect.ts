@@ -8,6 +8,7 @@
 // the client is told why and gets a fresh session — never a partial replay.
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { HISTORY_STREAM } from "@radiant/infra/wire";
+import type { History } from "./history.js";
 import { ResumeTokenError, type ResumeTokens } from "./resume.js";
 
 /** What a socket becomes, decided at the upgrade. */
@@ -39,11 +40,10 @@ export function prepare(
 export interface HistoryState {
   /** changes when the HISTORY stream is recreated */
   epoch: string;
-  firstSeq: number;
   lastSeq: number;
 }
 
-/** HISTORY's epoch and bounds, shared by the resumes of one moment (a reconnect storm asks once). */
+/** HISTORY's epoch and end, shared by the resumes of one moment (a reconnect storm asks once). */
 export class HistoryStateCache {
   private cached: { at: number; state: Promise<HistoryState> } | undefined;
   /** the last epoch seen, for tokens issued synchronously */
@@ -59,7 +59,7 @@ export class HistoryStateCache {
     const now = Date.now();
     if (fresh || !this.cached || now - this.cached.at > this.maxAgeMs) {
       const state = this.jsm.streams.info(HISTORY_STREAM).then((si) => {
-        const s = { epoch: Date.parse(si.created).toString(36), firstSeq: si.state.first_seq, lastSeq: si.state.last_seq };
+        const s = { epoch: Date.parse(si.created).toString(36), lastSeq: si.state.last_seq };
         this.epoch = s.epoch;
         return s;
       });
@@ -70,11 +70,15 @@ export class HistoryStateCache {
   }
 }
 
-/** Why a resume cannot replay, or undefined when it can. */
-export function refusal(p: { lastSeq: number; epoch: string }, h: HistoryState): string | undefined {
+/**
+ * Why a resume cannot replay, or undefined when it can. Replay is complete
+ * only if nothing after last_seq was dropped: HISTORY drops a session's
+ * oldest messages first (age, per-session count), so while the message at
+ * last_seq is still stored, everything after it is too.
+ */
+export async function refusal(p: { sid: string; lastSeq: number; epoch: string }, h: HistoryState, history: History): Promise<string | undefined> {
   if (p.epoch !== h.epoch) return "history was reset (epoch changed): old seq_nums mean nothing now";
   if (p.lastSeq > h.lastSeq) return "last_seq is beyond the end of history";
-  // nothing stored after last_seq may have been dropped: the stream must still hold last_seq + 1 onwards
-  if (h.lastSeq > p.lastSeq && p.lastSeq + 1 < h.firstSeq) return "history after last_seq has expired";
+  if (p.lastSeq > 0 && !(await history.holds(p.sid, p.lastSeq))) return "history after last_seq has expired";
   return undefined;
 }

@@ -32,7 +32,7 @@ try {
   process.exit(EXIT_NO_NATIVE_UWS);
 }
 
-const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log);
+const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log, { retention: cfg.retention });
 const ingress = new Ingress({
   js: jetstream(link.nc),
   connected: () => link.connected,
@@ -43,9 +43,10 @@ const ingress = new Ingress({
 });
 // no API check: NATS may still be down; direct gets work once it is up
 const jsm = await jetstreamManager(link.nc, { checkAPI: false });
+const history = new History(jsm.direct);
 const egress = new Egress(link.nc, {
   maxBackpressure: cfg.maxBackpressure,
-  history: new History(jsm.direct),
+  history,
   gapWaitMs: 50,
   maxHeld: 1000,
 });
@@ -54,7 +55,7 @@ const historyState = new HistoryStateCache(jsm);
 const refreshEpoch = () => void historyState.get().catch(() => {});
 refreshEpoch();
 setInterval(refreshEpoch, 5000).unref();
-const hub = new Hub(link.nc, ingress, egress, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), historyState);
+const hub = new Hub(link.nc, ingress, egress, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), historyState, history);
 
 const app = uws.App();
 mountWebSocket(app, hub, { path: "/ws", maxPayload: cfg.maxPayload, maxBackpressure: cfg.maxBackpressure, idleTimeoutS: cfg.idleTimeoutS });

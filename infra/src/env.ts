@@ -1,5 +1,6 @@
 // Reading configuration from the environment: every value validated, every
 // failure a one-line error that names the variable.
+import { defaultHistoryRetention, retentionVariables, type HistoryRetention } from "./wire.js";
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,
@@ -80,4 +81,14 @@ export function loadOrExit<T>(what: string, load: () => T): T {
     }
     throw e;
   }
+}
+
+/** HISTORY retention from the environment (wire.ts names the variables). */
+export function historyRetention(env: Env): HistoryRetention {
+  const d = defaultHistoryRetention;
+  return {
+    maxMsgsPerSession: int(env, retentionVariables.maxMsgsPerSession, d.maxMsgsPerSession, 1, 100_000_000),
+    maxAgeMs: int(env, retentionVariables.maxAgeS, d.maxAgeMs / 1000, 1, 365 * 86_400) * 1000,
+    maxBytes: int(env, retentionVariables.maxBytes, d.maxBytes, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+  };
 }

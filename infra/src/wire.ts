@@ -63,6 +63,13 @@ export const defaultHistoryRetention: HistoryRetention = {
   maxBytes: 8 * 1024 ** 3,
 };
 
+/** The retention every process applies to HISTORY: set the same values on all of them. */
+export const retentionVariables = {
+  maxMsgsPerSession: "HISTORY_MAX_MSGS_PER_SESSION",
+  maxAgeS: "HISTORY_MAX_AGE",
+  maxBytes: "HISTORY_MAX_BYTES",
+} as const;
+
 // ---- headers --------------------------------------------------------------
 export const headers = {
   /** JetStream's de-duplication id */

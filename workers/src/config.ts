@@ -1,6 +1,6 @@
 // Worker configuration from the environment (validated; see README).
-import { bool, int, url } from "@radiant/infra/env";
-import { inboxPolicy } from "@radiant/infra/wire";
+import { bool, historyRetention, int, url } from "@radiant/infra/env";
+import { inboxPolicy, type HistoryRetention } from "@radiant/infra/wire";
 
 export interface WorkerConfig {
   natsUrl: string;
@@ -10,6 +10,7 @@ export interface WorkerConfig {
   handlerTimeoutMs: number;
   testMethods: boolean;
   ackWaitMs: number;
+  retention: HistoryRetention;
 }
 
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
@@ -21,5 +22,6 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     handlerTimeoutMs: int(env, "WORKER_HANDLER_TIMEOUT_MS", 300_000, 100, 3_600_000),
     testMethods: bool(env, "WORKER_TEST_METHODS", false),
     ackWaitMs: int(env, "WORKER_ACK_WAIT_MS", inboxPolicy.ackWaitMs, 1000, 3_600_000),
+    retention: historyRetention(env),
   };
 }

@@ -22,7 +22,7 @@ const handlers: HandlerTable = {
   google: unsupportedHandler("google"),
 };
 
-const link = await openNats(cfg.natsUrl, `radiant-worker-${process.pid}`, log, { consumer: { ackWaitMs: cfg.ackWaitMs } });
+const link = await openNats(cfg.natsUrl, `radiant-worker-${process.pid}`, log, { consumer: { ackWaitMs: cfg.ackWaitMs }, retention: cfg.retention });
 await link.topologyReady;
 const worker = new Worker({
   nc: link.nc,
