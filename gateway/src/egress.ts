@@ -37,14 +37,19 @@ export class Egress {
     private readonly o: EgressOptions,
   ) {}
 
-  /** Subscribe to the session's live subject; resolves once the server has the subscription. */
-  async subscribe(s: Session): Promise<void> {
+  /**
+   * Subscribe to the session's live subject. `confirmed`: resolve only once the
+   * server has the subscription (a resume reads HISTORY after that point). A
+   * fresh session needs no round trip: its client's requests go out on the
+   * same connection after the SUB, so their replies cannot miss it.
+   */
+  async subscribe(s: Session, confirmed = false): Promise<void> {
     s.live = this.nc.subscribe(subjects.live(s.sid), {
       callback: (err, msg) => {
         if (!err) this.onLive(s, msg);
       },
     });
-    await this.nc.flush().catch(() => {});
+    if (confirmed) await this.nc.flush().catch(() => {});
   }
 
   unsubscribe(s: Session): void {

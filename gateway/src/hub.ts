@@ -59,7 +59,6 @@ export class Hub {
   /** Begin a fresh session: subscribe, then the session frame. */
   private start(s: Session, refusedBecause?: string): void {
     this.claim(s);
-    // subscribed before the client can send anything: its replies cannot miss the subscription
     void this.egress.subscribe(s);
     s.transport.send(sessionFrame(s.framing, { sid: s.sid, token: s.token, epoch: this.history.epoch, ...(refusedBecause !== undefined ? { resumed: false, reason: refusedBecause } : {}) }));
     this.flushQueued(s);
@@ -68,7 +67,7 @@ export class Hub {
   private async resume(s: Session, p: Extract<Prepared, { kind: "resume" }>): Promise<void> {
     this.claim(s);
     this.announceTakeover(s);
-    await this.egress.subscribe(s);
+    await this.egress.subscribe(s, true);
     if (s.closed) return;
     let why: string | undefined;
     try {
