@@ -27,6 +27,11 @@ apt_install() {
 
 if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
   apt_install nats-server
+  # Debian's package starts a system nats-server on :4222; the stack runs its own there
+  if command -v systemctl >/dev/null && systemctl is-active --quiet nats-server 2>/dev/null; then
+    say "stopping and disabling the packaged nats-server service (make run starts its own)"
+    as_root systemctl disable --now nats-server >/dev/null 2>&1 || true
+  fi
 fi
 
 if [ $want_chromium = 1 ] && [ ! -x /usr/bin/chromium ]; then
