@@ -1,13 +1,14 @@
 // End-to-end test harness: a real stack (nats-server, egress proxy, workers,
 // gateway) per test file in a temp folder, and a small `ws` client that
 // queues what it receives so tests can count every frame.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
 import { createServer, connect as tcpConnect, type AddressInfo, type Server, type Socket } from "node:net";
 import WebSocket from "ws";
 import { Stack, type StackOptions } from "@radiant/infra/stack";
+export { treeRssBytes } from "@radiant/infra/proc";
 
 // tap stops a file that overruns with SIGTERM: exit so the children are killed too
 for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => process.exit(1));
@@ -150,24 +151,6 @@ export async function eventually(what: string, probe: () => Promise<boolean> | b
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** Resident memory of a process and all its descendants, in bytes (Linux /proc). */
-export function treeRssBytes(pid: number): number {
-  let total = 0;
-  const visit = (p: number) => {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, "utf8");
-      total += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-      for (const task of readdirSync(`/proc/${p}/task`)) {
-        for (const c of readFileSync(`/proc/${p}/task/${task}/children`, "utf8").split(" ").filter(Boolean)) visit(Number(c));
-      }
-    } catch {
-      // the process is gone
-    }
-  };
-  visit(pid);
-  return total;
 }
 
 /** A TCP proxy the test can cut, to take one process off NATS without touching the others. */

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { createServer } from "node:net";
 import { once } from "node:events";
+import { readdirSync, readFileSync } from "node:fs";
 
 const owned = new Set<ChildProcess>();
 let hooked = false;
@@ -83,4 +84,21 @@ export function stopWithParent(stop: () => void): void {
       stop();
     }
   }, 1000).unref();
+}
+
+/** Resident memory of a process and all its descendants, bytes (Linux /proc). */
+export function treeRssBytes(pid: number): number {
+  let total = 0;
+  const visit = (p: number) => {
+    try {
+      total += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0) * 1024;
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        for (const c of readFileSync(`/proc/${p}/task/${task}/children`, "utf8").split(" ").filter(Boolean)) visit(Number(c));
+      }
+    } catch {
+      // gone
+    }
+  };
+  visit(pid);
+  return total;
 }

@@ -1,0 +1,83 @@
+// bench:memory — gateway memory per idle WebSocket connection against a bare
+// uWebSockets.js server and a `ws` server: same client, same N, same run.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { spawnOwned, stopChild, treeRssBytes, waitFor } from "@radiant/infra/proc";
+import { Stack } from "@radiant/infra/stack";
+import { openMany } from "./idle_clients.js";
+import { table, writeResult } from "./results.js";
+
+const quick = process.argv.includes("--quick");
+const n = quick ? 2000 : 15_000; // one client process holds them all: under the 20,000 open-file limit
+
+interface Target {
+  name: string;
+  start(): Promise<{ pid: number; port: number; stop(): Promise<void> }>;
+}
+
+function echoServer(file: string): Target["start"] {
+  return async () => {
+    const child = spawnOwned(process.execPath, [fileURLToPath(new URL(file, import.meta.url))], {
+      env: { ...process.env, RADIANT_PARENT_PID: String(process.pid) },
+    });
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => (out += d));
+    await waitFor(file, async () => out.includes("listening"));
+    return { pid: child.pid!, port: Number(/listening (\d+)/.exec(out)![1]), stop: () => stopChild(child) };
+  };
+}
+
+const targets: Target[] = [
+  { name: "uws", start: echoServer("./echo_uws.js") },
+  { name: "ws", start: echoServer("./echo_ws.js") },
+  {
+    name: "gateway",
+    start: async () => {
+      const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
+      const stack = await Stack.start({ dir });
+      return {
+        pid: stack.gateway!.child.pid!,
+        port: stack.gatewayPort,
+        stop: async () => {
+          await stack.stop();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+];
+
+const settle = () => new Promise((r) => setTimeout(r, 1500));
+const perConn: Record<string, number> = {};
+for (const target of targets) {
+  const t = await target.start();
+  await settle();
+  const before = treeRssBytes(t.pid);
+  const { sockets, failed } = await openMany(n, t.port);
+  await settle();
+  const after = treeRssBytes(t.pid);
+  perConn[target.name] = Math.round((after - before) / sockets.length);
+  process.stderr.write(`${target.name}: ${sockets.length} connections (${failed} failed), +${((after - before) / 1024 / 1024).toFixed(1)} MiB\n`);
+  for (const s of sockets) s.destroy();
+  await t.stop();
+}
+
+const result = {
+  connections: n,
+  bytes_per_conn_gateway: perConn.gateway,
+  bytes_per_conn_uws: perConn.uws,
+  bytes_per_conn_ws: perConn.ws,
+  gateway_vs_uws: Number((perConn.gateway! / perConn.uws!).toFixed(2)),
+};
+const path = writeResult("memory", result);
+process.stdout.write(
+  table([
+    ["server", "bytes/connection", "× bare uWS"],
+    ["bare uWebSockets.js", perConn.uws!, "1.00"],
+    ["ws", perConn.ws!, (perConn.ws! / perConn.uws!).toFixed(2)],
+    ["RADIANT gateway", perConn.gateway!, result.gateway_vs_uws.toFixed(2)],
+  ]) + `\n\n${n} idle connections each; ${path}\n`,
+);
+process.exit(0);
