@@ -26,6 +26,10 @@ export const testMethods: Record<string, McpMethod> = {
     await new Promise((r) => setTimeout(r, count(req.params?.ms, 1000, 60_000)));
     yield rpcResult(req.id, { slept: true });
   },
+  /** the worker process dies holding the request: a poison message */
+  async *"radiant.test/crash"() {
+    process.exit(70);
+  },
   async *"radiant.test/throw"() {
     throw new Error("radiant.test/throw: the handler failed on purpose");
   },
