@@ -1,0 +1,42 @@
+// Closed-loop load: K slots each send one request, wait for its answer, send
+// the next, until the time is up. Latencies go into an HdrHistogram (µs).
+import * as hdr from "hdr-histogram-js";
+
+export interface LoopResult {
+  msgsPerS: number;
+  count: number;
+  latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
+}
+
+/** `send(slot, done)`: issue one request for `slot`; call `done()` when its answer arrives. */
+export async function closedLoop(k: number, durationMs: number, send: (slot: number, done: () => void) => void): Promise<LoopResult> {
+  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const until = Date.now() + durationMs;
+  const t0 = process.hrtime.bigint();
+  let count = 0;
+  await Promise.all(
+    Array.from(
+      { length: k },
+      (_, slot) =>
+        new Promise<void>((resolve) => {
+          const next = () => {
+            if (Date.now() >= until) return resolve();
+            const start = process.hrtime.bigint();
+            send(slot, () => {
+              h.recordValue(Number((process.hrtime.bigint() - start) / 1000n));
+              count++;
+              next();
+            });
+          };
+          next();
+        }),
+    ),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const ms = (p: number) => Number((h.getValueAtPercentile(p) / 1000).toFixed(3));
+  return {
+    msgsPerS: Math.round(count / seconds),
+    count,
+    latencyMs: { p50: ms(50), p90: ms(90), p99: ms(99), p999: ms(99.9), max: Number((h.maxValue / 1000).toFixed(3)) },
+  };
+}
