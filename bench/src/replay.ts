@@ -1,0 +1,78 @@
+// bench:replay — replay speed (10,000 missed messages to one resuming client)
+// and resume latency (from the upgrade request to the first replayed frame).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import WebSocket from "ws";
+import * as hdr from "hdr-histogram-js";
+import { Stack } from "@radiant/infra/stack";
+import { table, writeResult } from "./results.js";
+
+const quick = process.argv.includes("--quick");
+const MISSED = quick ? 2000 : 10_000;
+const RESUMES = quick ? 20 : 200;
+
+type Frame = { seq_num?: number; resume_token?: string; id?: unknown; type?: string };
+
+/** Open a socket and collect frames until `until` says stop; resolves with the frames and timings. */
+function session(url: string, until: (f: Frame, n: number) => boolean, onOpen?: (ws: WebSocket) => void) {
+  const t0 = process.hrtime.bigint();
+  const frames: Frame[] = [];
+  let firstAfterSession = 0n;
+  return new Promise<{ frames: Frame[]; firstMs: number; totalMs: number; ws: WebSocket }>((resolve) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.on("open", () => onOpen?.(ws));
+    ws.on("message", (d) => {
+      const f = JSON.parse(d.toString()) as Frame;
+      frames.push(f);
+      if (frames.length === 2) firstAfterSession = process.hrtime.bigint();
+      if (until(f, frames.length)) {
+        const end = process.hrtime.bigint();
+        resolve({ frames, firstMs: Number(firstAfterSession - t0) / 1e6, totalMs: Number(end - t0) / 1e6, ws });
+      }
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
+const stack = await Stack.start({ dir, workerEnv: { WORKER_TEST_METHODS: "true" } });
+
+// a session that received MISSED messages; then pretend it saw none of them
+const source = await session(stack.wsUrl, (f) => f.id === "s", (ws) =>
+  ws.once("message", () => ws.send(JSON.stringify({ jsonrpc: "2.0", id: "s", method: "radiant.test/stream", params: { count: MISSED - 1 } }))),
+);
+source.ws.terminate();
+const token = source.frames[0]!.resume_token!;
+const firstSeq = source.frames[1]!.seq_num!;
+const lastSeq = source.frames.at(-1)!.seq_num!;
+
+const replay = await session(`${stack.wsUrl}?resume=${encodeURIComponent(token)}&last_seq=${firstSeq - 1}`, (_f, n) => n === MISSED + 1);
+replay.ws.terminate();
+const replaySeconds = (replay.totalMs - replay.firstMs) / 1000;
+
+const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+for (let i = 0; i < RESUMES; i++) {
+  const r = await session(`${stack.wsUrl}?resume=${encodeURIComponent(token)}&last_seq=${lastSeq - 1}`, (_f, n) => n === 2);
+  h.recordValue(Math.round(r.firstMs * 1000));
+  r.ws.terminate();
+}
+await stack.stop();
+rmSync(dir, { recursive: true, force: true });
+
+const ms = (p: number) => Number((h.getValueAtPercentile(p) / 1000).toFixed(3));
+const out = {
+  replay_msgs: MISSED,
+  replay_seconds: Number(replaySeconds.toFixed(3)),
+  replay_msgs_per_s: Math.round(MISSED / replaySeconds),
+  resumes: RESUMES,
+  resume_latency_ms: { p50: ms(50), p99: ms(99), max: Number((h.maxValue / 1000).toFixed(3)) },
+};
+const path = writeResult("replay", out);
+process.stdout.write(
+  table([
+    ["measure", "value"],
+    [`replay of ${MISSED} missed messages`, `${out.replay_msgs_per_s} msgs/s (${out.replay_seconds} s)`],
+    [`resume latency, upgrade → first replayed frame (${RESUMES} resumes)`, `p50 ${out.resume_latency_ms.p50} ms, p99 ${out.resume_latency_ms.p99} ms`],
+  ]) + `\n\n${path}\n`,
+);
+process.exit(0);
