@@ -8,9 +8,22 @@ export interface LoopResult {
   latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
 }
 
+export type Histogram = ReturnType<typeof hdr.build>;
+
+export function newHistogram(): Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+/** Percentiles of a µs histogram, in ms. */
+export function percentilesMs(h: Histogram): LoopResult["latencyMs"] {
+  // a percentile reads its bucket's upper edge, which can lie a hair above the largest value recorded
+  const ms = (p: number) => Number((Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000).toFixed(3));
+  return { p50: ms(50), p90: ms(90), p99: ms(99), p999: ms(99.9), max: Number((h.maxValue / 1000).toFixed(3)) };
+}
+
 /** `send(slot, done)`: issue one request for `slot`; call `done()` when its answer arrives. */
 export async function closedLoop(k: number, durationMs: number, send: (slot: number, done: () => void) => void): Promise<LoopResult> {
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const h = newHistogram();
   const until = Date.now() + durationMs;
   const t0 = process.hrtime.bigint();
   let count = 0;
@@ -33,10 +46,5 @@ export async function closedLoop(k: number, durationMs: number, send: (slot: num
     ),
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const ms = (p: number) => Number((h.getValueAtPercentile(p) / 1000).toFixed(3));
-  return {
-    msgsPerS: Math.round(count / seconds),
-    count,
-    latencyMs: { p50: ms(50), p90: ms(90), p99: ms(99), p999: ms(99.9), max: Number((h.maxValue / 1000).toFixed(3)) },
-  };
+  return { msgsPerS: Math.round(count / seconds), count, latencyMs: percentilesMs(h) };
 }

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import * as hdr from "hdr-histogram-js";
 import { Stack } from "@radiant/infra/stack";
+import { newHistogram, percentilesMs } from "./latency.js";
 import { table, writeResult } from "./results.js";
 
 const quick = process.argv.includes("--quick");
@@ -50,7 +50,7 @@ const replay = await session(`${stack.wsUrl}?resume=${encodeURIComponent(token)}
 replay.ws.terminate();
 const replaySeconds = (replay.totalMs - replay.firstMs) / 1000;
 
-const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+const h = newHistogram();
 for (let i = 0; i < RESUMES; i++) {
   const r = await session(`${stack.wsUrl}?resume=${encodeURIComponent(token)}&last_seq=${lastSeq - 1}`, (_f, n) => n === 2);
   h.recordValue(Math.round(r.firstMs * 1000));
@@ -59,13 +59,13 @@ for (let i = 0; i < RESUMES; i++) {
 await stack.stop();
 rmSync(dir, { recursive: true, force: true });
 
-const ms = (p: number) => Number((h.getValueAtPercentile(p) / 1000).toFixed(3));
+const latency = percentilesMs(h);
 const out = {
   replay_msgs: MISSED,
   replay_seconds: Number(replaySeconds.toFixed(3)),
   replay_msgs_per_s: Math.round(MISSED / replaySeconds),
   resumes: RESUMES,
-  resume_latency_ms: { p50: ms(50), p99: ms(99), max: Number((h.maxValue / 1000).toFixed(3)) },
+  resume_latency_ms: { p50: latency.p50, p99: latency.p99, max: latency.max },
 };
 const path = writeResult("replay", out);
 process.stdout.write(

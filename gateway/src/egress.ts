@@ -22,6 +22,9 @@ import type { History } from "./history.js";
 import { metrics } from "./metrics.js";
 import type { Session } from "./session.js";
 
+/** messages read one direct get at a time before a catch-up switches to batched reads */
+const BULK_AFTER = 32;
+
 export interface EgressOptions {
   maxBackpressure: number;
   history: History;
@@ -125,8 +128,20 @@ export class Egress {
     // from here live messages are held, not ignored: none can slip between the last read and live
     s.lagging = false;
     let failed = false;
+    let read = 0;
     try {
       while (!s.closed) {
+        if (read === BULK_AFTER) {
+          // a long way behind (a resume, a slow client): read in batches from here
+          for await (const m of this.o.history.stream(s.sid, s.lastSeq)) {
+            if (s.closed) return;
+            if (m.seq <= s.lastSeq) continue;
+            if (this.overBound(s)) return; // not sent; onDrain brings us back to it
+            metrics.historyReads.inc();
+            this.emit(s, m.seq, m.data, m.headers);
+          }
+          read++; // once per catch-up; direct gets see to the rest
+        }
         const m = await this.o.history.next(s.sid, s.lastSeq);
         if (!m) {
           // live messages overflowed the hold meanwhile and were let go: they are stored, read on
@@ -139,6 +154,7 @@ export class Egress {
         if (this.overBound(s)) return; // not sent; onDrain brings us back to it
         metrics.historyReads.inc();
         this.emit(s, m.seq, m.data, m.headers);
+        read++;
       }
     } catch {
       failed = true; // HISTORY unreachable right now

@@ -1,6 +1,6 @@
 // Reading a session's messages back from HISTORY: direct gets by subject,
 // which nats-server 2.9 serves (`next_by_subj`), answered by any replica.
-import type { DirectStreamAPI } from "@nats-io/jetstream";
+import { DeliverPolicy, type DirectStreamAPI, type JetStreamClient } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import { HISTORY_STREAM, subjects } from "@radiant/infra/wire";
 
@@ -12,7 +12,37 @@ export interface StoredReply {
 }
 
 export class History {
-  constructor(private readonly direct: DirectStreamAPI) {}
+  constructor(
+    private readonly direct: DirectStreamAPI,
+    private readonly js: JetStreamClient,
+  ) {}
+
+  /**
+   * The session's messages after `after`, in batches through an ordered
+   * consumer: for long replays, where a direct get per message would make
+   * the replay one round trip per message. Ends once nothing is pending.
+   */
+  async *stream(sid: string, after: number): AsyncGenerator<StoredReply> {
+    const c = await this.js.consumers.get(HISTORY_STREAM, {
+      filter_subjects: subjects.history(sid),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: after + 1,
+    });
+    try {
+      for (;;) {
+        const batch = await c.fetch({ max_messages: 512, expires: 1000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          yield { seq: m.seq, data: m.data, headers: m.headers };
+          if (m.info.pending === 0) return;
+        }
+        if (got === 0) return;
+      }
+    } finally {
+      await c.delete().catch(() => {});
+    }
+  }
 
   /** Whether message `seq` is still stored, and is the session's. */
   async holds(sid: string, seq: number): Promise<boolean> {

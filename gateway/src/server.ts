@@ -33,8 +33,9 @@ try {
 }
 
 const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log, { retention: cfg.retention });
+const js = jetstream(link.nc);
 const ingress = new Ingress({
-  js: jetstream(link.nc),
+  js,
   connected: () => link.connected,
   maxInflight: cfg.maxInflight,
   maxInflightBytes: Math.max(8 * 1024 * 1024, 2 * cfg.maxPayload),
@@ -43,7 +44,7 @@ const ingress = new Ingress({
 });
 // no API check: NATS may still be down; direct gets work once it is up
 const jsm = await jetstreamManager(link.nc, { checkAPI: false });
-const history = new History(jsm.direct);
+const history = new History(jsm.direct, js);
 const egress = new Egress(link.nc, {
   maxBackpressure: cfg.maxBackpressure,
   history,
