@@ -23,10 +23,10 @@ const server = createServer((req, res) => {
 server.listen(cfg.port, cfg.host, () => log.info({ host: cfg.host, port: cfg.port }, "egress proxy listening"));
 
 function stop(signal: string): void {
+  setTimeout(() => process.exit(0), 5000);
   log.info({ signal }, "egress proxy stopping");
   server.close(() => process.exit(0));
   server.closeAllConnections();
-  setTimeout(() => process.exit(0), 5000).unref();
 }
 process.on("SIGTERM", () => stop("SIGTERM"));
 process.on("SIGINT", () => stop("SIGINT"));

@@ -91,11 +91,9 @@ let stopping = false;
 async function shutdown(why: string): Promise<void> {
   if (stopping) return;
   stopping = true;
+  // first of all: whatever hangs or throws below, the process ends
+  const force = setTimeout(() => process.exit(1), cfg.shutdownGraceMs);
   log.info({ why, sessions: hub.sessions.size }, "gateway process stopping");
-  const force = setTimeout(() => {
-    log.warn("grace period over, exiting with publishes in flight");
-    process.exit(1);
-  }, cfg.shutdownGraceMs);
   uws.us_listen_socket_close(listenSocket as never);
   hub.closeAll();
   await ingress.idle();

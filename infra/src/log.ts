@@ -4,6 +4,8 @@ import { pino, type Logger } from "pino";
 export type { Logger };
 
 export function createLogger(name: string, dev: boolean, level = process.env.LOG_LEVEL ?? "info"): Logger {
+  // whoever read our output may be gone (a killed parent): losing log lines must not stop the process
+  process.stdout.on("error", () => {});
   return pino({
     name,
     level,

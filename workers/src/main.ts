@@ -40,8 +40,9 @@ let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log.info({ signal }, "worker stopping: finishing requests in hand");
+  // first of all: whatever hangs or throws below, the process ends
   const force = setTimeout(() => process.exit(1), 20_000);
+  log.info({ signal }, "worker stopping: finishing requests in hand");
   await worker.stop();
   await link.nc.drain().catch(() => {});
   clearTimeout(force);
