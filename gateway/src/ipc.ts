@@ -1,6 +1,9 @@
 // Messages between the supervisor (main.ts) and its gateway processes (server.ts).
 import type { Registry } from "prom-client";
 
+/** How a gateway process exits when restarting it would not help: the supervisor stops too. */
+export const fatalExit = { config: 2, listen: 3, noNativeUws: 4 } as const;
+
 export interface ListeningMessage {
   type: "radiant:listening";
   port: number;

@@ -9,7 +9,7 @@ import { AggregatorRegistry } from "prom-client";
 import { loadOrExit } from "@radiant/infra/env";
 import { createLogger } from "@radiant/infra/log";
 import { DEV_SECRET, loadGatewayConfig } from "./config.js";
-import type { ListeningMessage, MetricsRequest, MetricsResponse } from "./ipc.js";
+import { fatalExit, type ListeningMessage, type MetricsRequest, type MetricsResponse } from "./ipc.js";
 import { loadNativeUws, NativeUwsError } from "./uws.js";
 import { freePort, stopWithParent } from "@radiant/infra/proc";
 
@@ -21,14 +21,13 @@ try {
 } catch (e) {
   if (!(e instanceof NativeUwsError)) throw e;
   log.fatal(e.message);
-  process.exit(4);
+  process.exit(fatalExit.noNativeUws);
 }
 if (cfg.resumeTokenSecret === DEV_SECRET && !cfg.dev) {
   log.warn("RESUME_TOKEN_SECRET is the default 'dev-secret': anyone can forge resume tokens. Set a long random secret in production.");
 }
 
-/** exit codes of a gateway process that restarting will not fix */
-const FATAL_EXITS = new Set([2, 3, 4]);
+const FATAL_EXITS = new Set<number>(Object.values(fatalExit));
 const serverEntry = fileURLToPath(new URL("./server.js", import.meta.url));
 const children: (ChildProcess | undefined)[] = new Array(cfg.processes).fill(undefined);
 let stopping = false;
@@ -146,7 +145,7 @@ function serveHealth(req: IncomingMessage, res: ServerResponse): void {
 const healthServer = createServer(serveHealth);
 healthServer.on("error", (e) => {
   log.fatal({ err: e.message, health: cfg.health }, "cannot serve /health");
-  void stop(3);
+  void stop(fatalExit.listen);
 });
 healthServer.listen(cfg.health.port, cfg.health.host === "0.0.0.0" ? undefined : cfg.health.host, announceReady);
 
@@ -171,7 +170,7 @@ if (port === 0 && cfg.processes > 1) {
 }
 if (port !== 0 && (await someoneListens(port))) {
   log.fatal({ listen: cfg.listen }, "GATEWAY_LISTEN_ADDR: the port is already in use (another gateway?)");
-  process.exit(3);
+  process.exit(fatalExit.listen);
 }
 // a single process on port 0 gets a port of its own from the kernel, shared with nobody
 if (port === 0) start(0);

@@ -10,15 +10,12 @@ import { History } from "./history.js";
 import { Hub } from "./hub.js";
 import { HistoryStateCache } from "./reconnect.js";
 import { Ingress } from "./ingress.js";
-import type { ListeningMessage, MetricsRequest, MetricsResponse } from "./ipc.js";
+import { fatalExit, type ListeningMessage, type MetricsRequest, type MetricsResponse } from "./ipc.js";
 import { metrics, registry } from "./metrics.js";
 import { ResumeTokens } from "./resume.js";
 import { mountWebSocket } from "./transport_ws.js";
 import { loadNativeUws, NativeUwsError } from "./uws.js";
 
-export const EXIT_CONFIG = 2;
-export const EXIT_LISTEN = 3;
-export const EXIT_NO_NATIVE_UWS = 4;
 
 const cfg = loadOrExit("gateway", () => loadGatewayConfig());
 const log = createLogger("gateway", cfg.dev).child({ worker: process.env.GATEWAY_WORKER_INDEX ?? "0" });
@@ -29,7 +26,7 @@ try {
 } catch (e) {
   if (!(e instanceof NativeUwsError)) throw e;
   log.fatal(e.message);
-  process.exit(EXIT_NO_NATIVE_UWS);
+  process.exit(fatalExit.noNativeUws);
 }
 
 const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log, { retention: cfg.retention });
@@ -71,7 +68,7 @@ const listenSocket = await new Promise<unknown>((resolve) => {
 });
 if (!listenSocket) {
   log.fatal({ listen: cfg.listen }, "cannot listen: address in use or not available");
-  process.exit(EXIT_LISTEN);
+  process.exit(fatalExit.listen);
 }
 const port = uws.us_socket_local_port(listenSocket as never);
 log.info({ host: cfg.listen.host, port, nats: cfg.natsUrl }, "gateway process listening");

@@ -2,6 +2,8 @@
 // warning for the dev secret, and a refusal to run on uWS's JS fallback.
 import t from "tap";
 import { execFile } from "node:child_process";
+import { once } from "node:events";
+import { createServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { entries } from "@radiant/infra/stack";
 
@@ -56,4 +58,14 @@ t.test("the gateway refuses to start when uWS falls back to its JS shim", async 
   const flagged = await run({ UWS_USE_FALLBACK: "1" });
   t.equal(flagged.code, 4);
   t.match(flagged.stdout, /UWS_USE_FALLBACK is set/);
+});
+
+t.test("a port somebody already listens on is refused, not silently shared (SO_REUSEPORT)", async (t) => {
+  const squatter = createServer().listen(0, "127.0.0.1");
+  await once(squatter, "listening");
+  const port = (squatter.address() as AddressInfo).port;
+  const r = await run({ GATEWAY_LISTEN_ADDR: `127.0.0.1:${port}` });
+  squatter.close();
+  t.equal(r.code, 3);
+  t.match(r.stdout, /GATEWAY_LISTEN_ADDR: the port is already in use/);
 });

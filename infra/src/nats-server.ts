@@ -91,13 +91,6 @@ export class NatsServer {
     if (this.child) await stopChild(this.child);
   }
 
-  /** The server's own count of subscriptions (monitoring /subsz). */
-  async subscriptionCount(): Promise<number> {
-    const r = await fetch(`${this.monitorUrl}/subsz`);
-    const j = (await r.json()) as { num_subscriptions: number };
-    return j.num_subscriptions;
-  }
-
   /** Subscriptions the server holds on subjects starting with `prefix` (monitoring /subsz?subs=1). */
   async subscriptionsUnder(prefix: string): Promise<number> {
     const r = await fetch(`${this.monitorUrl}/subsz?subs=1&limit=10000000`);

@@ -123,6 +123,7 @@ export function decodeInbox(bytes: Uint8Array): InboxEnvelope {
     !o ||
     o.v !== 1 ||
     typeof o.sid !== "string" ||
+    !isSessionId(o.sid) ||
     typeof o.proto !== "string" ||
     !isProtocol(o.proto) ||
     typeof o.principal !== "string" ||

@@ -43,10 +43,6 @@ export function rpcError(id: JsonRpcId, code: number, message: string, data?: un
   return { body: Buffer.from(JSON.stringify({ jsonrpc: "2.0", id, error })) };
 }
 
-export function jsonReply(obj: Record<string, unknown>): Reply {
-  return { body: Buffer.from(JSON.stringify(obj)) };
-}
-
 /** A request handler found the request at fault: answer with this error, do not retry. */
 export class RpcError extends Error {
   constructor(
