@@ -23,9 +23,8 @@ export interface HeldMessage {
   headers: MsgHdrs | undefined;
 }
 
+// Held per open connection, possibly a million per fleet: fields are made lazily where they can be.
 export class Session {
-  /** this connection, among all that ever hold the session (takeover) */
-  readonly connId = randomBytes(8).toString("base64url");
   /** set while a resume is being decided: the client's frames wait here */
   starting: Buffer[] | undefined;
   /** HISTORY sequence of the last frame delivered */
@@ -42,24 +41,34 @@ export class Session {
   /** over the backpressure bound: live messages are left to HISTORY until the socket drains */
   lagging = false;
   closed = false;
+  /** the resume token, as bytes only: the hot path splices it into every frame */
   tokenBytes: Buffer;
-  private inboxSubjects: Partial<Record<Protocol, string>> = {};
+  private inboxSubjects: Partial<Record<Protocol, string>> | undefined;
+  private id: string | undefined;
 
   constructor(
     public sid: string,
     readonly principal: string,
-    public token: string,
+    token: string,
     readonly transport: Transport,
   ) {
     this.tokenBytes = Buffer.from(token, "latin1");
   }
 
+  get token(): string {
+    return this.tokenBytes.toString("latin1");
+  }
+
+  /** this connection, among all that ever hold the session (takeover) */
+  get connId(): string {
+    return (this.id ??= randomBytes(8).toString("base64url"));
+  }
+
   /** A refused resume becomes a fresh session on the same connection. */
   rebind(sid: string, token: string): void {
     this.sid = sid;
-    this.token = token;
     this.tokenBytes = Buffer.from(token, "latin1");
-    this.inboxSubjects = {};
+    this.inboxSubjects = undefined;
     this.lastSeq = 0;
     this.catchingUp = false;
     this.lagging = false;
@@ -72,6 +81,6 @@ export class Session {
 
   /** the INBOX subject for a protocol, made once per session */
   inboxSubject(p: Protocol): string {
-    return (this.inboxSubjects[p] ??= subjects.inbox(p, this.sid));
+    return ((this.inboxSubjects ??= {})[p] ??= subjects.inbox(p, this.sid));
   }
 }

@@ -8,7 +8,8 @@ import type { Prepared } from "./reconnect.js";
 import type { Session, Transport } from "./session.js";
 
 export interface WsData {
-  prepared: Prepared;
+  /** what the upgrade decided; dropped once the session exists */
+  prepared: Prepared | undefined;
   principal: string;
   framing: Framing;
   session?: Session;
@@ -16,14 +17,16 @@ export interface WsData {
 
 const SEND_DROPPED = 2;
 
-class WsTransport implements Transport {
-  private pending: Uint8Array | string = "";
-  private result = 0;
-  /** bound once: uWS cork takes a callback, and a closure per frame is garbage per frame */
-  private readonly flush = () => {
-    this.result = this.ws.send(this.pending, false);
-  };
+// uWS's cork takes a callback; one shared callback and these three slots
+// spare a closure per frame and a bound function per socket.
+let corkWs: WebSocket<WsData> | undefined;
+let corkFrame: Uint8Array | string = "";
+let corkResult = 0;
+const corkedSend = () => {
+  corkResult = corkWs!.send(corkFrame, false);
+};
 
+class WsTransport implements Transport {
   constructor(
     private readonly ws: WebSocket<WsData>,
     readonly framing: Framing,
@@ -34,10 +37,12 @@ class WsTransport implements Transport {
   }
 
   send(frame: Uint8Array | string): boolean {
-    this.pending = frame;
-    this.ws.cork(this.flush);
-    this.pending = "";
-    return this.result !== SEND_DROPPED;
+    corkWs = this.ws;
+    corkFrame = frame;
+    this.ws.cork(corkedSend);
+    corkWs = undefined;
+    corkFrame = "";
+    return corkResult !== SEND_DROPPED;
   }
 
   close(code: number, reason: string): void {
@@ -96,7 +101,8 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
 
     open: (ws) => {
       const d = ws.getUserData();
-      d.session = hub.open(d.prepared, d.principal, new WsTransport(ws, d.framing));
+      d.session = hub.open(d.prepared!, d.principal, new WsTransport(ws, d.framing));
+      d.prepared = undefined;
     },
 
     message: (ws, message, isBinary) => {
