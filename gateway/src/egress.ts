@@ -18,7 +18,7 @@
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { closeCodes, headers, parseMetaSlot, subjects } from "@radiant/infra/wire";
 import { liveFrame } from "./frames.js";
-import type { History } from "./history.js";
+import type { History, StoredReply } from "./history.js";
 import { metrics } from "./metrics.js";
 import type { Session } from "./session.js";
 
@@ -134,11 +134,7 @@ export class Egress {
         if (read === BULK_AFTER) {
           // a long way behind (a resume, a slow client): read in batches from here
           for await (const m of this.o.history.stream(s.sid, s.lastSeq)) {
-            if (s.closed) return;
-            if (m.seq <= s.lastSeq) continue;
-            if (this.overBound(s)) return; // not sent; onDrain brings us back to it
-            metrics.historyReads.inc();
-            this.emit(s, m.seq, m.data, m.headers);
+            if (s.closed || !this.fromHistory(s, m)) return;
           }
           read++; // once per catch-up; direct gets see to the rest
         }
@@ -149,11 +145,7 @@ export class Egress {
           s.lagging = false;
           continue;
         }
-        if (s.closed) break;
-        if (m.seq <= s.lastSeq) continue;
-        if (this.overBound(s)) return; // not sent; onDrain brings us back to it
-        metrics.historyReads.inc();
-        this.emit(s, m.seq, m.data, m.headers);
+        if (s.closed || !this.fromHistory(s, m)) return;
         read++;
       }
     } catch {
@@ -181,14 +173,23 @@ export class Egress {
     return true;
   }
 
-  /** Write one stored message to the client (hot path). */
-  private emit(s: Session, seq: number, data: Uint8Array, h: MsgHdrs | undefined): void {
-    if (s.closed || this.overBound(s)) return;
+  /** A message read back from HISTORY; false when the socket is full (stop reading: onDrain brings us back). */
+  private fromHistory(s: Session, m: StoredReply): boolean {
+    if (m.seq <= s.lastSeq) return true;
+    if (!this.emit(s, m.seq, m.data, m.headers)) return false;
+    metrics.historyReads.inc();
+    return true;
+  }
+
+  /** Write one stored message to the client (hot path); false if it was not written. */
+  private emit(s: Session, seq: number, data: Uint8Array, h: MsgHdrs | undefined): boolean {
+    if (s.closed || this.overBound(s)) return false;
     const slot = s.framing === "mcp" && h ? parseMetaSlot(h.get(headers.metaSlot)) : undefined;
     s.transport.send(liveFrame(s.framing, seq, s.tokenBytes, data, slot));
     s.lastSeq = seq;
     metrics.messagesOut.inc();
     const ts = h ? Number(h.get(headers.ingressTs)) : 0;
     if (ts > 0) metrics.ingressToEgress.observe((Date.now() - ts) / 1000);
+    return true;
   }
 }

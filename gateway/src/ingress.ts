@@ -4,7 +4,7 @@
 // naming its request id — never dropped.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { protocolErrorJson, type ErrorKind } from "@radiant/infra/errors";
-import { decodeInbox, encodeInbox, requestMsgId, type Protocol } from "@radiant/infra/wire";
+import { encodeInbox, requestMsgId, type Protocol } from "@radiant/infra/wire";
 import { directFrame } from "./frames.js";
 import { metrics } from "./metrics.js";
 import { idJson, Peek, peek } from "./peek.js";
@@ -23,7 +23,6 @@ export interface IngressOptions {
 }
 
 const seen = new Peek();
-const failedPeek = new Peek();
 
 export class Ingress {
   /** frames published and not yet acked, all sessions */
@@ -52,8 +51,10 @@ export class Ingress {
     s.inflight++;
     s.inflightBytes += size;
     this.inflight++;
+    // the request id, read now (`frame` is gone after this call); most LLM bodies have none
+    const id = p.idStart >= 0 ? idJson(frame, p) : "null";
     // a JSON-RPC request re-sent (after a reconnect) is stored, and so run, once
-    const msgID = p.idStart >= 0 && (proto === "mcp" || proto === "a2a") ? requestMsgId(s.sid, idJson(frame, p)) : undefined;
+    const msgID = id !== "null" && (proto === "mcp" || proto === "a2a") ? requestMsgId(s.sid, id) : undefined;
     this.o.js.publish(s.inboxSubject(proto), env, msgID ? { timeout: this.o.publishTimeoutMs, msgID } : { timeout: this.o.publishTimeoutMs }).then(
       () => {
         this.settle(s, size);
@@ -61,9 +62,6 @@ export class Ingress {
       },
       (e: Error) => {
         this.settle(s, size);
-        // the client's bytes are inside `env`: find the request id again only now
-        const body = decodeInbox(env).body;
-        const id = peek(body, failedPeek).ok ? idJson(body, failedPeek) : "null";
         this.refuse(s, proto, "unavailable", `Service unavailable: the request could not be queued (${e.message}); retry`, id);
       },
     );

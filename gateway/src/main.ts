@@ -115,7 +115,7 @@ async function health(): Promise<{ code: number; body: Record<string, unknown> }
     if (m.values.length === 1) values.set(m.name, m.values[0]!.value);
   }
   const natsUp = answered === cfg.processes && values.get("radiant_nats_connected") === 1;
-  const ok = natsUp && answered === cfg.processes && !stopping;
+  const ok = natsUp && !stopping;
   return {
     code: ok ? 200 : 503,
     body: {

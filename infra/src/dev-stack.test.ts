@@ -1,31 +1,13 @@
 // `make run` as a user runs it: the stack comes up on the configured ports,
 // the seed's quick start works, and Ctrl-C (SIGINT) leaves no process behind.
 import t from "tap";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawn } from "node:child_process";
 import WebSocket from "ws";
-import { exited, freePort, waitFor } from "./proc.js";
-
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  const visit = (p: number) => {
-    try {
-      for (const task of readdirSync(`/proc/${p}/task`)) {
-        for (const c of readFileSync(`/proc/${p}/task/${task}/children`, "utf8").split(" ").filter(Boolean)) {
-          out.push(Number(c));
-          visit(Number(c));
-        }
-      }
-    } catch {
-      // gone
-    }
-  };
-  visit(pid);
-  return out;
-}
+import { descendants, exited, freePort, waitFor } from "./proc.js";
 
 const alive = (pid: number) => {
   try {

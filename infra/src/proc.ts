@@ -86,19 +86,34 @@ export function stopWithParent(stop: () => void): void {
   }, 1000).unref();
 }
 
-/** Resident memory of a process and all its descendants, bytes (Linux /proc). */
-export function treeRssBytes(pid: number): number {
-  let total = 0;
+/** A process's descendants, children first (Linux /proc); the ones that are gone are left out. */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
   const visit = (p: number) => {
     try {
-      total += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0) * 1024;
       for (const task of readdirSync(`/proc/${p}/task`)) {
-        for (const c of readFileSync(`/proc/${p}/task/${task}/children`, "utf8").split(" ").filter(Boolean)) visit(Number(c));
+        for (const c of readFileSync(`/proc/${p}/task/${task}/children`, "utf8").split(" ").filter(Boolean)) {
+          out.push(Number(c));
+          visit(Number(c));
+        }
       }
     } catch {
       // gone
     }
   };
   visit(pid);
+  return out;
+}
+
+/** Resident memory of a process and all its descendants, bytes (Linux /proc). */
+export function treeRssBytes(pid: number): number {
+  let total = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      total += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0) * 1024;
+    } catch {
+      // gone
+    }
+  }
   return total;
 }
