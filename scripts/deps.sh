@@ -34,6 +34,10 @@ if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
   fi
 fi
 
+# the tests read sockets with `ss` (iproute2) and reap stray servers with `pkill` (procps)
+command -v ss >/dev/null || apt_install iproute2
+command -v pkill >/dev/null || apt_install procps
+
 if [ $want_chromium = 1 ] && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
