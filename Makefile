@@ -18,7 +18,8 @@ dev: deps        ## the same with pretty logs and a rebuild on every change
 	@$(PNPM) exec tsc -b --watch --preserveWatchOutput & trap "kill $$!" EXIT; \
 	 GATEWAY_DEV=true node --watch-path=gateway/dist --watch-path=workers/dist --watch-path=infra/dist infra/dist/dev-stack.js
 
-test: deps       ## the full suite (starts its own nats-server per test file)
+test:            ## the full suite (starts its own nats-server per test file; the browser test needs chromium)
+	@scripts/deps.sh --chromium
 	@node scripts/run-tests.mjs $(TESTS)
 
 lint: deps       ## type-check everything, tests included

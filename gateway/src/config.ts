@@ -20,9 +20,25 @@ export interface GatewayConfig {
   defaultLlmProtocol: Protocol;
   shutdownGraceMs: number;
   retention: HistoryRetention;
+  sseHeartbeatS: number;
+  /** browser origins allowed on the HTTP transports ("*": any); requests without Origin always pass */
+  allowedOrigins: string[];
+  httpResponseTimeoutMs: number;
 }
 
 export const DEV_SECRET = "dev-secret";
+
+/** A comma-separated list of origins (scheme://host[:port]) or "*". */
+function origins(env: Record<string, string | undefined>, name: string): string[] {
+  const list = (env[name] ?? "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+  for (const o of list) {
+    if (o !== "*" && !/^https?:\/\/[^/\s]+$/.test(o)) throw new ConfigError(name, `"${o}" must be an origin such as https://app.example.com, or *`);
+  }
+  return list;
+}
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const idleTimeoutS = int(env, "GATEWAY_IDLE_TIMEOUT", 120, 0, 960);
@@ -49,5 +65,8 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     defaultLlmProtocol: llm,
     shutdownGraceMs: int(env, "GATEWAY_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     retention: historyRetention(env),
+    sseHeartbeatS: int(env, "GATEWAY_SSE_HEARTBEAT", 15, 1, 3600),
+    allowedOrigins: origins(env, "GATEWAY_ALLOWED_ORIGINS"),
+    httpResponseTimeoutMs: int(env, "GATEWAY_HTTP_RESPONSE_TIMEOUT_MS", 300_000, 1000, 3600_000),
   };
 }

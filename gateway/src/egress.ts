@@ -32,6 +32,8 @@ export interface EgressOptions {
   gapWaitMs: number;
   /** live messages held per session while catching up; past it they are left to HISTORY */
   maxHeld: number;
+  /** a newer connection elsewhere took the session over */
+  onTakenOver: (s: Session) => void;
 }
 
 export class Egress {
@@ -87,10 +89,11 @@ export class Egress {
     if (!s.catchingUp) s.gapTimer ??= setTimeout(() => void this.catchUp(s), this.o.gapWaitMs);
   }
 
-  /** A message on the live subject that is not from HISTORY: a takeover notice. */
+  /** A message on the live subject that is not from HISTORY: a takeover or end notice. */
   private onControl(s: Session, h: MsgHdrs | undefined): void {
+    if (h?.has(headers.ended)) return s.transport.close(closeCodes.sessionEnded, "the session was ended by its client");
     const by = h?.get(headers.takeover);
-    if (by && by !== s.connId) s.transport.close(closeCodes.takenOver, "session taken over by a newer connection");
+    if (by && by !== s.connId) this.o.onTakenOver(s);
   }
 
   /** Deliver held messages that follow on; a gap that remains is read from HISTORY shortly. */
@@ -184,9 +187,10 @@ export class Egress {
   /** Write one stored message to the client (hot path); false if it was not written. */
   private emit(s: Session, seq: number, data: Uint8Array, h: MsgHdrs | undefined): boolean {
     if (s.closed || this.overBound(s)) return false;
-    const slot = s.framing === "mcp" && h ? parseMetaSlot(h.get(headers.metaSlot)) : undefined;
-    s.transport.send(liveFrame(s.framing, seq, s.tokenBytes, data, slot));
     s.lastSeq = seq;
+    if (s.transport.wants && !s.transport.wants(h)) return true; // another stream's (MCP HTTP): passed over
+    const slot = s.framing === "mcp" && h ? parseMetaSlot(h.get(headers.metaSlot)) : undefined;
+    s.transport.send(liveFrame(s.framing, seq, s.tokenBytes, data, slot), seq);
     metrics.messagesOut.inc();
     const ts = h ? Number(h.get(headers.ingressTs)) : 0;
     if (ts > 0) metrics.ingressToEgress.observe((Date.now() - ts) / 1000);

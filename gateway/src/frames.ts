@@ -33,6 +33,7 @@ function put(dst: Buffer, at: number, src: Uint8Array, from = 0, to = src.length
  * object). The result is a view of the scratch buffer: send it before the next call.
  */
 export function liveFrame(framing: Framing, seq: number, token: Buffer, body: Uint8Array, slot: MetaSlot | undefined): Uint8Array {
+  if (framing === "plain") return body;
   if (framing === "mcp") return slot ? withMeta(seq, body, slot) : body;
   // {"seq_num":N,"resume_token":"T",<rest of body after its '{'>
   const seqText = String(seq);
@@ -91,6 +92,6 @@ export function sessionFrame(framing: Framing, s: SessionInfo): string {
  * stored in HISTORY, so it carries seq_num 0: not replayed, not counted for resume.
  */
 export function directFrame(framing: Framing, json: string, token: string): string {
-  if (framing === "mcp") return json;
+  if (framing !== "json") return json;
   return `{"seq_num":0,"resume_token":"${token}",${json.slice(1)}`;
 }

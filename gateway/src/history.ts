@@ -50,6 +50,12 @@ export class History {
     return m !== null && m.subject === subjects.history(sid);
   }
 
+  /** The sequence of the session's newest stored message, or 0. */
+  async last(sid: string): Promise<number> {
+    const m = await this.direct.getMessage(HISTORY_STREAM, { last_by_subj: subjects.history(sid) });
+    return m ? m.seq : 0;
+  }
+
   /** The session's first stored message with a sequence above `after`, or null. */
   async next(sid: string, after: number): Promise<StoredReply | null> {
     const m = await this.direct.getMessage(HISTORY_STREAM, { next_by_subj: subjects.history(sid), seq: after + 1 });

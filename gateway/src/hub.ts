@@ -7,13 +7,18 @@ import { headers as natsHeaders } from "@nats-io/nats-core";
 import { closeCodes, headers, subjects } from "@radiant/infra/wire";
 import { principalOf, type HeaderGetter } from "./auth.js";
 import type { Egress } from "./egress.js";
+import type { EndedSessions } from "./ended.js";
 import type { History } from "./history.js";
-import { sessionFrame } from "./frames.js";
+import { sessionFrame, type SessionInfo } from "./frames.js";
 import type { Ingress } from "./ingress.js";
 import { metrics } from "./metrics.js";
 import { prepare, refusal, type HistoryStateCache, type Prepared } from "./reconnect.js";
-import type { ResumeTokens } from "./resume.js";
+import type { ResumeClaims, ResumeTokens } from "./resume.js";
 import { Session, type Transport } from "./session.js";
+
+export const newSessionId = (): string => randomBytes(16).toString("base64url");
+
+export class SessionEnded extends Error {}
 
 /** frames a client may send while its resume is being decided */
 const MAX_QUEUED_WHILE_STARTING = 256;
@@ -29,6 +34,7 @@ export class Hub {
     private readonly tokens: ResumeTokens,
     private readonly history: HistoryStateCache,
     private readonly historyReader: History,
+    private readonly ended: EndedSessions,
   ) {}
 
   principalOf(h: HeaderGetter): string {
@@ -37,7 +43,23 @@ export class Hub {
 
   /** At the upgrade, synchronously: a fresh session, or a resume whose token checked out. */
   prepare(principal: string, query: { resume?: string; lastSeq?: string }): Prepared {
-    return prepare(this.tokens, principal, query, () => randomBytes(16).toString("base64url"));
+    return prepare(this.tokens, principal, query, newSessionId, (sid) => this.ended.has(sid));
+  }
+
+  /**
+   * The session an HTTP request's token names (POST /sse/messages, MCP's
+   * Mcp-Session-Id). Throws ResumeTokenError saying why not, or SessionEnded.
+   */
+  claimsOf(token: string, principal: string): ResumeClaims {
+    const c = this.tokens.verify(token, principal);
+    if (this.ended.has(c.sid)) throw new SessionEnded("the session was ended by its client");
+    return c;
+  }
+
+  /** A new session for a transport that starts one by request (MCP's initialize): its id and token. */
+  newSession(principal: string): { sid: string; token: string } {
+    const sid = newSessionId();
+    return { sid, token: this.tokens.issue({ sid, principal, epoch: this.history.epoch }) };
   }
 
   /** The socket is open. */
@@ -49,7 +71,7 @@ export class Hub {
       this.start(s, p.reason);
     } else {
       s.starting = [];
-      s.lastSeq = p.lastSeq;
+      s.lastSeq = p.lastSeq === "end" ? 0 : p.lastSeq;
       s.catchingUp = true; // hold live messages until the replay has run
       void this.resume(s, p);
     }
@@ -60,8 +82,14 @@ export class Hub {
   private start(s: Session, refusedBecause?: string): void {
     this.claim(s);
     void this.egress.subscribe(s);
-    s.transport.send(sessionFrame(s.framing, { sid: s.sid, token: s.token, epoch: this.history.epoch, ...(refusedBecause !== undefined ? { resumed: false, reason: refusedBecause } : {}) }));
+    this.greet(s, { epoch: this.history.epoch, ...(refusedBecause !== undefined ? { resumed: false, reason: refusedBecause } : {}) });
     this.flushQueued(s);
+  }
+
+  /** The session frame (or, on MCP's HTTP stream, the resume point). */
+  private greet(s: Session, info: Omit<SessionInfo, "sid" | "token">): void {
+    if (s.transport.prime) s.transport.prime(s.lastSeq);
+    else s.transport.send(sessionFrame(s.framing, { sid: s.sid, token: s.token, ...info }), 0);
   }
 
   private async resume(s: Session, p: Extract<Prepared, { kind: "resume" }>): Promise<void> {
@@ -71,9 +99,14 @@ export class Hub {
     if (s.closed) return;
     let why: string | undefined;
     try {
-      let h = await this.history.get();
-      if (p.lastSeq > h.lastSeq) h = await this.history.get(true); // the cache may predate the client's last message
-      why = await refusal(p, h, this.historyReader);
+      if (p.lastSeq === "end") s.lastSeq = await this.historyReader.last(s.sid);
+      // MCP's HTTP stream replays what is stored after its Last-Event-ID, as the spec allows: its
+      // clients have no way to hear "refused"; every other transport gets all or a fresh session
+      else if (s.framing !== "plain") {
+        let h = await this.history.get();
+        if (p.lastSeq > h.lastSeq) h = await this.history.get(true); // the cache may predate the client's last message
+        why = await refusal({ ...p, lastSeq: p.lastSeq }, h, this.historyReader);
+      }
     } catch {
       // HISTORY unreachable: the token is still good, so do not burn the session
       s.transport.close(closeCodes.tryAgainLater, "history unavailable: resume again shortly");
@@ -90,7 +123,7 @@ export class Hub {
       return;
     }
     metrics.resumes.inc({ outcome: "resumed" });
-    s.transport.send(sessionFrame(s.framing, { sid: s.sid, token: s.token, epoch: p.epoch, resumed: true }));
+    this.greet(s, { epoch: p.epoch, resumed: true });
     this.flushQueued(s);
     s.catchingUp = false;
     await this.egress.catchUp(s); // replay after last_seq, then the live messages held meanwhile
@@ -99,7 +132,7 @@ export class Hub {
   /** This connection is the session's only one in this process. */
   private claim(s: Session): void {
     const old = this.sessions.get(s.sid);
-    if (old && old !== s) old.transport.close(closeCodes.takenOver, "session taken over by a newer connection");
+    if (old && old !== s) this.takenOver(old);
     this.sessions.set(s.sid, s);
   }
 
@@ -126,6 +159,14 @@ export class Hub {
       return;
     }
     this.ingress.frame(s, frame);
+  }
+
+  /** Another connection holds the session now. */
+  takenOver(s: Session): void {
+    if (!s.transport.takenOver) return s.transport.close(closeCodes.takenOver, "session taken over by a newer connection");
+    // it stays open, delivering nothing: a session no more
+    this.close(s);
+    s.transport.takenOver();
   }
 
   close(s: Session): void {

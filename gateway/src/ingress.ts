@@ -4,7 +4,7 @@
 // naming its request id — never dropped.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { protocolErrorJson, type ErrorKind } from "@radiant/infra/errors";
-import { encodeInbox, requestMsgId, type Protocol } from "@radiant/infra/wire";
+import { encodeInbox, requestMsgId, subjects, type Protocol } from "@radiant/infra/wire";
 import { directFrame } from "./frames.js";
 import { metrics } from "./metrics.js";
 import { idJson, Peek, peek } from "./peek.js";
@@ -23,6 +23,9 @@ export interface IngressOptions {
 }
 
 const seen = new Peek();
+
+/** JetStream cannot take a frame right now: HTTP answers 503. */
+export class BrokerUnavailable extends Error {}
 
 export class Ingress {
   /** frames published and not yet acked, all sessions */
@@ -45,17 +48,12 @@ export class Ingress {
     if (!this.o.connected()) {
       return this.refuse(s, proto, "unavailable", "Service unavailable: the gateway cannot reach its message broker; retry", idJson(frame, p));
     }
-    // msgpackr copies the bytes into its own buffer before returning
-    const env = encodeInbox({ v: 1, sid: s.sid, proto, principal: s.principal, ts: Date.now(), body: frame });
     const size = frame.byteLength;
     s.inflight++;
     s.inflightBytes += size;
-    this.inflight++;
     // the request id, read now (`frame` is gone after this call); most LLM bodies have none
     const id = p.idStart >= 0 ? idJson(frame, p) : "null";
-    // a JSON-RPC request re-sent (after a reconnect) is stored, and so run, once
-    const msgID = id !== "null" && (proto === "mcp" || proto === "a2a") ? requestMsgId(s.sid, id) : undefined;
-    this.o.js.publish(s.inboxSubject(proto), env, msgID ? { timeout: this.o.publishTimeoutMs, msgID } : { timeout: this.o.publishTimeoutMs }).then(
+    this.publish(s.inboxSubject(proto), s.sid, s.principal, proto, frame, id).then(
       () => {
         this.settle(s, size);
         metrics.messagesIn.inc();
@@ -67,6 +65,31 @@ export class Ingress {
     );
   }
 
+  /**
+   * A frame that came in over HTTP, checked by its transport: resolves once
+   * JetStream holds it; rejects with a BrokerUnavailable saying why not.
+   */
+  async submit(sid: string, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<void> {
+    if (!this.o.connected()) throw new BrokerUnavailable("the gateway cannot reach its message broker");
+    try {
+      await this.publish(subjects.inbox(proto, sid), sid, principal, proto, frame, id);
+    } catch (e) {
+      throw new BrokerUnavailable(`the request could not be queued (${(e as Error).message})`);
+    } finally {
+      this.done();
+    }
+    metrics.messagesIn.inc();
+  }
+
+  /** Into INBOX inside an envelope (msgpackr copies the bytes before returning); count it in flight. */
+  private publish(subject: string, sid: string, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<unknown> {
+    const env = encodeInbox({ v: 1, sid, proto, principal, ts: Date.now(), body: frame });
+    // a JSON-RPC request re-sent (after a reconnect) is stored, and so run, once
+    const msgID = id !== "null" && (proto === "mcp" || proto === "a2a") ? requestMsgId(sid, id) : undefined;
+    this.inflight++;
+    return this.o.js.publish(subject, env, msgID ? { timeout: this.o.publishTimeoutMs, msgID } : { timeout: this.o.publishTimeoutMs });
+  }
+
   /** Refuse a frame for lack of room, naming its id if it has one. */
   refuseOverloaded(s: Session, frame: Buffer): void {
     const p = peek(frame, seen);
@@ -76,12 +99,16 @@ export class Ingress {
   private settle(s: Session, size: number): void {
     s.inflight--;
     s.inflightBytes -= size;
+    this.done();
+  }
+
+  private done(): void {
     if (--this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private refuse(s: Session, proto: Protocol | undefined, kind: ErrorKind, message: string, id: string): void {
     metrics.ingressErrors.inc({ reason: kind });
-    if (!s.closed) s.transport.send(directFrame(s.framing, protocolErrorJson(proto, kind, message, id), s.token));
+    if (!s.closed) s.transport.send(directFrame(s.framing, protocolErrorJson(proto, kind, message, id), s.token), 0);
   }
 
   /** Resolves when no publish is in flight (for a graceful stop). */

@@ -4,7 +4,12 @@
 import type { Protocol } from "@radiant/infra/wire";
 import { Key, type Peek } from "./peek.js";
 
-export type Framing = "json" | "mcp";
+/**
+ * How frames look to a client: "json" splices seq_num/resume_token in front,
+ * "mcp" is strict JSON-RPC with seq in `_meta`, "plain" is the stored bytes as
+ * they are (MCP Streamable HTTP: the SSE event id carries the seq).
+ */
+export type Framing = "json" | "mcp" | "plain";
 
 const bytes = (s: string) => Buffer.from(s, "latin1");
 const A2A_METHOD_PREFIXES = ["message/", "tasks/resubscribe", "tasks/pushNotificationConfig/", "agent/"].map(bytes);
@@ -47,7 +52,7 @@ function llmProtocol(b: Buffer, p: Peek, dflt: Protocol): Protocol {
  * matches none. On the `mcp` subprotocol every frame is MCP.
  */
 export function detectProtocol(b: Buffer, p: Peek, framing: Framing, defaultLlm: Protocol): Protocol | undefined {
-  if (framing === "mcp" || p.array) return "mcp";
+  if (framing !== "json" || p.array) return "mcp";
   if (p.has(Key.jsonrpc)) return jsonRpcProtocol(b, p);
   if (p.has(Key.contents)) return "google";
   if (p.has(Key.messages)) return llmProtocol(b, p, defaultLlm);

@@ -14,13 +14,15 @@ import { ResumeTokenError, type ResumeTokens } from "./resume.js";
 /** What a socket becomes, decided at the upgrade. */
 export type Prepared =
   | { kind: "fresh"; sid: string; reason?: string }
-  | { kind: "resume"; sid: string; lastSeq: number; epoch: string };
+  /** lastSeq "end": from whatever the session has stored when the stream opens (MCP's GET without Last-Event-ID) */
+  | { kind: "resume"; sid: string; lastSeq: number | "end"; epoch: string };
 
 export function prepare(
   tokens: ResumeTokens,
   principal: string,
   query: { resume?: string; lastSeq?: string },
   newSid: () => string,
+  isEnded: (sid: string) => boolean = () => false,
 ): Prepared {
   if (!query.resume) return { kind: "fresh", sid: newSid() };
   let claims;
@@ -30,6 +32,7 @@ export function prepare(
     if (!(e instanceof ResumeTokenError)) throw e;
     return { kind: "fresh", sid: newSid(), reason: e.message };
   }
+  if (isEnded(claims.sid)) return { kind: "fresh", sid: newSid(), reason: "the session was ended by its client" };
   const lastSeq = query.lastSeq === undefined || query.lastSeq === "" ? 0 : Number(query.lastSeq);
   if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
     return { kind: "fresh", sid: newSid(), reason: "last_seq must be a whole number >= 0" };
@@ -48,6 +51,8 @@ export class HistoryStateCache {
   private cached: { at: number; state: Promise<HistoryState> } | undefined;
   /** the last epoch seen, for tokens issued synchronously */
   epoch = "";
+  /** the newest HISTORY sequence seen */
+  lastSeq = 0;
 
   constructor(
     private readonly jsm: JetStreamManager,
@@ -61,6 +66,7 @@ export class HistoryStateCache {
       const state = this.jsm.streams.info(HISTORY_STREAM).then((si) => {
         const s = { epoch: Date.parse(si.created).toString(36), lastSeq: si.state.last_seq };
         this.epoch = s.epoch;
+        this.lastSeq = Math.max(this.lastSeq, s.lastSeq);
         return s;
       });
       state.catch(() => (this.cached = undefined));

@@ -14,6 +14,12 @@ import { fatalExit, type ListeningMessage, type MetricsRequest, type MetricsResp
 import { metrics, registry } from "./metrics.js";
 import { ResumeTokens } from "./resume.js";
 import { mountWebSocket } from "./transport_ws.js";
+import { EndedSessions } from "./ended.js";
+import { mountHttp, OriginPolicy } from "./http.js";
+import { ResponseRouter } from "./mcp_responses.js";
+import { startHeartbeats } from "./sse.js";
+import { mcpHttpRoutes } from "./transport_mcp_http.js";
+import { sseRoutes } from "./transport_sse.js";
 import { loadNativeUws, NativeUwsError } from "./uws.js";
 
 
@@ -47,18 +53,35 @@ const egress = new Egress(link.nc, {
   history,
   gapWaitMs: 50,
   maxHeld: 1000,
+  onTakenOver: (s) => hub.takenOver(s),
 });
 const historyState = new HistoryStateCache(jsm);
 // keep the epoch fresh for the tokens of new sessions
 const refreshEpoch = () => void historyState.get().catch(() => {});
 refreshEpoch();
 setInterval(refreshEpoch, 5000).unref();
-const hub = new Hub(link.nc, ingress, egress, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), historyState, history);
+const ended = new EndedSessions(link.nc, js, jsm, cfg.resumeTokenTtlS * 1000, log);
+void ended.watch();
+const hub = new Hub(link.nc, ingress, egress, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), historyState, history, ended);
+const replies = new ResponseRouter(link.nc);
 
 const app = uws.App();
 mountWebSocket(app, hub, { path: "/ws", maxPayload: cfg.maxPayload, maxBackpressure: cfg.maxBackpressure, idleTimeoutS: cfg.idleTimeoutS });
+mountHttp(
+  app,
+  [
+    ...sseRoutes(hub, ingress, { maxPayload: cfg.maxPayload, defaultLlmProtocol: cfg.defaultLlmProtocol }),
+    ...mcpHttpRoutes(hub, ingress, replies, ended, {
+      maxPayload: cfg.maxPayload,
+      responseTimeoutMs: cfg.httpResponseTimeoutMs,
+      newestSeq: () => Math.max(replies.newestSeq, historyState.lastSeq),
+    }),
+  ],
+  new OriginPolicy(cfg.allowedOrigins),
+);
+startHeartbeats(cfg.sseHeartbeatS * 1000);
 app.any("/*", (res) => {
-  res.cork(() => res.writeStatus("404 Not Found").end("not found: WebSocket clients connect to /ws"));
+  res.cork(() => res.writeStatus("404 Not Found").end("not found: clients connect to /ws (WebSocket), /sse (server-sent events) or /mcp (MCP Streamable HTTP)"));
 });
 
 const listenSocket = await new Promise<unknown>((resolve) => {
@@ -93,6 +116,7 @@ async function shutdown(why: string): Promise<void> {
   log.info({ why, sessions: hub.sessions.size }, "gateway process stopping");
   uws.us_listen_socket_close(listenSocket as never);
   hub.closeAll();
+  ended.stop();
   await ingress.idle();
   // let the close frames go out and the clients' close replies come back
   await new Promise((r) => setTimeout(r, 250));

@@ -5,15 +5,29 @@ import { randomBytes } from "node:crypto";
 import { subjects, type Protocol } from "@radiant/infra/wire";
 import type { Framing } from "./protocol.js";
 
-/** What a transport (WebSocket, SSE, ...) offers the session core. */
+/** What a transport (WebSocket, SSE, MCP's HTTP stream) offers the session core. */
 export interface Transport {
   readonly framing: Framing;
   /** bytes queued in user space for this client */
   bufferedAmount(): number;
-  /** write one frame (corked); false if the transport refused it */
-  send(frame: Uint8Array | string): boolean;
+  /** write one frame (corked); `seq` is its HISTORY sequence, 0 for a frame not stored; false if refused */
+  send(frame: Uint8Array | string, seq: number): boolean;
   /** end the connection with a close code a client can act on */
   close(code: number, reason: string): void;
+  /**
+   * Whether a stored message is this connection's to deliver. MCP's HTTP
+   * transport sends a request's replies on that request's own stream, so the
+   * session's GET stream passes them over. Absent: everything is.
+   */
+  wants?(h: MsgHdrs | undefined): boolean;
+  /** the session is settled at `lastSeq` (MCP's HTTP stream announces a resume point instead of a session frame) */
+  prime?(lastSeq: number): void;
+  /**
+   * A newer connection took the session: instead of closing (4001), go quiet.
+   * MCP clients reconnect every GET stream the server ends, so two of them
+   * closing each other would never stop.
+   */
+  takenOver?(): void;
 }
 
 /** A live message that arrived before one it follows. */

@@ -36,7 +36,7 @@ class WsTransport implements Transport {
     return this.ws.getBufferedAmount();
   }
 
-  send(frame: Uint8Array | string): boolean {
+  send(frame: Uint8Array | string, _seq: number): boolean {
     corkWs = this.ws;
     corkFrame = frame;
     this.ws.cork(corkedSend);

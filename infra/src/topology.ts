@@ -13,6 +13,7 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import {
+  ENDED_STREAM,
   HISTORY_STREAM,
   INBOX_STREAM,
   WORKER_CONSUMER,
@@ -57,6 +58,25 @@ export function historyStreamConfig(
   };
 }
 
+/**
+ * Sessions their clients ended. A record only has to outlive every token
+ * that could name the session, so it is kept as long as the longest token
+ * lifetime a gateway accepts (30 days).
+ */
+export const ENDED_MAX_AGE_MS = 30 * 86_400_000;
+
+export function endedStreamConfig(): Partial<StreamConfig> & { name: string } {
+  return {
+    name: ENDED_STREAM,
+    subjects: [subjects.endedAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: 1,
+    max_age: nanos(ENDED_MAX_AGE_MS),
+    discard: DiscardPolicy.Old,
+  };
+}
+
 export function workerConsumerConfig(ackWaitMs: number = inboxPolicy.ackWaitMs): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: WORKER_CONSUMER,
@@ -96,6 +116,7 @@ export interface TopologyOptions {
 export async function ensureTopology(jsm: JetStreamManager, o: TopologyOptions = {}): Promise<void> {
   await ensureStream(jsm, inboxStreamConfig());
   await ensureStream(jsm, historyStreamConfig(o.retention));
+  await ensureStream(jsm, endedStreamConfig());
   // consumers.add is create-or-update for a durable with the same name
   if (o.consumer) await jsm.consumers.add(INBOX_STREAM, workerConsumerConfig(o.consumer.ackWaitMs));
 }

@@ -27,6 +27,11 @@ export const subjects = {
   /** core subject the gateway holding the session subscribes to. */
   live: (sid: string): string => `out.${sid}`,
   liveAll: "out.>",
+  /** a session ended by its client (MCP `DELETE /mcp`): stored so every gateway refuses it from then on */
+  ended: (sid: string): string => `ended.${sid}`,
+  endedAll: "ended.*",
+  /** the session id an `ended` subject names */
+  sidOfEnded: (subject: string): string => subject.slice("ended.".length),
   /** the server's advisory for an INBOX message that ran out of deliveries. */
   maxDeliveriesAdvisory: (stream: string, consumer: string): string =>
     `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`,
@@ -35,6 +40,7 @@ export const subjects = {
 // ---- streams --------------------------------------------------------------
 export const INBOX_STREAM = "INBOX";
 export const HISTORY_STREAM = "HISTORY";
+export const ENDED_STREAM = "ENDED";
 export const WORKER_CONSUMER = "workers";
 /** queue group in which exactly one worker answers a max-deliveries advisory. */
 export const WORKER_QUEUE = "radiant-workers";
@@ -87,6 +93,12 @@ export const headers = {
    * the session over; any other connection holding it closes (value: its id)
    */
   takeover: "Radiant-Takeover",
+  /** on a core message to a live subject: the session was ended; every connection holding it closes */
+  ended: "Radiant-Ended",
+  /** on a reply that answers a JSON-RPC request: the request's id, as JSON (`1`, `"a"`) */
+  responseTo: "Radiant-Response-To",
+  /** on a message a handler sent while working on a request (progress, a stream chunk): that request's id, as JSON */
+  relatedTo: "Radiant-Related-To",
 } as const;
 
 // ---- envelope: gateway → worker -------------------------------------------
@@ -183,4 +195,6 @@ export const closeCodes = {
   tryAgainLater: 1013,
   /** a newer connection resumed this session */
   takenOver: 4001,
+  /** the session was ended (MCP `DELETE`): it cannot be resumed */
+  sessionEnded: 4002,
 } as const;

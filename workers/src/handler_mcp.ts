@@ -52,8 +52,12 @@ async function* one(v: unknown, ctx: HandlerContext, methods: Record<string, Mcp
     yield rpcError(req.id, rpcErrors.methodNotFound, `Method not found: ${req.method}`);
     return;
   }
+  const related = JSON.stringify(req.id);
   try {
-    yield* method(req, ctx);
+    for await (const r of method(req, ctx)) {
+      if (r.responseTo === undefined) r.relatedTo = related;
+      yield r;
+    }
   } catch (e) {
     if (e instanceof RpcError) yield rpcError(req.id, e.code, e.message, e.data);
     else throw e;

@@ -5,6 +5,10 @@ import type { MetaSlot } from "@radiant/infra/wire";
 export interface Reply {
   body: Buffer;
   metaSlot?: MetaSlot;
+  /** the id (as JSON) of the request this reply answers: HTTP transports route it to the request's own stream */
+  responseTo?: string;
+  /** the id (as JSON) of the request a handler sent this message while working on */
+  relatedTo?: string;
 }
 
 export type JsonRpcId = string | number | null;
@@ -30,8 +34,11 @@ function withMetaFirst(prefix: string, obj: Record<string, unknown>, suffix: str
   return { body: Buffer.from(prefix + JSON.stringify(rest) + suffix), metaSlot: { offset: bytes(prefix) + 1, inMeta: false } };
 }
 
+/** the reply-routing id of a response: none for id null (nobody can be waiting for it) */
+const answering = (id: JsonRpcId): string | undefined => (id === null ? undefined : JSON.stringify(id));
+
 export function rpcResult(id: JsonRpcId, result: Record<string, unknown>): Reply {
-  return withMetaFirst(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":`, result, "}");
+  return { ...withMetaFirst(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":`, result, "}"), responseTo: answering(id) };
 }
 
 export function rpcNotification(method: string, params: Record<string, unknown>): Reply {
@@ -40,7 +47,7 @@ export function rpcNotification(method: string, params: Record<string, unknown>)
 
 export function rpcError(id: JsonRpcId, code: number, message: string, data?: unknown): Reply {
   const error = data === undefined ? { code, message } : { code, message, data };
-  return { body: Buffer.from(JSON.stringify({ jsonrpc: "2.0", id, error })) };
+  return { body: Buffer.from(JSON.stringify({ jsonrpc: "2.0", id, error })), responseTo: answering(id) };
 }
 
 /** A request handler found the request at fault: answer with this error, do not retry. */

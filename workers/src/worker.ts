@@ -17,7 +17,7 @@ import {
   type InboxEnvelope,
 } from "@radiant/infra/wire";
 import type { HandlerTable } from "./handler.js";
-import { errorReply } from "./errors.js";
+import { errorReplies } from "./errors.js";
 import type { Reply } from "./reply.js";
 
 export interface WorkerOptions {
@@ -111,7 +111,7 @@ export class Worker {
       log.error({ err: (e as Error).message, timedOut, last }, "handler failed; answering with an error");
       try {
         const reason = timedOut ? `the request timed out ${m.info.deliveryCount} times` : "the handler failed";
-        await this.publishReply(env, m.seq, next, errorReply(env.proto, env.body, reason));
+        for (const r of errorReplies(env.proto, env.body, reason)) await this.publishReply(env, m.seq, next++, r);
         m.term(reason);
       } catch (e2) {
         log.warn({ err: (e2 as Error).message }, "could not publish the error reply; request will be redelivered");
@@ -126,6 +126,8 @@ export class Worker {
     const h = natsHeaders();
     h.set(headers.ingressTs, String(env.ts));
     if (r.metaSlot) h.set(headers.metaSlot, formatMetaSlot(r.metaSlot));
+    if (r.responseTo !== undefined) h.set(headers.responseTo, r.responseTo);
+    else if (r.relatedTo !== undefined) h.set(headers.relatedTo, r.relatedTo);
     await this.js.publish(subjects.history(env.sid), r.body, { msgID: replyMsgId(env.sid, inboxSeq, i), headers: h, timeout: 10_000 });
   }
 
@@ -136,7 +138,8 @@ export class Worker {
       const sm = await jsm.streams.getMessage(INBOX_STREAM, { seq });
       if (!sm) return;
       const env = decodeInbox(sm.data);
-      await this.publishReply(env, seq, 1_000_000, errorReply(env.proto, env.body, `the request failed ${this.o.maxDeliver} times`));
+      let i = 1_000_000;
+      for (const r of errorReplies(env.proto, env.body, `the request failed ${this.o.maxDeliver} times`)) await this.publishReply(env, seq, i++, r);
       await jsm.streams.deleteMessage(INBOX_STREAM, seq, false);
       this.o.log.warn({ sid: env.sid, seq }, "request ran out of deliveries; answered with an error");
     } catch (e) {

@@ -1,0 +1,71 @@
+// Sessions their clients ended (MCP's DELETE). A record in the ENDED stream
+// makes every gateway refuse the session from then on, whatever token names
+// it; each process keeps the set in memory, fed by an ordered consumer that
+// reads the stream from its start and then follows it.
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
+import { ENDED_STREAM, HISTORY_STREAM, headers, subjects } from "@radiant/infra/wire";
+import type { Logger } from "pino";
+
+export class EndedSessions {
+  /** sid → when it ended (ms) */
+  private readonly ended = new Map<string, number>();
+  private stopped = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    /** how long an ended session is remembered: the longest a token naming it stays valid */
+    private readonly keepMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  has(sid: string): boolean {
+    return this.ended.has(sid);
+  }
+
+  /** Follow the stream until stop(); survives NATS outages. */
+  async watch(): Promise<void> {
+    const sweep = setInterval(() => this.sweep(), Math.min(this.keepMs, 3600_000));
+    sweep.unref();
+    while (!this.stopped) {
+      try {
+        const c = await this.js.consumers.get(ENDED_STREAM);
+        const messages = await c.consume();
+        for await (const m of messages) {
+          if (this.stopped) break;
+          this.ended.set(subjects.sidOfEnded(m.subject), m.info.timestampNanos / 1e6);
+        }
+      } catch (e) {
+        if (!this.stopped) this.log.debug({ err: (e as Error).message }, "ENDED stream not readable yet; retrying");
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    clearInterval(sweep);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * End a session: record it, tell whoever holds it live to close, and drop its
+   * HISTORY. Resolves once the record is stored (every gateway will refuse it).
+   */
+  async end(sid: string): Promise<void> {
+    await this.js.publish(subjects.ended(sid), undefined, { timeout: 5000 });
+    this.ended.set(sid, Date.now());
+    const h = natsHeaders();
+    h.set(headers.ended, "1");
+    this.nc.publish(subjects.live(sid), undefined, { headers: h });
+    await this.jsm.streams.purge(HISTORY_STREAM, { filter: subjects.history(sid) }).catch((e: Error) => {
+      this.log.warn({ sid, err: e.message }, "could not purge an ended session's history; it expires with the retention");
+    });
+  }
+
+  private sweep(): void {
+    const before = Date.now() - this.keepMs;
+    for (const [sid, at] of this.ended) if (at < before) this.ended.delete(sid);
+  }
+}

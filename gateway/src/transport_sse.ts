@@ -1,0 +1,113 @@
+// The generic SSE transport, for clients that cannot or will not use a
+// WebSocket: GET /sse is the session's stream (the same frames as on /ws, an
+// event each, `id:` = seq_num), POST /sse/messages carries one client frame
+// into INBOX. Both sit on the same session core as the WebSocket.
+//
+// A native EventSource reconnects on its own to the URL it last reached,
+// sending the last event id it saw. So a stream URL must name its session:
+// GET /sse without a token answers 307 with the new session's own URL
+// (/sse?resume=<token>); on every reconnect to it the Last-Event-ID header
+// says where to resume.
+import type { HttpRequest } from "uWebSockets.js";
+import { protocolErrorJson } from "@radiant/infra/errors";
+import { closeCodes } from "@radiant/infra/wire";
+import { accepts, isJson, type Exchange, type HttpRoute } from "./http.js";
+import { SessionEnded, type Hub } from "./hub.js";
+import { BrokerUnavailable, type Ingress } from "./ingress.js";
+import { idJson, Peek, peek } from "./peek.js";
+import { detectProtocol } from "./protocol.js";
+import { ResumeTokenError } from "./resume.js";
+import { SseStream } from "./sse.js";
+
+export interface SseOptions {
+  maxPayload: number;
+  defaultLlmProtocol: Parameters<typeof detectProtocol>[3];
+}
+
+const STREAM_PATH = "/sse";
+const seen = new Peek();
+
+const errorBody = (message: string) => JSON.stringify({ error: { message } });
+
+function openStream(hub: Hub, x: Exchange, req: HttpRequest): void {
+  if (!accepts(req.getHeader("accept") || "text/event-stream", "text/event-stream")) {
+    x.fail("406 Not Acceptable", "Not Acceptable: /sse answers text/event-stream");
+    return;
+  }
+  const principal = hub.principalOf((h) => req.getHeader(h));
+  const resume = req.getQuery("resume") ?? "";
+  if (hub.stopping) {
+    // a stream that ends with `close` makes an EventSource reconnect (to another gateway); an error status would stop it for good
+    const stream = new SseStream(x, "json");
+    stream.begin();
+    stream.close(closeCodes.serviceRestart, "server restart: reconnect and resume");
+    return;
+  }
+  if (resume === "") {
+    const { token } = hub.newSession(principal);
+    x.reply("307 Temporary Redirect", "", { headers: [["Location", `${STREAM_PATH}?resume=${encodeURIComponent(token)}`]] });
+    return;
+  }
+  // EventSource's own reconnects say where they were in Last-Event-ID; other clients may use ?last_seq=
+  const lastSeq = req.getHeader("last-event-id") || req.getQuery("last_seq") || undefined;
+  const prepared = hub.prepare(principal, { resume, lastSeq });
+  const stream = new SseStream(x, "json");
+  stream.begin();
+  const s = hub.open(prepared, principal, stream);
+  stream.onGone = () => hub.close(s);
+  stream.onDrain = () => {
+    if (!s.closed) hub.drain(s);
+  };
+}
+
+function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req: HttpRequest): void {
+  const principal = hub.principalOf((h) => req.getHeader(h));
+  const auth = req.getHeader("authorization");
+  const token = auth.toLowerCase().startsWith("bearer ") ? auth.slice(7).trim() : (req.getQuery("token") ?? "");
+  const contentType = req.getHeader("content-type");
+  const declared = req.getHeader("content-length");
+  if (token === "") {
+    x.fail("401 Unauthorized", "Unauthorized: send the session's resume_token as Authorization: Bearer <token> (or ?token=)", {
+      headers: [["WWW-Authenticate", 'Bearer realm="radiant"']],
+    });
+    return;
+  }
+  let sid: string;
+  try {
+    sid = hub.claimsOf(token, principal).sid;
+  } catch (e) {
+    if (e instanceof SessionEnded) return x.fail("404 Not Found", `Not Found: ${e.message}`);
+    if (!(e instanceof ResumeTokenError)) throw e;
+    x.fail("401 Unauthorized", `Unauthorized: ${e.message}`, { headers: [["WWW-Authenticate", 'Bearer realm="radiant", error="invalid_token"']] });
+    return;
+  }
+  if (!isJson(contentType)) {
+    x.fail("415 Unsupported Media Type", "Unsupported Media Type: send one JSON frame as application/json");
+    return;
+  }
+  void x.body(o.maxPayload, declared).then(async (body) => {
+    if (!body) return;
+    const p = peek(body, seen);
+    if (!p.ok) return x.reply("400 Bad Request", protocolErrorJson(undefined, "parse", "Parse error: the frame is not valid JSON", "null"));
+    const id = idJson(body, p);
+    const proto = detectProtocol(body, p, "json", o.defaultLlmProtocol);
+    if (proto === undefined) {
+      return x.reply("400 Bad Request", protocolErrorJson(undefined, "invalid", "Invalid Request: the frame matches no protocol this gateway speaks (MCP, A2A, OpenAI, Anthropic, Google)", id));
+    }
+    try {
+      await ingress.submit(sid, principal, proto, body, id);
+    } catch (e) {
+      if (!(e instanceof BrokerUnavailable)) throw e;
+      return x.reply("503 Service Unavailable", protocolErrorJson(proto, "unavailable", `Service unavailable: ${e.message}; retry`, id), { headers: [["Retry-After", "1"]] });
+    }
+    // stored in INBOX: the reply comes on the session's stream
+    x.reply("202 Accepted", "");
+  });
+}
+
+export function sseRoutes(hub: Hub, ingress: Ingress, o: SseOptions): HttpRoute[] {
+  return [
+    { path: STREAM_PATH, methods: { get: (x, req) => openStream(hub, x, req) }, errorBody },
+    { path: `${STREAM_PATH}/messages`, methods: { post: (x, req) => postMessage(hub, ingress, o, x, req) }, errorBody },
+  ];
+}
