@@ -1,12 +1,13 @@
 // bench:memory — gateway memory per idle WebSocket connection against a bare
-// uWebSockets.js server and a `ws` server: same client, same N, same run.
+// uWebSockets.js server and a `ws` server: same client, same N, same run; and
+// the gateway's memory per idle SSE stream beside it.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnOwned, stopChild, treeRssBytes, waitFor } from "@radiant/infra/proc";
 import { Stack } from "@radiant/infra/stack";
-import { openMany } from "./idle_clients.js";
+import { openIdle, openIdleSse, openMany, type Opener } from "./idle_clients.js";
 import { table, writeResult } from "./results.js";
 
 const quick = process.argv.includes("--quick");
@@ -14,6 +15,7 @@ const n = quick ? 2000 : 15_000; // one client process holds them all: under the
 
 interface Target {
   name: string;
+  open?: Opener;
   start(): Promise<{ pid: number; port: number; stop(): Promise<void> }>;
 }
 
@@ -29,24 +31,24 @@ function echoServer(file: string): Target["start"] {
   };
 }
 
+async function gateway(): ReturnType<Target["start"]> {
+  const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
+  const stack = await Stack.start({ dir });
+  return {
+    pid: stack.gateway!.child.pid!,
+    port: stack.gatewayPort,
+    stop: async () => {
+      await stack.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 const targets: Target[] = [
   { name: "uws", start: echoServer("./echo_uws.js") },
   { name: "ws", start: echoServer("./echo_ws.js") },
-  {
-    name: "gateway",
-    start: async () => {
-      const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
-      const stack = await Stack.start({ dir });
-      return {
-        pid: stack.gateway!.child.pid!,
-        port: stack.gatewayPort,
-        stop: async () => {
-          await stack.stop();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
+  { name: "gateway", start: gateway },
+  { name: "gateway_sse", start: gateway, open: openIdleSse },
 ];
 
 const settle = () => new Promise((r) => setTimeout(r, 1500));
@@ -55,7 +57,7 @@ for (const target of targets) {
   const t = await target.start();
   await settle();
   const before = treeRssBytes(t.pid);
-  const { sockets, failed } = await openMany(n, t.port);
+  const { sockets, failed } = await openMany(n, t.port, 200, target.open ?? openIdle);
   await settle();
   const after = treeRssBytes(t.pid);
   perConn[target.name] = Math.round((after - before) / sockets.length);
@@ -69,6 +71,7 @@ const result = {
   bytes_per_conn_gateway: perConn.gateway,
   bytes_per_conn_uws: perConn.uws,
   bytes_per_conn_ws: perConn.ws,
+  bytes_per_sse_stream_gateway: perConn.gateway_sse,
   gateway_vs_uws: Number((perConn.gateway! / perConn.uws!).toFixed(2)),
 };
 const path = writeResult("memory", result);
@@ -78,6 +81,7 @@ process.stdout.write(
     ["bare uWebSockets.js", perConn.uws!, "1.00"],
     ["ws", perConn.ws!, (perConn.ws! / perConn.uws!).toFixed(2)],
     ["RADIANT gateway", perConn.gateway!, result.gateway_vs_uws.toFixed(2)],
-  ]) + `\n\n${n} idle connections each; ${path}\n`,
+    ["RADIANT gateway, SSE streams", perConn.gateway_sse!, (perConn.gateway_sse! / perConn.uws!).toFixed(2)],
+  ]) + `\n\n${n} idle connections each (SSE: GET /sse, its 307 followed on the same connection); ${path}\n`,
 );
 process.exit(0);

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
+import autocannon from "autocannon";
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { spawnOwned, stopChild, waitFor } from "@radiant/infra/proc";
@@ -90,6 +91,22 @@ async function rawJetStream(natsUrl: string, frame: string): Promise<LoopResult>
   return r;
 }
 
+/** HTTP ingress: autocannon POSTs one frame per request to /sse/messages; each 202 means JetStream stored it. */
+async function postIngress(base: string): Promise<{ perS: number; p50: number; p99: number; non2xx: number }> {
+  const r = await fetch(`${base}/sse`, { redirect: "manual" });
+  const token = new URL(r.headers.get("location")!, base).searchParams.get("resume")!;
+  const res = await autocannon({
+    url: `${base}/sse/messages`,
+    method: "POST",
+    connections: K,
+    duration: DURATION / 1000,
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    // a notification: no reply, no de-duplication id, so every POST is stored
+    body: '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+  });
+  return { perS: Math.round(res.requests.average), p50: res.latency.p50, p99: res.latency.p99, non2xx: res.non2xx };
+}
+
 const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
 const stack = await Stack.start({ dir, workers: 2, gatewayProcesses: 1 });
 const ping = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
@@ -97,6 +114,7 @@ const results: Record<string, LoopResult> = {};
 // every request its own id: the gateway runs a repeated JSON-RPC id once (INBOX de-duplication)
 results.gateway = await wsLoop(stack.wsUrl, (n) => `{"jsonrpc":"2.0","id":${n},"method":"ping"}`, true);
 results.jetstream = await rawJetStream(stack.nats.url, ping);
+const ingress = await postIngress(stack.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, ""));
 await stack.stop();
 rmSync(dir, { recursive: true, force: true });
 results.uws = await echo("./echo_uws.js", ping);
@@ -114,6 +132,7 @@ const out = {
   of_uws_echo: Number((g.msgsPerS / results.uws!.msgsPerS).toFixed(4)),
   latency_ms: g.latencyMs,
   references_latency_ms: { jetstream: results.jetstream!.latencyMs, uws: results.uws!.latencyMs, ws: results.ws!.latencyMs },
+  post_ingress: { requests_per_s: ingress.perS, latency_ms: { p50: ingress.p50, p99: ingress.p99 }, non_2xx: ingress.non2xx },
 };
 const path = writeResult("throughput", out);
 const row = (name: string, r: LoopResult) => [name, r.msgsPerS, r.latencyMs.p50, r.latencyMs.p90, r.latencyMs.p99, r.latencyMs.p999, r.latencyMs.max];
@@ -124,6 +143,8 @@ process.stdout.write(
     row("(a) raw JetStream round trip", results.jetstream!),
     row("(b) bare uWS echo", results.uws!),
     row("(c) ws echo", results.ws!),
-  ]) + `\n\n${K} concurrent, ${DURATION / 1000} s each; full path = ${(out.of_jetstream * 100).toFixed(1)}% of (a); ${path}\n`,
+  ]) +
+    `\n\nHTTP POST /sse/messages ingress (autocannon, ${K} connections): ${ingress.perS} req/s, p50 ${ingress.p50} ms, p99 ${ingress.p99} ms, ${ingress.non2xx} not 2xx` +
+    `\n${K} concurrent, ${DURATION / 1000} s each; full path = ${(out.of_jetstream * 100).toFixed(1)}% of (a); ${path}\n`,
 );
 process.exit(0);

@@ -23,7 +23,7 @@ function room(n: number): Buffer {
 }
 
 /** `id: <seq>\n` (when seq > 0) `data: <frame>\n\n`, in the scratch buffer. */
-function eventBytes(frame: Uint8Array | string, seq: number): Buffer {
+export function eventBytes(frame: Uint8Array | string, seq: number): Buffer {
   const size = typeof frame === "string" ? Buffer.byteLength(frame) : frame.length;
   const b = room(size + 40);
   let at = 0;

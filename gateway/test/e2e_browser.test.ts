@@ -57,7 +57,7 @@ t.test("native EventSource: the stream is cut midway, the browser reconnects by 
   const tab = await browser.newPage();
   // the page talks to the gateway through the proxy the test can cut
   await tab.goto(`${pageOrigin}/?http://127.0.0.1:${proxy.port}`);
-  const got = () => tab.evaluate(() => (window as unknown as { frames_: Got[] }).frames_);
+  const got = () => tab.evaluate(() => (globalThis as unknown as { frames_: Got[] }).frames_);
   await eventually("the session frame", async () => (await got()).length === 1);
   const [hello] = await got();
   t.match(hello!.frame, { type: "session", resumed: true }, "the stream the 307 led to");
@@ -74,7 +74,7 @@ t.test("native EventSource: the stream is cut midway, the browser reconnects by 
   proxy.allow();
   await eventually("every chunk and the result", async () => (await got()).filter((g) => g.frame.type !== "session").length >= n + 1, 90_000);
   const all = await got();
-  const opens = await tab.evaluate(() => (window as unknown as { opens: number }).opens);
+  const opens = await tab.evaluate(() => (globalThis as unknown as { opens: number }).opens);
   t.ok(opens >= 2, `the browser reconnected on its own (${opens} opens)`);
   const sessions = all.filter((g) => g.frame.type === "session");
   t.ok(sessions.every((s) => s.frame.sid === hello!.frame.sid), "the same session every time");
