@@ -1,0 +1,175 @@
+// bench:soak — N WebSocket sessions held idle-but-alive (the gateway pings,
+// the clients answer) through several gateway processes on one port, opened by
+// several load processes from source addresses 127.0.0.2, 127.0.0.3, … (every
+// process may hold 20,000 files at most). Then low-rate MCP pings from a
+// sample of them through the full path, and a reconnect storm: every session
+// drops and resumes at once; each must get the answer it was owed, once.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
+import { spawnOwned, stopChild, treeRssBytes } from "@radiant/infra/proc";
+import { Stack } from "@radiant/infra/stack";
+import { newHistogram, percentilesMs } from "./latency.js";
+import { table, writeResult } from "./results.js";
+import type { SoakCommand, SoakReply } from "./soak_protocol.js";
+import { slabBytes, sockStat, treeCpuSeconds } from "./system.js";
+
+const quick = process.argv.includes("--quick");
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const N = arg("connections", quick ? 4000 : 60_000);
+/** sessions per load process and per gateway process stay well under the 20,000-file limit */
+const PER_PROCESS = 15_000;
+const loaders = Math.max(1, Math.ceil(N / PER_PROCESS));
+const gatewayProcesses = arg("gateway-processes", Math.max(2, Math.ceil(N / PER_PROCESS)));
+const SAMPLES = quick ? 100 : 500; // per load process
+const IDLE_S = quick ? 5 : 15;
+
+const log = (s: string) => process.stderr.write(`[soak] ${s}\n`);
+
+class Loader {
+  private waiting: ((r: SoakReply) => void) | undefined;
+  constructor(readonly child: ChildProcess) {
+    child.on("message", (r: SoakReply) => {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.(r);
+    });
+  }
+  static async start(): Promise<Loader> {
+    const child = spawnOwned(process.execPath, [fileURLToPath(new URL("./soak_client.js", import.meta.url))], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      env: { ...process.env, RADIANT_PARENT_PID: String(process.pid) },
+    });
+    const l = new Loader(child);
+    await l.next();
+    return l;
+  }
+  next(): Promise<SoakReply> {
+    return new Promise((r) => (this.waiting = r));
+  }
+  ask<T extends SoakReply["type"]>(cmd: SoakCommand, _want: T): Promise<Extract<SoakReply, { type: T }>> {
+    const r = this.next();
+    this.child.send(cmd);
+    return r as Promise<Extract<SoakReply, { type: T }>>;
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
+const stack = await Stack.start({
+  dir,
+  gatewayProcesses,
+  workers: 2,
+  // the storm's requests sleep in the worker: let them all wait at once
+  workerEnv: { WORKER_TEST_METHODS: "true", WORKER_CONCURRENCY: "10000" },
+  gatewayEnv: { GATEWAY_IDLE_TIMEOUT: "30" },
+});
+const gw = stack.gateway!.child.pid!;
+const cleanUp = async () => {
+  await stack.stop();
+  rmSync(dir, { recursive: true, force: true });
+};
+process.once("SIGINT", () => void cleanUp().then(() => process.exit(130)));
+process.once("SIGTERM", () => void cleanUp().then(() => process.exit(143)));
+
+const loadProcs = await Promise.all(Array.from({ length: loaders }, () => Loader.start()));
+await new Promise((r) => setTimeout(r, 1500));
+const rssBefore = treeRssBytes(gw);
+const sockBefore = sockStat();
+const slabBefore = slabBytes();
+
+// ramp: each load process its share, over its own 50 source addresses
+log(`opening ${N} sessions: ${loaders} load processes → ${gatewayProcesses} gateway processes`);
+const share = (i: number) => Math.floor(N / loaders) + (i < N % loaders ? 1 : 0);
+const opened = await Promise.all(
+  loadProcs.map((l, i) =>
+    l.ask(
+      { type: "open", port: stack.gatewayPort, n: share(i), concurrency: 200, addresses: Array.from({ length: 50 }, (_, j) => `127.0.${1 + i}.${2 + j}`) },
+      "opened",
+    ),
+  ),
+);
+const connections = opened.reduce((a, o) => a + o.opened, 0);
+const failed = opened.reduce((a, o) => a + o.failed, 0);
+const rampSeconds = Math.max(...opened.map((o) => o.seconds));
+log(`${connections} open, ${failed} failed, in ${rampSeconds.toFixed(1)} s`);
+
+await new Promise((r) => setTimeout(r, 3000));
+const rssAfter = treeRssBytes(gw);
+const sockAfter = sockStat();
+const slabAfter = slabBytes();
+const health = (await (await fetch(`${stack.healthUrl}/health`)).json()) as { active_connections: number };
+
+// idle: the gateway's CPU while every session is open and quiet (pings only)
+const cpu0 = treeCpuSeconds(gw);
+const load0 = loadProcs.reduce((a, l) => a + treeCpuSeconds(l.child.pid!), 0);
+await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+const idleCpuPct = ((treeCpuSeconds(gw) - cpu0) / IDLE_S) * 100;
+const loadIdleCpuPct = ((loadProcs.reduce((a, l) => a + treeCpuSeconds(l.child.pid!), 0) - load0) / IDLE_S) * 100;
+log(`idle: gateway ${idleCpuPct.toFixed(1)}% of a core`);
+
+// sampled round trips through the full path
+const sampled = await Promise.all(loadProcs.map((l) => l.ask({ type: "sample", count: SAMPLES, everyMs: 20 }, "sampled")));
+const h = newHistogram();
+for (const s of sampled) for (const us of s.rttsUs) h.recordValue(Math.max(1, us));
+const rtt = percentilesMs(h);
+const sampleLost = sampled.reduce((a, s) => a + s.lost, 0);
+log(`sampled ${h.totalCount} pings: p50 ${rtt.p50} ms, p99 ${rtt.p99} ms`);
+
+// the reconnect storm
+log(`reconnect storm: ${connections} sessions drop and resume at once`);
+const stormed = await Promise.all(loadProcs.map((l) => l.ask({ type: "storm", sleepMs: 1000, concurrency: 500, timeoutMs: 180_000 }, "stormed")));
+const storm = {
+  sessions: stormed.reduce((a, s) => a + s.sessions, 0),
+  resumed: stormed.reduce((a, s) => a + s.resumed, 0),
+  refused: stormed.reduce((a, s) => a + s.refused, 0),
+  failed: stormed.reduce((a, s) => a + s.failed, 0),
+  seconds: Number(Math.max(...stormed.map((s) => s.resumeSeconds)).toFixed(2)),
+  answered_seconds: Number(Math.max(...stormed.map((s) => s.answeredSeconds)).toFixed(2)),
+  lost: stormed.reduce((a, s) => a + s.lost, 0),
+  duplicates: stormed.reduce((a, s) => a + s.duplicates, 0),
+};
+log(`storm: ${storm.resumed}/${storm.sessions} resumed in ${storm.seconds} s, ${storm.lost} lost, ${storm.duplicates} twice`);
+
+for (const l of loadProcs) {
+  l.child.send({ type: "close" } satisfies SoakCommand);
+  await stopChild(l.child, 5000);
+}
+await cleanUp();
+
+const result = {
+  connections,
+  failed,
+  connect_per_s: Math.round(connections / rampSeconds),
+  gateway_processes: gatewayProcesses,
+  load_processes: loaders,
+  active_connections_reported: health.active_connections,
+  bytes_per_conn_gateway: Math.round((rssAfter - rssBefore) / connections),
+  // both ends of each connection live in this kernel (loopback): socket structures (slab) plus buffer pages
+  kernel_bytes_per_conn: Math.round((slabAfter - slabBefore + sockAfter.tcpMemBytes - sockBefore.tcpMemBytes) / connections),
+  kernel_tcp_buffer_bytes_per_conn: Math.max(0, Math.round((sockAfter.tcpMemBytes - sockBefore.tcpMemBytes) / connections)),
+  tcp_sockets_added: sockAfter.tcpInUse - sockBefore.tcpInUse,
+  idle_cpu_pct: Number(idleCpuPct.toFixed(2)),
+  load_idle_cpu_pct: Number(loadIdleCpuPct.toFixed(2)),
+  rtt_ms: { p50: rtt.p50, p99: rtt.p99, max: rtt.max, samples: h.totalCount, lost: sampleLost },
+  reconnect_storm: storm,
+};
+const path = writeResult("soak", result);
+process.stdout.write(
+  table([
+    ["measure", "value"],
+    ["sessions held (failed)", `${connections} (${failed})`],
+    ["connect rate", `${result.connect_per_s}/s`],
+    ["gateway RSS per connection", `${result.bytes_per_conn_gateway} B`],
+    ["kernel memory per connection (both ends: slab + buffers)", `${result.kernel_bytes_per_conn} B (buffers ${result.kernel_tcp_buffer_bytes_per_conn} B)`],
+    ["gateway CPU, idle", `${result.idle_cpu_pct}% of a core`],
+    ["sampled ping RTT p50 / p99", `${rtt.p50} / ${rtt.p99} ms (${h.totalCount} samples, ${sampleLost} lost)`],
+    ["reconnect storm: all resumed in", `${storm.seconds} s (${storm.resumed} resumed, ${storm.refused} refused, ${storm.failed} failed)`],
+    ["reconnect storm: answers lost / twice", `${storm.lost} / ${storm.duplicates} (all answered in ${storm.answered_seconds} s)`],
+  ]) + `\n\n${gatewayProcesses} gateway processes, ${loaders} load processes; ${path}\n`,
+);
+process.exit(0);

@@ -1,0 +1,133 @@
+// One load process of bench:soak (a process holds at most ~19,000 sockets:
+// the open-file limit is 20,000). Driven over IPC by soak.ts: open sessions,
+// sample ping round trips, run the reconnect storm, close.
+import { stopWithParent } from "@radiant/infra/proc";
+import { openLite, pooled, sendText, type LiteConn } from "./ws_lite.js";
+import type { SoakCommand, SoakReply } from "./soak_protocol.js";
+
+const conns: LiteConn[] = [];
+let port = 0;
+let addresses: string[] = [];
+const addressOf = (i: number) => addresses[i % addresses.length]!;
+
+function reply(r: SoakReply): void {
+  process.send!(r);
+}
+
+async function open(n: number, concurrency: number): Promise<void> {
+  let failed = 0;
+  const t0 = performance.now();
+  await pooled(
+    Array.from({ length: n }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      try {
+        conns.push(await openLite(port, "127.0.0.1", addressOf(i)));
+      } catch {
+        failed++;
+      }
+    },
+  );
+  reply({ type: "opened", opened: conns.length, failed, seconds: (performance.now() - t0) / 1000 });
+}
+
+/** `count` MCP pings through the full path, one every `everyMs`, each from a random session. */
+async function sample(count: number, everyMs: number): Promise<void> {
+  const rtts: number[] = [];
+  let lost = 0;
+  const waits: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = conns[Math.floor(Math.random() * conns.length)]!;
+    const id = `p${process.pid}-${i}`;
+    const marker = `"id":"${id}"`;
+    waits.push(
+      new Promise<void>((resolve) => {
+        const t0 = performance.now();
+        const timer = setTimeout(() => {
+          lost++;
+          c.onText = undefined;
+          resolve();
+        }, 30_000);
+        c.onText = (text) => {
+          if (!text.includes(marker)) return;
+          clearTimeout(timer);
+          rtts.push(Math.round((performance.now() - t0) * 1000));
+          c.onText = undefined;
+          resolve();
+        };
+        sendText(c, `{"jsonrpc":"2.0","id":"${id}","method":"ping"}`);
+      }),
+    );
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  await Promise.all(waits);
+  reply({ type: "sampled", rttsUs: rtts, lost });
+}
+
+/**
+ * Every session sends a request that answers after `sleepMs`, then drops
+ * without a goodbye and resumes at once; after its session frame it sends the
+ * request again (as a client does for a request without answer: the gateway
+ * runs it once). Each must get exactly one answer.
+ */
+async function storm(sleepMs: number, concurrency: number, timeoutMs: number): Promise<void> {
+  const request = `{"jsonrpc":"2.0","id":"storm","method":"radiant.test/sleep","params":{"ms":${sleepMs}}}`;
+  const answers = new Map<LiteConn, number>();
+  const watch = (c: LiteConn) => {
+    c.onText = (text) => {
+      if (text.includes('"id":"storm"')) answers.set(c, (answers.get(c) ?? 0) + 1);
+    };
+  };
+  for (const c of conns) {
+    watch(c);
+    sendText(c, request);
+  }
+  // the gateway reads them in: a moment, then every socket drops at once
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = performance.now();
+  for (const c of conns) c.socket.destroy();
+  let resumed = 0;
+  let refused = 0;
+  let failed = 0;
+  let lastResumeAt = 0;
+  await pooled(conns, concurrency, async (c, i) => {
+    try {
+      await openLite(port, "127.0.0.1", addressOf(i), `/ws?resume=${encodeURIComponent(c.token)}&last_seq=${c.lastSeq}`, c);
+      if (c.resumed === true) resumed++;
+      else refused++;
+      lastResumeAt = performance.now();
+      sendText(c, request);
+    } catch {
+      failed++;
+    }
+  });
+  const resumeSeconds = (lastResumeAt - t0) / 1000;
+  const until = Date.now() + timeoutMs;
+  while (answers.size < conns.length && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  const answeredSeconds = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 1000)); // a late duplicate would show up here
+  let duplicates = 0;
+  for (const n of answers.values()) if (n > 1) duplicates += n - 1;
+  reply({ type: "stormed", sessions: conns.length, resumed, refused, failed, lost: conns.length - answers.size, duplicates, resumeSeconds, answeredSeconds });
+}
+
+process.on("message", (m: SoakCommand) => {
+  switch (m.type) {
+    case "open":
+      port = m.port;
+      addresses = m.addresses;
+      void open(m.n, m.concurrency);
+      break;
+    case "sample":
+      void sample(m.count, m.everyMs);
+      break;
+    case "storm":
+      void storm(m.sleepMs, m.concurrency, m.timeoutMs);
+      break;
+    case "close":
+      for (const c of conns) c.socket.destroy();
+      process.exit(0);
+  }
+});
+stopWithParent(() => process.exit(0));
+reply({ type: "ready" });

@@ -1,0 +1,57 @@
+// What the kernel says about the machine during a bench: socket memory
+// (/proc/net/sockstat) and the CPU time of a process tree (/proc/<pid>/stat).
+import { readFileSync } from "node:fs";
+import { descendants } from "@radiant/infra/proc";
+
+const PAGE = 4096;
+/** USER_HZ: /proc reports CPU time in these ticks */
+const TICKS_PER_S = 100;
+
+export interface SockStat {
+  /** TCP sockets in use */
+  tcpInUse: number;
+  /** memory of all TCP socket buffers, bytes */
+  tcpMemBytes: number;
+  /** every socket of every kind */
+  socketsUsed: number;
+}
+
+export function parseSockStat(text: string): SockStat {
+  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+  return { tcpInUse: num(/^TCP: inuse (\d+)/m), tcpMemBytes: num(/^TCP: .* mem (\d+)/m) * PAGE, socketsUsed: num(/^sockets: used (\d+)/m) };
+}
+
+export function sockStat(): SockStat {
+  return parseSockStat(readFileSync("/proc/net/sockstat", "utf8"));
+}
+
+/**
+ * The kernel's slab memory, bytes: where socket structures, their files and
+ * inodes live (sockstat's `mem` counts only buffer pages, none for an idle socket).
+ */
+export function parseSlabBytes(meminfo: string): number {
+  return Number(/^Slab:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? NaN) * 1024;
+}
+
+export function slabBytes(): number {
+  return parseSlabBytes(readFileSync("/proc/meminfo", "utf8"));
+}
+
+/** utime + stime of one /proc/<pid>/stat line, in seconds (fields 14 and 15; the name in parentheses may hold spaces). */
+export function parseCpuSeconds(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+}
+
+/** CPU seconds used so far by a process and its descendants. */
+export function treeCpuSeconds(pid: number): number {
+  let total = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      total += parseCpuSeconds(readFileSync(`/proc/${p}/stat`, "utf8"));
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
