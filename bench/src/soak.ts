@@ -21,6 +21,10 @@ const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
+const argText = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] ?? "") : "";
+};
 const N = arg("connections", quick ? 4000 : 60_000);
 /** sessions per load process and per gateway process stay well under the 20,000-file limit */
 const PER_PROCESS = 15_000;
@@ -67,6 +71,8 @@ const stack = await Stack.start({
   // the storm's requests sleep in the worker: let them all wait at once
   workerEnv: { WORKER_TEST_METHODS: "true", WORKER_CONCURRENCY: "10000" },
   gatewayEnv: { GATEWAY_IDLE_TIMEOUT: "30" },
+  // --gateway-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof": a profile of every gateway process under this load
+  gatewayNodeArgs: argText("gateway-node-args").split(" ").filter(Boolean),
 });
 const gw = stack.gateway!.child.pid!;
 const cleanUp = async () => {

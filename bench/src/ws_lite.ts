@@ -85,13 +85,16 @@ function reader(c: LiteConn, onSession: (c: LiteConn, text: string) => void): (d
   };
 }
 
-/** Open a session (or resume one: path `/ws?resume=…&last_seq=…`); resolves once its session frame arrived. */
-export function openLite(port: number, host: string, localAddress: string, path = "/ws", prior?: LiteConn): Promise<LiteConn> {
+/**
+ * Open a session (or resume one: path `/ws?resume=…&last_seq=…`); resolves once
+ * its session frame arrived — or at the upgrade, for a server that sends none (`session` false).
+ */
+export function openLite(port: number, host: string, localAddress: string, path = "/ws", prior?: LiteConn, session = true): Promise<LiteConn> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host, localAddress });
     const c: LiteConn = prior ?? { socket, sid: "", token: "", lastSeq: 0, resumed: undefined, onText: undefined, closed: false };
     c.socket = socket;
-    c.token = "";
+    c.token = session ? "" : "-";
     c.closed = false;
     let head = "";
     const onSession = (conn: LiteConn, text: string) => {
@@ -109,6 +112,7 @@ export function openLite(port: number, host: string, localAddress: string, path 
       socket.off("data", onHead);
       if (!head.startsWith("HTTP/1.1 101")) return reject(new Error(`upgrade refused: ${head.split("\r\n")[0]}`));
       socket.on("data", frames);
+      if (!session) resolve(c);
       const rest = Buffer.from(head.slice(end + 4), "latin1");
       if (rest.length > 0) frames(rest);
     };

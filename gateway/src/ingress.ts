@@ -2,7 +2,7 @@
 // once to INBOX inside a msgpack envelope with the bytes untouched. Anything
 // that cannot be published is answered at once, in the caller's protocol and
 // naming its request id — never dropped.
-import type { JetStreamClient } from "@nats-io/jetstream";
+import type { AckedPublisher } from "@radiant/infra/publish";
 import { protocolErrorJson, type ErrorKind } from "@radiant/infra/errors";
 import { encodeInbox, requestMsgId, subjects, type Protocol } from "@radiant/infra/wire";
 import { directFrame } from "./frames.js";
@@ -12,13 +12,12 @@ import { detectProtocol } from "./protocol.js";
 import type { Session } from "./session.js";
 
 export interface IngressOptions {
-  js: JetStreamClient;
+  publisher: AckedPublisher;
   /** connected to NATS right now */
   connected: () => boolean;
   maxInflight: number;
   /** bytes in flight per session; at least one maximum payload */
   maxInflightBytes: number;
-  publishTimeoutMs: number;
   defaultLlmProtocol: Protocol;
 }
 
@@ -87,7 +86,7 @@ export class Ingress {
     // a JSON-RPC request re-sent (after a reconnect) is stored, and so run, once
     const msgID = id !== "null" && (proto === "mcp" || proto === "a2a") ? requestMsgId(sid, id) : undefined;
     this.inflight++;
-    return this.o.js.publish(subject, env, msgID ? { timeout: this.o.publishTimeoutMs, msgID } : { timeout: this.o.publishTimeoutMs });
+    return this.o.publisher.publish(subject, env, msgID);
   }
 
   /** Refuse a frame for lack of room, naming its id if it has one. */

@@ -2,6 +2,7 @@
 // link, and its sessions. The supervisor (main.ts) runs one per core.
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { loadOrExit } from "@radiant/infra/env";
+import { AckedPublisher } from "@radiant/infra/publish";
 import { createLogger } from "@radiant/infra/log";
 import { openNats } from "@radiant/infra/nats";
 import { loadGatewayConfig } from "./config.js";
@@ -38,11 +39,10 @@ try {
 const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log, { retention: cfg.retention });
 const js = jetstream(link.nc);
 const ingress = new Ingress({
-  js,
+  publisher: new AckedPublisher(link.nc, cfg.publishTimeoutMs),
   connected: () => link.connected,
   maxInflight: cfg.maxInflight,
   maxInflightBytes: Math.max(8 * 1024 * 1024, 2 * cfg.maxPayload),
-  publishTimeoutMs: cfg.publishTimeoutMs,
   defaultLlmProtocol: cfg.defaultLlmProtocol,
 });
 // no API check: NATS may still be down; direct gets work once it is up

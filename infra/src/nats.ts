@@ -29,6 +29,10 @@ export async function openNats(
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
     pingInterval: 10_000,
+    // Otherwise nats.js makes an Error (stack trace and all) up front for every
+    // request and JetStream publish, in case it times out: a fifth of the CPU of
+    // gateway and worker alike under load (bench/RESULTS.md, bench:throughput).
+    noAsyncTraces: true,
   });
   let connected = true;
   void (async () => {

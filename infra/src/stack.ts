@@ -34,6 +34,10 @@ export interface StackOptions {
   inheritLogs?: boolean;
   /** start without a gateway (a test may start its own) */
   noGateway?: boolean;
+  /** node flags for the gateway (its processes inherit them), e.g. `--cpu-prof` for a profile */
+  gatewayNodeArgs?: string[];
+  /** node flags for each worker */
+  workerNodeArgs?: string[];
 }
 
 interface Proc {
@@ -104,8 +108,8 @@ export class Stack {
     };
   }
 
-  private spawn(name: string, entry: string, env: Record<string, string>): Proc {
-    const child = spawnOwned(process.execPath, [entry], {
+  private spawn(name: string, entry: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
+    const child = spawnOwned(process.execPath, [...nodeArgs, entry], {
       env,
       stdio: this.o.inheritLogs ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
     });
@@ -134,14 +138,14 @@ export class Stack {
   }
 
   async startWorker(env: Record<string, string> = {}): Promise<Proc> {
-    const p = this.spawn(`worker-${this.workers.length}`, entries.worker, this.env({ ...this.o.workerEnv, ...env }));
+    const p = this.spawn(`worker-${this.workers.length}`, entries.worker, this.env({ ...this.o.workerEnv, ...env }), this.o.workerNodeArgs);
     this.workers.push(p);
     if (!this.o.inheritLogs) await this.waitOutput(p, "worker ready");
     return p;
   }
 
   async startGateway(env: Record<string, string> = {}): Promise<void> {
-    this.gateway = this.spawn("gateway", entries.gateway, this.env({ ...this.o.gatewayEnv, ...env }));
+    this.gateway = this.spawn("gateway", entries.gateway, this.env({ ...this.o.gatewayEnv, ...env }), this.o.gatewayNodeArgs);
     const g = this.gateway;
     if (!this.o.inheritLogs) {
       await this.waitOutput(g, '"msg":"gateway ready"');

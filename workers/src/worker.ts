@@ -16,6 +16,7 @@ import {
   subjects,
   type InboxEnvelope,
 } from "@radiant/infra/wire";
+import { AckedPublisher, PublishError } from "@radiant/infra/publish";
 import type { HandlerTable } from "./handler.js";
 import { errorReplies } from "./errors.js";
 import type { Reply } from "./reply.js";
@@ -36,6 +37,7 @@ class HandlerTimeout extends Error {}
 
 export class Worker {
   private readonly js: JetStreamClient;
+  private readonly publisher: AckedPublisher;
   private messages: ConsumerMessages | undefined;
   private advisories: Subscription | undefined;
   private inflight = 0;
@@ -46,6 +48,7 @@ export class Worker {
 
   constructor(private readonly o: WorkerOptions) {
     this.js = jetstream(o.nc);
+    this.publisher = new AckedPublisher(o.nc, 10_000);
   }
 
   async start(): Promise<void> {
@@ -128,7 +131,7 @@ export class Worker {
     if (r.metaSlot) h.set(headers.metaSlot, formatMetaSlot(r.metaSlot));
     if (r.responseTo !== undefined) h.set(headers.responseTo, r.responseTo);
     else if (r.relatedTo !== undefined) h.set(headers.relatedTo, r.relatedTo);
-    await this.js.publish(subjects.history(env.sid), r.body, { msgID: replyMsgId(env.sid, inboxSeq, i), headers: h, timeout: 10_000 });
+    await this.publisher.publish(subjects.history(env.sid), r.body, replyMsgId(env.sid, inboxSeq, i), h);
   }
 
   /** A request that used up its deliveries without an answer (a worker died on it each time): answer it with an error. */
@@ -162,6 +165,7 @@ function backoffMs(delivery: number): number {
 }
 
 function isTransient(e: unknown): boolean {
+  if (e instanceof PublishError) return e.transient;
   const name = (e as Error)?.name ?? "";
   const msg = (e as Error)?.message ?? "";
   return /Timeout|NoResponders|ConnectionError|Closed|Draining/i.test(name) || /timeout|no responders|disconnect|closed/i.test(msg);

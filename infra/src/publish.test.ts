@@ -1,0 +1,63 @@
+// AckedPublisher against a real nats-server with JetStream.
+import t from "tap";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/nats-core";
+import { NatsServer } from "./nats-server.js";
+import { AckedPublisher, PublishError } from "./publish.js";
+
+const dir = mkdtempSync(join(tmpdir(), "radiant-test-publish-"));
+const server = await NatsServer.start({ storeDir: dir });
+const nc = await connect({ servers: server.url, noAsyncTraces: true });
+t.teardown(async () => {
+  await nc.close();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+const jsm = await jetstreamManager(nc);
+await jsm.streams.add({ name: "P", subjects: ["p.>"], duplicate_window: 60e9 });
+await jsm.streams.add({ name: "FULL", subjects: ["full.>"], max_msgs: 1, discard: DiscardPolicy.New });
+const data = new TextEncoder().encode("x");
+
+t.test("an ack per publish, in any order of arrival; a repeated msgID is a duplicate", async (t) => {
+  const p = new AckedPublisher(nc, 5000);
+  const acks = await Promise.all(Array.from({ length: 500 }, (_, i) => p.publish(`p.${i % 7}`, data)));
+  t.same(
+    acks.map((a) => a.seq),
+    Array.from({ length: 500 }, (_, i) => i + 1),
+    "each its own sequence",
+  );
+  t.ok(acks.every((a) => a.stream === "P" && !a.duplicate));
+  const h = natsHeaders();
+  h.set("Radiant-Ts", "1");
+  const first = await p.publish("p.dedupe", data, "id-1", h);
+  const again = await p.publish("p.dedupe", data, "id-1");
+  t.equal(again.seq, first.seq);
+  t.ok(again.duplicate, "stored once");
+  const stored = await jsm.streams.getMessage("P", { seq: first.seq });
+  t.equal(stored?.header.get("Radiant-Ts"), "1", "headers go along");
+  p.close();
+});
+
+t.test("refusals: no stream (no responders) is transient, a full stream is not", async (t) => {
+  const p = new AckedPublisher(nc, 5000);
+  const none = await p.publish("nowhere.1", data).catch((e: unknown) => e);
+  t.ok(none instanceof PublishError && none.transient, "no responders: try again later");
+  await p.publish("full.1", data);
+  const full = await p.publish("full.2", data).catch((e: unknown) => e);
+  t.ok(full instanceof PublishError && !full.transient, "refused by the stream");
+  t.match((full as Error).message, /refused/);
+  p.close();
+});
+
+t.test("no ack in time: a transient timeout, and a late ack is ignored", async (t) => {
+  const p = new AckedPublisher(nc, 300);
+  await server.stop();
+  const e = await p.publish("p.late", data).catch((err: unknown) => err);
+  t.ok(e instanceof PublishError && e.transient);
+  t.match((e as Error).message, /timeout/);
+  p.close();
+});
