@@ -21,6 +21,13 @@ export function percentilesMs(h: Histogram): LoopResult["latencyMs"] {
   return { p50: ms(50), p90: ms(90), p99: ms(99), p999: ms(99.9), max: Number((h.maxValue / 1000).toFixed(3)) };
 }
 
+/** Round trips in µs gathered by several load processes, into one histogram. */
+export function mergeSamples(lists: number[][]): { latencyMs: LoopResult["latencyMs"]; count: number } {
+  const h = newHistogram();
+  for (const list of lists) for (const us of list) h.recordValue(Math.max(1, Math.round(us)));
+  return { latencyMs: percentilesMs(h), count: h.totalCount };
+}
+
 /** `send(slot, done)`: issue one request for `slot`; call `done()` when its answer arrives. */
 export async function closedLoop(k: number, durationMs: number, send: (slot: number, done: () => void) => void): Promise<LoopResult> {
   const h = newHistogram();

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { ChildProcess } from "node:child_process";
 import { spawnOwned, stopChild, treeRssBytes } from "@radiant/infra/proc";
 import { Stack } from "@radiant/infra/stack";
-import { newHistogram, percentilesMs } from "./latency.js";
+import { mergeSamples } from "./latency.js";
 import { table, writeResult } from "./results.js";
 import type { SoakCommand, SoakReply } from "./soak_protocol.js";
 import { slabBytes, sockStat, treeCpuSeconds } from "./system.js";
@@ -120,11 +120,9 @@ log(`idle: gateway ${idleCpuPct.toFixed(1)}% of a core`);
 
 // sampled round trips through the full path
 const sampled = await Promise.all(loadProcs.map((l) => l.ask({ type: "sample", count: SAMPLES, everyMs: 20 }, "sampled")));
-const h = newHistogram();
-for (const s of sampled) for (const us of s.rttsUs) h.recordValue(Math.max(1, us));
-const rtt = percentilesMs(h);
+const { latencyMs: rtt, count: rttCount } = mergeSamples(sampled.map((s) => s.rttsUs));
 const sampleLost = sampled.reduce((a, s) => a + s.lost, 0);
-log(`sampled ${h.totalCount} pings: p50 ${rtt.p50} ms, p99 ${rtt.p99} ms`);
+log(`sampled ${rttCount} pings: p50 ${rtt.p50} ms, p99 ${rtt.p99} ms`);
 
 // the reconnect storm
 log(`reconnect storm: ${connections} sessions drop and resume at once`);
@@ -161,7 +159,7 @@ const result = {
   tcp_sockets_added: sockAfter.tcpInUse - sockBefore.tcpInUse,
   idle_cpu_pct: Number(idleCpuPct.toFixed(2)),
   load_idle_cpu_pct: Number(loadIdleCpuPct.toFixed(2)),
-  rtt_ms: { p50: rtt.p50, p99: rtt.p99, max: rtt.max, samples: h.totalCount, lost: sampleLost },
+  rtt_ms: { p50: rtt.p50, p99: rtt.p99, max: rtt.max, samples: rttCount, lost: sampleLost },
   reconnect_storm: storm,
 };
 const path = writeResult("soak", result);
@@ -173,7 +171,7 @@ process.stdout.write(
     ["gateway RSS per connection", `${result.bytes_per_conn_gateway} B`],
     ["kernel memory per connection (both ends: slab + buffers)", `${result.kernel_bytes_per_conn} B (buffers ${result.kernel_tcp_buffer_bytes_per_conn} B)`],
     ["gateway CPU, idle", `${result.idle_cpu_pct}% of a core`],
-    ["sampled ping RTT p50 / p99", `${rtt.p50} / ${rtt.p99} ms (${h.totalCount} samples, ${sampleLost} lost)`],
+    ["sampled ping RTT p50 / p99", `${rtt.p50} / ${rtt.p99} ms (${rttCount} samples, ${sampleLost} lost)`],
     ["reconnect storm: all resumed in", `${storm.seconds} s (${storm.resumed} resumed, ${storm.refused} refused, ${storm.failed} failed)`],
     ["reconnect storm: answers lost / twice", `${storm.lost} / ${storm.duplicates} (all answered in ${storm.answered_seconds} s)`],
   ]) + `\n\n${gatewayProcesses} gateway processes, ${loaders} load processes; ${path}\n`,

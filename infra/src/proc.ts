@@ -14,6 +14,17 @@ function hookExit(): void {
   process.on("exit", () => {
     for (const c of owned) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   });
+  // A signal the program does not handle itself would end it without 'exit'
+  // (and leave nats-server running): make it an exit.
+  for (const [sig, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ] as const) {
+    process.on(sig, () => {
+      if (process.listenerCount(sig) === 1) process.exit(code);
+    });
+  }
 }
 
 /** Spawn a child that is SIGKILLed if this process exits first. */
