@@ -5,6 +5,7 @@ import { loadOrExit } from "@radiant/infra/env";
 import { AckedPublisher } from "@radiant/infra/publish";
 import { createLogger } from "@radiant/infra/log";
 import { openNats } from "@radiant/infra/nats";
+import { stopEarly } from "@radiant/infra/proc";
 import { loadGatewayConfig } from "./config.js";
 import { Egress } from "./egress.js";
 import { History } from "./history.js";
@@ -35,6 +36,14 @@ try {
   log.fatal(e.message);
   process.exit(fatalExit.noNativeUws);
 }
+
+// Until the process is up (NATS may not answer for a long time), a signal or
+// the supervisor's death ends it at once; from then on, shutdown() below.
+let stopper: ((why: string) => void) | undefined;
+const handOver = stopEarly();
+// the supervisor is gone: nobody will restart or stop us
+process.on("disconnect", () => (stopper ? stopper("supervisor gone") : process.exit(0)));
+if (process.send && !process.connected) process.exit(0);
 
 const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log, { retention: cfg.retention });
 const js = jetstream(link.nc);
@@ -125,7 +134,5 @@ async function shutdown(why: string): Promise<void> {
   log.info("gateway process stopped");
   process.exit(0);
 }
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
-// the supervisor is gone: nobody will restart or stop us
-process.on("disconnect", () => void shutdown("supervisor gone"));
+stopper = (why) => void shutdown(why);
+handOver(stopper);

@@ -69,3 +69,29 @@ t.test("a port somebody already listens on is refused, not silently shared (SO_R
   t.equal(r.code, 3);
   t.match(r.stdout, /GATEWAY_LISTEN_ADDR: the port is already in use/);
 });
+
+t.test("a gateway process whose supervisor dies while it waits for NATS exits too", async (t) => {
+  const { spawn } = await import("node:child_process");
+  const { descendants } = await import("@radiant/infra/proc");
+  const sup = spawn(process.execPath, [entries.gateway], {
+    env: { PATH: process.env.PATH!, NATS_URL: "nats://127.0.0.1:1", GATEWAY_LISTEN_ADDR: "127.0.0.1:0", GATEWAY_HEALTH_ADDR: "127.0.0.1:0" },
+    stdio: "ignore",
+  });
+  const until = Date.now() + 20_000;
+  while (descendants(sup.pid!).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  const [child] = descendants(sup.pid!);
+  t.ok(child, "its process started (and waits: nothing listens on the NATS port)");
+  sup.kill("SIGKILL");
+  const alive = () => {
+    try {
+      process.kill(child!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const gone = Date.now() + 10_000;
+  while (alive() && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+  t.notOk(alive(), "the orphan stopped by itself");
+  if (alive()) process.kill(child!, "SIGKILL");
+});

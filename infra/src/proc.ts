@@ -97,6 +97,22 @@ export function stopWithParent(stop: () => void): void {
   }, 1000).unref();
 }
 
+/**
+ * Until the returned function hands over a graceful stop, SIGTERM, SIGINT and
+ * the parent's death end the process at once: one still waiting for NATS to
+ * answer has nothing to finish, and must not outlive whoever started it.
+ */
+export function stopEarly(): (graceful: (why: string) => void) => void {
+  let stop: ((why: string) => void) | undefined;
+  const on = (why: string) => (stop ? stop(why) : process.exit(0));
+  process.on("SIGTERM", () => on("SIGTERM"));
+  process.on("SIGINT", () => on("SIGINT"));
+  stopWithParent(() => on("parent gone"));
+  return (graceful) => {
+    stop = graceful;
+  };
+}
+
 /** A process's descendants, children first (Linux /proc); the ones that are gone are left out. */
 export function descendants(pid: number): number[] {
   const out: number[] = [];

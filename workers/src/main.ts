@@ -9,7 +9,7 @@ import { testMethods } from "./handler_test_methods.js";
 import { unsupportedHandler } from "./handler_unsupported.js";
 import type { HandlerTable } from "./handler.js";
 import { Worker } from "./worker.js";
-import { stopWithParent } from "@radiant/infra/proc";
+import { stopEarly } from "@radiant/infra/proc";
 
 const cfg = loadOrExit("worker", () => loadWorkerConfig());
 const log = createLogger("worker", cfg.dev);
@@ -22,6 +22,8 @@ const handlers: HandlerTable = {
   google: unsupportedHandler("google"),
 };
 
+// while NATS does not answer, a signal or the parent's death ends the worker at once
+const handOver = stopEarly();
 const link = await openNats(cfg.natsUrl, `radiant-worker-${process.pid}`, log, { consumer: { ackWaitMs: cfg.ackWaitMs }, retention: cfg.retention });
 await link.topologyReady;
 const worker = new Worker({
@@ -49,6 +51,4 @@ async function shutdown(signal: string): Promise<void> {
   log.info({ handled: worker.handled }, "worker stopped");
   process.exit(0);
 }
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
-stopWithParent(() => void shutdown("parent gone"));
+handOver((why) => void shutdown(why));
