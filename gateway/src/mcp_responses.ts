@@ -13,7 +13,7 @@
 //   delivered, the cut POST's remaining replies included.
 // Workers mark each reply with the request it answers or was sent for
 // (wire.ts: Radiant-Response-To, Radiant-Related-To).
-import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/nats-core";
+import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import { headers, subjects } from "@radiant/infra/wire";
 
 /** How long the fate of a finished POST's ids is remembered (to keep GET streams from repeating it). */
@@ -24,6 +24,10 @@ export interface ReplySink {
   deliver(seq: number, data: Uint8Array, isResponse: boolean): void;
   /** every request has its response */
   finish(): void;
+  /** whether this POST's stream sent an event with this id (a client resuming from it has lost the stream) */
+  sent(eventId: number): boolean;
+  /** the client resumed elsewhere: end this response, whatever it waited for goes to the resumed stream */
+  abandon(): void;
 }
 
 export class PendingPost {
@@ -119,6 +123,30 @@ export class ResponseRouter {
     e.sweep ??= setTimeout(() => this.sweep(post.sid, e), MEMORY_MS + 100);
   }
 
+  /**
+   * A client resumes a stream from `eventId` on a GET: the POST stream that
+   * sent that id is dead even if its connection looks open (a client whose
+   * network changed leaves no FIN behind). End it here, and tell the other
+   * gateway processes, so its replies go to the resumed GET instead of into
+   * a socket nobody reads. Call before the GET reads HISTORY.
+   */
+  resumedFrom(sid: string, eventId: number): void {
+    this.abandonSent(sid, eventId);
+    const h = natsHeaders();
+    h.set(headers.resumedFrom, String(eventId));
+    this.nc.publish(subjects.live(sid), undefined, { headers: h });
+  }
+
+  private abandonSent(sid: string, eventId: number): void {
+    const e = this.bySid.get(sid);
+    if (!e) return;
+    for (const p of [...e.posts]) {
+      if (!p.sink.sent(eventId)) continue;
+      this.close(p);
+      p.sink.abandon();
+    }
+  }
+
   route(sid: string, h: MsgHdrs | undefined): Route {
     const e = this.bySid.get(sid);
     if (!e || !h) return "free";
@@ -154,7 +182,13 @@ export class ResponseRouter {
   private onMessage(e: SessionEntry, msg: Msg): void {
     const h = msg.headers;
     const seq = Number(h?.get(headers.sequence));
-    if (!h || Number.isNaN(seq)) return; // a control notice, not a stored message
+    if (!h) return;
+    if (Number.isNaN(seq)) {
+      // a control notice, not a stored message
+      const from = h.get(headers.resumedFrom);
+      if (from !== "") this.abandonSent(subjects.sidOfLive(msg.subject), Number(from));
+      return;
+    }
     if (seq > this.newestSeq) this.newestSeq = seq;
     const to = h.get(headers.responseTo);
     const related = to === "" ? h.get(headers.relatedTo) : "";

@@ -177,6 +177,8 @@ class StreamAnswer implements ReplySink {
   /** replies that came before the request's publish was acked (the head is not written yet) */
   private early: [number, Uint8Array][] | undefined = [];
   private finished = false;
+  /** the event ids this stream sent: a GET resuming from one of them means this stream is lost */
+  private readonly ids = new Set<number>();
 
   constructor(
     x: Exchange,
@@ -190,16 +192,28 @@ class StreamAnswer implements ReplySink {
   start(): void {
     this.stream.begin(this.headers);
     this.stream.onGone = () => this.onOver();
-    if (this.primeAt >= 0) this.stream.mark(this.primeAt);
+    if (this.primeAt >= 0) {
+      this.ids.add(this.primeAt);
+      this.stream.mark(this.primeAt);
+    }
     const early = this.early!;
     this.early = undefined;
-    for (const [seq, data] of early) this.stream.send(data, seq);
+    for (const [seq, data] of early) this.deliver(seq, data);
     if (this.finished) this.finish();
   }
 
   deliver(seq: number, data: Uint8Array): void {
-    if (this.early) this.early.push([seq, data]);
-    else this.stream.send(data, seq);
+    if (this.early) return void this.early.push([seq, data]);
+    this.ids.add(seq);
+    this.stream.send(data, seq);
+  }
+
+  sent(eventId: number): boolean {
+    return this.ids.has(eventId);
+  }
+
+  abandon(): void {
+    this.stream.end();
   }
 
   finish(): void {
@@ -237,6 +251,12 @@ class JsonAnswer implements ReplySink {
     if (isResponse) this.parts.push(data); // a JSON answer has no room for what came while working
   }
 
+  sent(): boolean {
+    return false; // no event ids: nothing to resume from
+  }
+
+  abandon(): void {}
+
   finish(): void {
     this.finished = true;
     if (!this.started) return;
@@ -265,6 +285,7 @@ function stream(c: Ctx, x: Exchange, req: HttpRequest): void {
     x.fail("400 Bad Request", "Bad Request: Last-Event-ID must be an event id this server sent (a whole number)");
     return;
   }
+  if (lastSeq !== "end") c.router.resumedFrom(claims.sid, lastSeq);
   const sse = new SseStream(x, "plain");
   // the standalone stream, or one resuming a cut stream (see mcp_responses.ts)
   sse.wants = lastSeq === "end" ? (h) => c.router.forStandalone(claims.sid, h) : (h) => c.router.forResumed(claims.sid, h);

@@ -5,7 +5,7 @@ import t from "tap";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ResultSchema } from "@modelcontextprotocol/sdk/types.js";
-import { eventually, rpc, startStack } from "./harness.js";
+import { eventually, rpc, startStack, TcpProxy } from "./harness.js";
 import { request, SseReader } from "./sse_client.js";
 
 const APP = "http://app.example.test";
@@ -96,6 +96,28 @@ t.test("the SDK: a POST stream cut mid-way resumes on a GET with Last-Event-ID; 
   t.equal(chunks.length, n, "nothing twice, nothing missing");
   t.same(chunks, Array.from({ length: n }, (_, i) => i), "chunks 0..1999 once each, in order");
   t.same(await client.ping(), {}, "and the session goes on");
+});
+
+t.test("a POST stream whose client vanished without a goodbye: the GET resuming it gets the rest, once", async (t) => {
+  const sid = await initialize();
+  const proxy = await new TcpProxy({ host: "127.0.0.1", port: Number(new URL(base).port) }).start();
+  t.teardown(() => proxy.close());
+  const h = { "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" };
+  const n = 2000;
+  const post = await SseReader.open(`http://127.0.0.1:${proxy.port}/mcp`, { ...h, "content-type": "application/json", accept: BOTH }, "POST", JSON.stringify(rpc("v", "radiant.test/stream", { count: n })));
+  await post.waitFor(300);
+  // the client's network is gone: no FIN, no RST, so the gateway's side of the POST still looks open
+  proxy.freeze();
+  await new Promise((r) => setTimeout(r, 300));
+  const before = [...post.events];
+  const resumed = await SseReader.open(endpoint, { ...h, "last-event-id": before.at(-1)!.id! });
+  const isResult = (e: { data: string }) => e.data.includes('"id":"v"');
+  await eventually("the result on the resumed GET", () => resumed.events.some(isResult), 60_000);
+  const all = [...before, ...resumed.events].filter((e) => e.data !== "");
+  const chunks = all.filter((e) => !isResult(e)).map((e) => (JSON.parse(e.data) as { params: Chunk }).params.i);
+  t.same(chunks, Array.from({ length: n }, (_, i) => i), "chunks 0..1999 once each, in order, across the two streams");
+  t.equal(all.filter(isResult).length, 1, "the result once");
+  resumed.cut();
 });
 
 t.test("the SDK: terminateSession is DELETE; the session is gone everywhere after", async (t) => {

@@ -193,6 +193,15 @@ export class TcpProxy {
     this.open = true;
   }
 
+  /** stop forwarding without closing anything: a peer whose network vanished (no FIN, no RST) */
+  freeze(): void {
+    this.open = false;
+    for (const s of this.conns) {
+      s.unpipe();
+      s.pause();
+    }
+  }
+
   close(): void {
     this.cut();
     this.server?.close();

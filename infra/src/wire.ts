@@ -26,6 +26,8 @@ export const subjects = {
   historyAll: "hist.>",
   /** core subject the gateway holding the session subscribes to. */
   live: (sid: string): string => `out.${sid}`,
+  /** the session id a live subject names */
+  sidOfLive: (subject: string): string => subject.slice("out.".length),
   liveAll: "out.>",
   /** a session ended by its client (MCP `DELETE /mcp`): stored so every gateway refuses it from then on */
   ended: (sid: string): string => `ended.${sid}`,
@@ -95,6 +97,11 @@ export const headers = {
   takeover: "Radiant-Takeover",
   /** on a core message to a live subject: the session was ended; every connection holding it closes */
   ended: "Radiant-Ended",
+  /**
+   * on a core message to a live subject: a client resumes, with a GET and this
+   * Last-Event-ID, a stream it lost (MCP); an HTTP response still open for it is dead
+   */
+  resumedFrom: "Radiant-Resumed-From",
   /** on a reply that answers a JSON-RPC request: the request's id, as JSON (`1`, `"a"`) */
   responseTo: "Radiant-Response-To",
   /** on a message a handler sent while working on a request (progress, a stream chunk): that request's id, as JSON */
