@@ -2,7 +2,7 @@
 // once to INBOX inside a msgpack envelope with the bytes untouched. Anything
 // that cannot be published is answered at once, in the caller's protocol and
 // naming its request id — never dropped.
-import type { AckedPublisher } from "@radiant/infra/publish";
+import type { AckedPublisher, PubAck } from "@radiant/infra/publish";
 import { protocolErrorJson, type ErrorKind } from "@radiant/infra/errors";
 import { encodeInbox, requestMsgId, subjects, type Protocol } from "@radiant/infra/wire";
 import { directFrame } from "./frames.js";
@@ -68,20 +68,22 @@ export class Ingress {
    * A frame that came in over HTTP, checked by its transport: resolves once
    * JetStream holds it; rejects with a BrokerUnavailable saying why not.
    */
-  async submit(sid: string, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<void> {
+  async submit(sid: string, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<PubAck> {
     if (!this.o.connected()) throw new BrokerUnavailable("the gateway cannot reach its message broker");
+    let ack: PubAck;
     try {
-      await this.publish(subjects.inbox(proto, sid), sid, principal, proto, frame, id);
+      ack = await this.publish(subjects.inbox(proto, sid), sid, principal, proto, frame, id);
     } catch (e) {
       throw new BrokerUnavailable(`the request could not be queued (${(e as Error).message})`);
     } finally {
       this.done();
     }
     metrics.messagesIn.inc();
+    return ack;
   }
 
   /** Into INBOX inside an envelope (msgpackr copies the bytes before returning); count it in flight. */
-  private publish(subject: string, sid: string, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<unknown> {
+  private publish(subject: string, sid: string, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<PubAck> {
     const env = encodeInbox({ v: 1, sid, proto, principal, ts: Date.now(), body: frame });
     // a JSON-RPC request re-sent (after a reconnect) is stored, and so run, once
     const msgID = id !== "null" && (proto === "mcp" || proto === "a2a") ? requestMsgId(sid, id) : undefined;

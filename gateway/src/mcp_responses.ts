@@ -15,6 +15,7 @@
 // (wire.ts: Radiant-Response-To, Radiant-Related-To).
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import { headers, subjects } from "@radiant/infra/wire";
+import type { StoredReply } from "./history.js";
 
 /** How long the fate of a finished POST's ids is remembered (to keep GET streams from repeating it). */
 const MEMORY_MS = 120_000;
@@ -33,6 +34,10 @@ export interface ReplySink {
 export class PendingPost {
   /** ids (as JSON) still without a response */
   readonly waiting: Set<string>;
+  /** for a re-sent request: what was handed over, so live and replay never both do */
+  given: Set<number> | undefined;
+  /** live messages that came while HISTORY was read: they follow the replay, in order */
+  held: [number, Uint8Array, string, string][] | undefined;
 
   constructor(
     readonly sid: string,
@@ -194,15 +199,43 @@ export class ResponseRouter {
     const related = to === "" ? h.get(headers.relatedTo) : "";
     if (to === "" && related === "") return;
     for (const p of e.posts) {
-      if (to !== "" && p.waiting.delete(to)) {
-        p.sink.deliver(seq, msg.data, true);
-        if (p.waiting.size === 0) p.sink.finish();
-        return;
+      if (p.held && ((to !== "" && p.waiting.has(to)) || (related !== "" && p.waiting.has(related)))) return void p.held.push([seq, msg.data, to, related]);
+      if (this.offer(p, seq, msg.data, to, related)) return;
+    }
+  }
+
+  /** Hand a stored message to a POST if it is the POST's; true if it was. */
+  private offer(p: PendingPost, seq: number, data: Uint8Array, to: string, related: string): boolean {
+    const mine = (to !== "" && p.waiting.has(to)) || (related !== "" && p.streaming && p.waiting.has(related));
+    if (!mine) return false;
+    if (p.given) {
+      if (p.given.has(seq)) return true;
+      p.given.add(seq);
+    }
+    if (to !== "") p.waiting.delete(to);
+    p.sink.deliver(seq, data, to !== "");
+    if (p.waiting.size === 0) p.sink.finish();
+    return true;
+  }
+
+  /**
+   * A request re-sent with an id JetStream had seen (a client's retry): it
+   * will not run again, so its replies are read from the session's HISTORY —
+   * those stored already; the rest, if it is still running, come live.
+   */
+  async replay(p: PendingPost, stored: AsyncIterable<StoredReply>): Promise<void> {
+    p.given = new Set();
+    p.held = [];
+    try {
+      for await (const m of stored) {
+        if (p.waiting.size === 0 || !this.bySid.get(p.sid)?.posts.has(p)) return;
+        const to = m.headers?.get(headers.responseTo) ?? "";
+        this.offer(p, m.seq, m.data, to, to === "" ? (m.headers?.get(headers.relatedTo) ?? "") : "");
       }
-      if (related !== "" && p.streaming && p.waiting.has(related)) {
-        p.sink.deliver(seq, msg.data, false);
-        return;
-      }
+    } finally {
+      const held = p.held;
+      p.held = undefined;
+      for (const [seq, data, to, related] of held) if (p.waiting.size > 0) this.offer(p, seq, data, to, related);
     }
   }
 }

@@ -80,7 +80,7 @@ mountHttp(
   app,
   [
     ...sseRoutes(hub, ingress, { maxPayload: cfg.maxPayload, defaultLlmProtocol: cfg.defaultLlmProtocol }),
-    ...mcpHttpRoutes(hub, ingress, replies, ended, {
+    ...mcpHttpRoutes(hub, ingress, replies, ended, history, {
       maxPayload: cfg.maxPayload,
       responseTimeoutMs: cfg.httpResponseTimeoutMs,
       newestSeq: () => Math.max(replies.newestSeq, historyState.lastSeq),

@@ -16,6 +16,7 @@ import { accepts, isJson, type Exchange, type HttpRoute } from "./http.js";
 import { SessionEnded, type Hub } from "./hub.js";
 import { BrokerUnavailable, type Ingress } from "./ingress.js";
 import type { EndedSessions } from "./ended.js";
+import type { History } from "./history.js";
 import type { ResponseRouter, ReplySink } from "./mcp_responses.js";
 import { idJson, Key, Peek, peek } from "./peek.js";
 import { ResumeTokenError, type ResumeClaims } from "./resume.js";
@@ -77,6 +78,7 @@ interface Ctx {
   ingress: Ingress;
   router: ResponseRouter;
   ended: EndedSessions;
+  history: History;
   o: McpHttpOptions;
 }
 
@@ -155,13 +157,15 @@ function post(c: Ctx, x: Exchange, req: HttpRequest): void {
     }, c.o.responseTimeoutMs);
     answer.onOver = over;
     x.onAbort = over;
+    let duplicate: boolean;
     try {
-      await c.ingress.submit(sid, principal, "mcp", b, body.idJson);
+      duplicate = (await c.ingress.submit(sid, principal, "mcp", b, body.idJson)).duplicate;
     } catch (e) {
       over();
       return unavailable(x, e, body.batch ? "null" : body.idJson);
     }
     answer.start();
+    if (duplicate) void c.router.replay(pending, c.history.stream(sid, 0)).catch(() => {}); // unreadable now: the timeout answers
   });
 }
 
@@ -310,8 +314,8 @@ function end(c: Ctx, x: Exchange, req: HttpRequest): void {
   );
 }
 
-export function mcpHttpRoutes(hub: Hub, ingress: Ingress, router: ResponseRouter, ended: EndedSessions, o: McpHttpOptions): HttpRoute[] {
-  const c: Ctx = { hub, ingress, router, ended, o };
+export function mcpHttpRoutes(hub: Hub, ingress: Ingress, router: ResponseRouter, ended: EndedSessions, history: History, o: McpHttpOptions): HttpRoute[] {
+  const c: Ctx = { hub, ingress, router, ended, history, o };
   return [
     {
       path: "/mcp",

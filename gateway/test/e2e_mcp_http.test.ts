@@ -5,6 +5,7 @@ import t from "tap";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ResultSchema } from "@modelcontextprotocol/sdk/types.js";
+import { request as httpRequest } from "node:http";
 import { eventually, rpc, startStack, TcpProxy } from "./harness.js";
 import { request, SseReader } from "./sse_client.js";
 
@@ -153,6 +154,33 @@ t.test("POST: SSE answers by default, batches, 202 for notifications, MCP-Protoc
   const later = await mcpPost(rpc(3, "ping"), { ...h, accept: "application/json", "mcp-protocol-version": "2025-06-18" });
   t.equal(later.status, 200);
   t.same(JSON.parse(later.body), { jsonrpc: "2.0", id: 3, result: {} });
+});
+
+t.test("a request re-sent with the same id (a retry) is answered from HISTORY, not run twice", async (t) => {
+  const sid = await initialize();
+  const h = { "mcp-session-id": sid };
+  const first = await mcpPost(rpc(77, "radiant.test/echo", { n: 1 }), { ...h, accept: "application/json" });
+  t.same(JSON.parse(first.body), { jsonrpc: "2.0", id: 77, result: { n: 1 } });
+  const json = await mcpPost(rpc(77, "radiant.test/echo", { n: 1 }), { ...h, accept: "application/json" });
+  t.equal(json.status, 200, "JSON: answered");
+  t.same(JSON.parse(json.body), JSON.parse(first.body), "with the stored response");
+  const s = await SseReader.open(endpoint, { ...h, "content-type": "application/json", accept: BOTH }, "POST", JSON.stringify(rpc(77, "radiant.test/echo", { n: 1 })));
+  await s.waitEnd();
+  t.same(s.frames, [JSON.parse(first.body)], "SSE: the stored response once, then the end");
+  const stream = await SseReader.open(endpoint, { ...h, "content-type": "application/json", accept: BOTH }, "POST", JSON.stringify(rpc("st", "radiant.test/stream", { count: 3 })));
+  await stream.waitEnd();
+  const again = await SseReader.open(endpoint, { ...h, "content-type": "application/json", accept: BOTH }, "POST", JSON.stringify(rpc("st", "radiant.test/stream", { count: 3 })));
+  await again.waitEnd();
+  t.same(again.frames, stream.frames, "a streamed answer: the same messages, once each");
+  // the first attempt's connection dies while the request still runs; the retry gets the answer when it comes
+  const lost = httpRequest(endpoint, { method: "POST", headers: { ...h, "content-type": "application/json", accept: "application/json" } });
+  lost.on("error", () => {});
+  lost.end(JSON.stringify(rpc("slow", "radiant.test/sleep", { ms: 1500 })));
+  await new Promise((r) => setTimeout(r, 300));
+  lost.destroy();
+  const retry = await mcpPost(rpc("slow", "radiant.test/sleep", { ms: 1500 }), { ...h, accept: "application/json" });
+  t.equal(retry.status, 200);
+  t.same(JSON.parse(retry.body), { jsonrpc: "2.0", id: "slow", result: { slept: true } }, "answered once it ran (once)");
 });
 
 t.test("GET: Last-Event-ID replays from HISTORY what no POST delivered; a GET without it starts at the end", async (t) => {
