@@ -1,5 +1,7 @@
-// NATS → socket. One core subscription per session on its live subject; each
-// republished HISTORY message goes to the socket with its seq_num spliced in.
+// NATS → socket. Each republished HISTORY message goes to its session's socket
+// with its seq_num spliced in. The live messages of every session this process
+// made come through one wildcard subscription (out.{home}.*, wire.ts); a
+// session resumed here from another process has a subscription of its own.
 //
 // Everything a client receives is in HISTORY, so one routine — catchUp, "read
 // HISTORY after the last seq delivered until there is nothing more" — serves
@@ -16,7 +18,8 @@
 // While catchUp runs, live messages are held, so the seam has no gap and no
 // duplicate.
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
-import { closeCodes, headers, parseMetaSlot, subjects } from "@radiant/infra/wire";
+import { randomBytes } from "node:crypto";
+import { closeCodes, headers, HOME_LENGTH, homeOf, parseMetaSlot, subjects } from "@radiant/infra/wire";
 import { liveFrame } from "./frames.js";
 import type { History, StoredReply } from "./history.js";
 import { metrics } from "./metrics.js";
@@ -37,18 +40,43 @@ export interface EgressOptions {
 }
 
 export class Egress {
+  /** this process's id: the first characters of every session id it makes (wire.ts, homeOf) */
+  readonly home = randomBytes(6).toString("base64url").slice(0, HOME_LENGTH);
+  /** the sessions made here and held here: one wildcard subscription feeds them all */
+  private readonly atHome = new Map<string, Session>();
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly o: EgressOptions,
-  ) {}
+  ) {
+    nc.subscribe(subjects.liveHome(this.home), {
+      callback: (err, msg) => {
+        const s = err ? undefined : this.atHome.get(subjects.sidOfLive(msg.subject));
+        if (s) this.onLive(s, msg);
+      },
+    });
+  }
+
+  /** sessions fed by the home subscription */
+  get homeSessions(): number {
+    return this.atHome.size;
+  }
+  /** sessions away from home, each with a NATS subscription of its own */
+  away = 0;
 
   /**
-   * Subscribe to the session's live subject. `confirmed`: resolve only once the
-   * server has the subscription (a resume reads HISTORY after that point). A
-   * fresh session needs no round trip: its client's requests go out on the
-   * same connection after the SUB, so their replies cannot miss it.
+   * Take the session's live messages: through the home subscription, or (a
+   * session made by another process) a subscription of its own. `confirmed`:
+   * resolve only once the server has it (a resume reads HISTORY after that
+   * point). A fresh session needs no round trip: its client's requests go out
+   * on the same connection after the SUB, so their replies cannot miss it.
    */
   async subscribe(s: Session, confirmed = false): Promise<void> {
+    if (homeOf(s.sid) === this.home) {
+      this.atHome.set(s.sid, s);
+      return;
+    }
+    this.away++;
     s.live = this.nc.subscribe(subjects.live(s.sid), {
       callback: (err, msg) => {
         if (!err) this.onLive(s, msg);
@@ -58,6 +86,8 @@ export class Egress {
   }
 
   unsubscribe(s: Session): void {
+    if (this.atHome.get(s.sid) === s) this.atHome.delete(s.sid);
+    if (s.live) this.away--;
     s.live?.unsubscribe();
     s.live = undefined;
     if (s.gapTimer) clearTimeout(s.gapTimer);

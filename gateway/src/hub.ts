@@ -16,7 +16,6 @@ import { prepare, refusal, type HistoryStateCache, type Prepared } from "./recon
 import type { ResumeClaims, ResumeTokens } from "./resume.js";
 import { Session, type Transport } from "./session.js";
 
-export const newSessionId = (): string => randomBytes(16).toString("base64url");
 
 export class SessionEnded extends Error {}
 
@@ -43,7 +42,7 @@ export class Hub {
 
   /** At the upgrade, synchronously: a fresh session, or a resume whose token checked out. */
   prepare(principal: string, query: { resume?: string; lastSeq?: string }): Prepared {
-    return prepare(this.tokens, principal, query, newSessionId, (sid) => this.ended.has(sid));
+    return prepare(this.tokens, principal, query, this.newSessionId, (sid) => this.ended.has(sid));
   }
 
   /**
@@ -58,7 +57,7 @@ export class Hub {
 
   /** A new session for a transport that starts one by request (MCP's initialize): its id and token. */
   newSession(principal: string): { sid: string; token: string } {
-    const sid = newSessionId();
+    const sid = this.newSessionId();
     return { sid, token: this.tokens.issue({ sid, principal, epoch: this.history.epoch }) };
   }
 
@@ -117,7 +116,7 @@ export class Hub {
       metrics.resumes.inc({ outcome: "refused" });
       this.egress.unsubscribe(s);
       this.sessions.delete(s.sid);
-      const sid = randomBytes(16).toString("base64url");
+      const sid = this.newSessionId();
       s.rebind(sid, this.tokens.issue({ sid, principal: s.principal, epoch: this.history.epoch }));
       this.start(s, why);
       return;
@@ -128,6 +127,9 @@ export class Hub {
     s.catchingUp = false;
     await this.egress.catchUp(s); // replay after last_seq, then the live messages held meanwhile
   }
+
+  /** A new session id: this process's home, then 128 random bits. */
+  private readonly newSessionId = (): string => this.egress.home + randomBytes(16).toString("base64url");
 
   /** This connection is the session's only one in this process. */
   private claim(s: Session): void {

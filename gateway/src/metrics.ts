@@ -31,6 +31,16 @@ export const metrics = {
     labelNames: ["outcome"] as const,
     registers: [registry],
   }),
+  homeSessions: new Gauge({
+    name: "radiant_home_sessions",
+    help: "Sessions whose live messages come through their process's one home subscription",
+    registers: [registry],
+  }),
+  sessionSubscriptions: new Gauge({
+    name: "radiant_session_subscriptions",
+    help: "Sessions resumed away from the process that made them: each holds a NATS subscription of its own",
+    registers: [registry],
+  }),
   natsConnected: new Gauge({
     name: "radiant_nats_connected",
     help: "1 while this process is connected to NATS",

@@ -110,6 +110,8 @@ process.send?.(hello);
 process.on("message", (m: MetricsRequest) => {
   if (m?.type !== "radiant:metrics") return;
   metrics.natsConnected.set(link.connected ? 1 : 0);
+  metrics.homeSessions.set(egress.homeSessions);
+  metrics.sessionSubscriptions.set(egress.away);
   void registry.getMetricsAsJSON().then((json) => {
     const r: MetricsResponse = { type: "radiant:metrics", id: m.id, metrics: json };
     process.send?.(r);

@@ -38,7 +38,7 @@ t.test("a message the live path lost (gateway off NATS a moment) is read back fr
     return js.publish(subjects.history(sid), JSON.stringify({ jsonrpc: "2.0", method: "notifications/test", params: { n } }), { headers: h });
   };
   // published from outside the gateway: wait until its subscription has reached the server
-  await eventually("the live subscription", async () => (await stack.nats.subscriptionsUnder(subjects.live(sid))) === 1);
+  await eventually("the live subscription", async () => (await stack.nats.interestIn(subjects.live(sid))) === 1);
   await publish(1);
   t.equal(((await c.next()).params as { n: number }).n, 1);
   proxy.cut();

@@ -1,16 +1,15 @@
 // A client that goes silent (answers no pings) is closed by the idle timeout,
-// and its live subscription goes with it.
+// and its live routing goes with it.
 import t from "tap";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { once } from "node:events";
-import { subjects } from "@radiant/infra/wire";
-import { eventually, startStack } from "./harness.js";
+import { eventually, liveRoutes, startStack } from "./harness.js";
 
 const stack = await startStack(t, { gatewayEnv: { GATEWAY_IDLE_TIMEOUT: "8" } });
-const subs = () => stack.nats.subscriptionsUnder(subjects.live(""));
+const routes = async () => (await liveRoutes(stack)).home;
 
-t.test("a client that goes silent is closed by the idle timeout, and its subscription goes", async (t) => {
-  const baseline = await subs();
+t.test("a client that goes silent is closed by the idle timeout, and its routing goes", async (t) => {
+  const baseline = await routes();
   // a raw upgrade that then never answers the server's pings
   const sock: Socket = tcpConnect(stack.gatewayPort, "127.0.0.1");
   await once(sock, "connect");
@@ -21,9 +20,9 @@ t.test("a client that goes silent is closed by the idle timeout, and its subscri
   let got = "";
   sock.on("data", (d) => (got += d.toString("latin1")));
   await eventually("upgrade", () => got.includes("101 Switching Protocols"));
-  await eventually("a subscription for it", async () => (await subs()) === baseline + 1);
-  await eventually("the idle timeout to close it", async () => (await subs()) === baseline, 40_000);
-  t.pass("closed by idle timeout; subscription removed");
+  await eventually("a route for it", async () => (await routes()) === baseline + 1);
+  await eventually("the idle timeout to close it", async () => (await routes()) === baseline, 40_000);
+  t.pass("closed by idle timeout; its route removed");
   sock.destroy();
 });
 

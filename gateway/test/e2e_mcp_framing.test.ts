@@ -20,7 +20,7 @@ t.test("subprotocol echoed; session notification first; frames strictly JSON-RPC
   const hello = await c.next();
   t.match(hello, { jsonrpc: "2.0", method: "notifications/radiant/session", params: { _meta: { "radiant/seq_num": 0 } } });
   const params = hello.params as { sid: string; resume_token: string };
-  t.match(params.sid, /^[A-Za-z0-9_-]{22}$/);
+  t.match(params.sid, /^[A-Za-z0-9_-]{28}$/);
   t.match(params.resume_token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
 
   const init = await c.call(rpc(1, "initialize", { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } }));

@@ -1,16 +1,17 @@
-// However a socket ends — client close, abrupt reset, server shutdown — its
-// live subscription is gone at once: the NATS server's own subscription count
-// returns to its baseline. (The idle timeout: e2e_idle_timeout.test.ts.)
+// However a socket ends — client close, abrupt reset, server shutdown — the
+// gateway lets go of its live routing at once. Sessions made by the process
+// that holds them cost NATS nothing per session (one wildcard subscription per
+// process); a session resumed on another process has a subscription of its
+// own, gone as soon as the socket is. (The idle timeout: e2e_idle_timeout.)
 import t from "tap";
 import { exited } from "@radiant/infra/proc";
-import { subjects } from "@radiant/infra/wire";
-import { Client, eventually, openSession, rpc, startStack } from "./harness.js";
+import { Client, eventually, liveRoutes, openSession, rpc, startStack } from "./harness.js";
 
 const stack = await startStack(t);
-// the sessions' live subscriptions, as the server counts them (out.{sid})
-const subs = () => stack.nats.subscriptionsUnder(subjects.live(""));
+// live subscriptions, as the NATS server counts them (out.…)
+const subs = () => stack.nats.subscriptionsUnder("out.");
 
-t.test("2,000 sessions opened and closed (half closed, half reset): subscriptions back to baseline", async (t) => {
+t.test("2,000 sessions opened and closed (half closed, half reset): no subscription each, routes back to none", async (t) => {
   const baseline = await subs();
   const n = 2000;
   const clients: Client[] = [];
@@ -19,21 +20,20 @@ t.test("2,000 sessions opened and closed (half closed, half reset): subscription
     await Promise.all(batch.map((c) => c.next()));
     clients.push(...batch);
   }
-  await eventually("one subscription per session", async () => (await subs()) === baseline + n);
+  await eventually("every session routed from home", async () => (await liveRoutes(stack)).home === n);
+  t.equal(await subs(), baseline, "no NATS subscription per session: the process's one wildcard serves them");
   t.equal((await stack.health()).body.active_connections, n);
   // a message on the last one proves the path is live
   t.same((await clients[n - 1]!.call(rpc(1, "ping"))).result, {});
   clients.forEach((c, i) => (i % 2 === 0 ? c.ws.close() : c.ws.terminate()));
   await Promise.all(clients.map((c) => c.closed));
-  await eventually("subscriptions back to baseline", async () => (await subs()) === baseline);
+  await eventually("routes back to none", async () => (await liveRoutes(stack)).home === 0);
   t.equal(await subs(), baseline);
   await eventually("no active connections", async () => (await stack.health()).body.active_connections === 0);
 });
 
-t.test("SIGTERM: clients are told to reconnect and resume (1012), the gateway exits cleanly", async (t) => {
-  const baseline = await subs();
+t.test("SIGTERM: clients are told to reconnect and resume (1012); resumed on the new process, each has a subscription until it goes", async (t) => {
   const sessions = await Promise.all(Array.from({ length: 20 }, () => openSession(stack.wsUrl)));
-  await eventually("subscriptions", async () => (await subs()) === baseline + 20);
   const gw = stack.gateway!.child;
   gw.kill("SIGTERM");
   const closes = await Promise.all(sessions.map((s) => s.c.closed));
@@ -41,9 +41,20 @@ t.test("SIGTERM: clients are told to reconnect and resume (1012), the gateway ex
   t.match(closes[0]!.reason, /reconnect and resume/);
   const code = await exited(gw);
   t.equal(code, 0, "the supervisor exits 0 once its processes have");
-  t.equal(await subs(), baseline, "their subscriptions are gone");
   await stack.startGateway();
-  const { c } = await openSession(stack.wsUrl);
-  t.same((await c.call(rpc(1, "ping"))).result, {}, "a new gateway serves again");
-  await c.close();
+  const baseline = await subs();
+  const resumed = await Promise.all(
+    sessions.map(async ({ session }) => {
+      const c = await Client.connect(`${stack.wsUrl}?resume=${encodeURIComponent(session.resume_token!)}&last_seq=0`);
+      t.match(await c.next(), { type: "session", sid: session.sid, resumed: true });
+      return c;
+    }),
+  );
+  await eventually("a subscription each: their home is gone", async () => (await liveRoutes(stack)).away === 20);
+  t.equal(await subs(), baseline + 20, "as the NATS server counts them");
+  t.same((await resumed[0]!.call(rpc(1, "ping"))).result, {}, "a new gateway serves them");
+  resumed.forEach((c, i) => (i % 2 === 0 ? c.ws.close() : c.ws.terminate()));
+  await Promise.all(resumed.map((c) => c.closed));
+  await eventually("their subscriptions are gone", async () => (await subs()) === baseline);
+  t.equal((await liveRoutes(stack)).away, 0);
 });

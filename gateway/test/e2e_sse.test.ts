@@ -4,8 +4,7 @@
 // a Node program would use — and by a raw reader that sees the bytes.
 import t from "tap";
 import { EventSource } from "eventsource";
-import { subjects } from "@radiant/infra/wire";
-import { eventually, rpc, startStack, TcpProxy } from "./harness.js";
+import { eventually, liveRoutes, rpc, startStack, TcpProxy } from "./harness.js";
 import { request, SseReader } from "./sse_client.js";
 
 const PAGE_ORIGIN = "http://app.example.test";
@@ -13,7 +12,8 @@ const stack = await startStack(t, {
   gatewayEnv: { GATEWAY_SSE_HEARTBEAT: "1", GATEWAY_MAX_PAYLOAD: "4096", GATEWAY_ALLOWED_ORIGINS: PAGE_ORIGIN },
 });
 const base = stack.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
-const subs = () => stack.nats.subscriptionsUnder(subjects.live(""));
+const subs = () => stack.nats.subscriptionsUnder("out.");
+const routes = async () => (await liveRoutes(stack)).home;
 
 /** A new session's stream URL (the Location of GET /sse) and its token. */
 async function newSession(): Promise<{ url: string; token: string }> {
@@ -170,8 +170,9 @@ t.test("Origin: listed origins get CORS headers and preflights, others 403", asy
   t.match(evil.body, /not allowed/);
 });
 
-t.test("2,000 streams opened and dropped: their subscriptions go at once", async (t) => {
+t.test("2,000 streams opened and dropped: their routes go at once", async (t) => {
   const baseline = await subs();
+  const routed = await routes();
   const n = 2000;
   const { url } = await newSession();
   const readers: SseReader[] = [];
@@ -181,10 +182,11 @@ t.test("2,000 streams opened and dropped: their subscriptions go at once", async
     await Promise.all(batch.map((r) => r.waitFor(1)));
     readers.push(...batch);
   }
-  await eventually("one subscription per stream", async () => (await subs()) === baseline + n);
+  await eventually("one route per stream", async () => (await routes()) === routed + n);
+  t.equal(await subs(), baseline, "and no NATS subscription each");
   t.equal((await stack.health()).body.active_connections, n);
   for (const r of readers) r.cut();
-  await eventually("subscriptions back to baseline", async () => (await subs()) === baseline);
+  await eventually("routes back to baseline", async () => (await routes()) === routed);
   await eventually("no active connections", async () => (await stack.health()).body.active_connections === 0);
 });
 

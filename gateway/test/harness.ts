@@ -138,6 +138,13 @@ export async function openSession(url: string): Promise<{ c: Client; session: Fr
   return { c, session };
 }
 
+/** How the gateway routes live messages now: sessions at home (one wildcard subscription) and away (one subscription each). */
+export async function liveRoutes(stack: Stack): Promise<{ home: number; away: number }> {
+  const text = await (await fetch(`${stack.healthUrl}/metrics`)).text();
+  const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
+  return { home: gauge("radiant_home_sessions"), away: gauge("radiant_session_subscriptions") };
+}
+
 export const rpc = (id: number | string, method: string, params?: Record<string, unknown>) => ({
   jsonrpc: "2.0",
   id,

@@ -91,6 +91,13 @@ export class NatsServer {
     if (this.child) await stopChild(this.child);
   }
 
+  /** Subscriptions, wildcards included, that a message on `subject` would reach (monitoring /subsz?test=). */
+  async interestIn(subject: string): Promise<number> {
+    const r = await fetch(`${this.monitorUrl}/subsz?subs=1&limit=10000000&test=${encodeURIComponent(subject)}`);
+    const j = (await r.json()) as { subscriptions_list?: unknown[] };
+    return (j.subscriptions_list ?? []).length;
+  }
+
   /** Subscriptions the server holds on subjects starting with `prefix` (monitoring /subsz?subs=1). */
   async subscriptionsUnder(prefix: string): Promise<number> {
     const r = await fetch(`${this.monitorUrl}/subsz?subs=1&limit=10000000`);

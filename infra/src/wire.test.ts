@@ -34,8 +34,10 @@ t.test("meta slots round-trip", async (t) => {
 
 t.test("subjects are spelled here; session ids fit one subject token", async (t) => {
   t.equal(subjects.inbox("mcp", "abcdefgh"), "in.mcp.abcdefgh");
-  t.equal(subjects.history("abcdefgh"), "hist.abcdefgh");
-  t.equal(subjects.live("abcdefgh"), "out.abcdefgh");
+  t.equal(subjects.history("abcdefgh"), "hist.abcdef.abcdefgh", "the home (first 6 chars) is a token of its own");
+  t.equal(subjects.live("abcdefgh"), "out.abcdef.abcdefgh");
+  t.equal(subjects.liveHome("abcdef"), "out.abcdef.*");
+  t.equal(subjects.sidOfLive(subjects.live("abcdefgh")), "abcdefgh");
   t.ok(isSessionId("n7CwoAsstjBLzJlhMYvgUw"));
   for (const bad of ["a.b.c.d.e", "abc*defgh", "abc>defgh", "short", "with space"]) t.notOk(isSessionId(bad), bad);
 });

@@ -11,24 +11,36 @@ export function isProtocol(s: string): s is Protocol {
 
 // ---- subjects -------------------------------------------------------------
 // A session id becomes one subject token, so it may not hold '.', '*', '>' or
-// white space. The gateway makes them (22 base64url chars); this guards the rest.
+// white space. The gateway makes them (28 base64url chars); this guards the rest.
 const SID_RE = /^[A-Za-z0-9_-]{8,64}$/;
 export function isSessionId(s: string): boolean {
   return SID_RE.test(s);
 }
+
+/**
+ * A session id starts with the id of the gateway process that made it, its
+ * home. The home is a token of the session's subjects, so that process takes
+ * the live messages of all the sessions it holds at home with ONE wildcard
+ * subscription (`out.{home}.*`) instead of one subscription per session; a
+ * session resumed on another process subscribes there to its own subject.
+ */
+export const HOME_LENGTH = 6;
+export const homeOf = (sid: string): string => sid.slice(0, HOME_LENGTH);
 
 export const subjects = {
   /** client frame → INBOX; workers filter nothing, the protocol rides in the subject for observability. */
   inbox: (proto: Protocol, sid: string): string => `in.${proto}.${sid}`,
   inboxAll: "in.>",
   /** worker reply → HISTORY (stored), republished by the server to `live`. */
-  history: (sid: string): string => `hist.${sid}`,
+  history: (sid: string): string => `hist.${homeOf(sid)}.${sid}`,
   historyAll: "hist.>",
-  /** core subject the gateway holding the session subscribes to. */
-  live: (sid: string): string => `out.${sid}`,
-  /** the session id a live subject names */
-  sidOfLive: (subject: string): string => subject.slice("out.".length),
+  /** core subject of the session's live messages (RePublish maps hist.> to out.> token for token). */
+  live: (sid: string): string => `out.${homeOf(sid)}.${sid}`,
   liveAll: "out.>",
+  /** every live subject of the sessions made by one gateway process */
+  liveHome: (home: string): string => `out.${home}.*`,
+  /** the session id a live subject names */
+  sidOfLive: (subject: string): string => subject.slice(subject.lastIndexOf(".") + 1),
   /** a session ended by its client (MCP `DELETE /mcp`): stored so every gateway refuses it from then on */
   ended: (sid: string): string => `ended.${sid}`,
   endedAll: "ended.*",
