@@ -62,14 +62,29 @@ export class AckedPublisher {
     }
     return new Promise<PubAck>((resolve, reject) => {
       this.pending.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
+      if (this.queue.length === 0) setImmediate(this.flushQueue);
+      this.queue.push([token, subject, data, hdrs]);
+    });
+  }
+
+  /**
+   * Publishes wait for the end of this turn of the event loop and then go
+   * out together: nats.js writes to its socket once per microtask turn, and
+   * every socket callback of uWS is a turn of its own, so one at a time they
+   * would cost a system call each.
+   */
+  private readonly queue: [number, string, Uint8Array, MsgHdrs | undefined][] = [];
+  private readonly flushQueue = (): void => {
+    for (const [token, subject, data, hdrs] of this.queue.splice(0)) {
       try {
         this.nc.publish(subject, data, { reply: this.prefix + token, ...(hdrs ? { headers: hdrs } : {}) });
       } catch (e) {
+        const p = this.pending.get(token);
         this.pending.delete(token);
-        reject(new PublishError((e as Error).message, true));
+        p?.reject(new PublishError((e as Error).message, true));
       }
-    });
-  }
+    }
+  };
 
   /** Stop the sweep; whatever waits is rejected. */
   close(): void {
