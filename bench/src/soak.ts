@@ -153,6 +153,8 @@ const result = {
   load_processes: loaders,
   active_connections_reported: health.active_connections,
   bytes_per_conn_gateway: Math.round((rssAfter - rssBefore) / connections),
+  // before any session: the supervisor and its processes, each
+  gateway_idle_rss_per_process: Math.round(rssBefore / (gatewayProcesses + 1)),
   // both ends of each connection live in this kernel (loopback): socket structures (slab) plus buffer pages
   kernel_bytes_per_conn: Math.round((slabAfter - slabBefore + sockAfter.tcpMemBytes - sockBefore.tcpMemBytes) / connections),
   kernel_tcp_buffer_bytes_per_conn: Math.max(0, Math.round((sockAfter.tcpMemBytes - sockBefore.tcpMemBytes) / connections)),
