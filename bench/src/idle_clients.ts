@@ -2,8 +2,8 @@
 // TCP socket, the upgrade request, and nothing else (it reads and discards
 // whatever the server sends, so the server never builds up backpressure).
 import { connect, type Socket } from "node:net";
+import { upgradeRequest } from "./ws_lite.js";
 
-const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 
 export function openIdle(port: number, host: string, localAddress: string, path = "/ws"): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -21,7 +21,7 @@ export function openIdle(port: number, host: string, localAddress: string, path 
     s.on("data", onData);
     s.once("error", reject);
     s.once("connect", () =>
-      s.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`),
+      s.write(upgradeRequest(path, host)),
     );
   });
 }

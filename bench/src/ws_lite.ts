@@ -5,6 +5,10 @@
 import { connect, type Socket } from "node:net";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+
+/** The upgrade request of every bench client (the key is fixed: nobody checks the accept hash). */
+export const upgradeRequest = (path: string, host: string): string =>
+  `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
 const OP_TEXT = 0x1;
 const OP_CLOSE = 0x8;
 const OP_PING = 0x9;
@@ -126,7 +130,7 @@ export function openLite(port: number, host: string, localAddress: string, path 
       if (c.socket === socket) c.closed = true;
     });
     socket.once("connect", () =>
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`),
+      socket.write(upgradeRequest(path, host)),
     );
   });
 }

@@ -13,11 +13,10 @@ import { sessionFrame, type SessionInfo } from "./frames.js";
 import type { Ingress } from "./ingress.js";
 import { metrics } from "./metrics.js";
 import { prepare, refusal, type HistoryStateCache, type Prepared } from "./reconnect.js";
-import type { ResumeClaims, ResumeTokens } from "./resume.js";
+import { SessionEnded, type ResumeClaims, type ResumeTokens } from "./resume.js";
 import { Session, type Transport } from "./session.js";
 
 
-export class SessionEnded extends Error {}
 
 /** frames a client may send while its resume is being decided */
 const MAX_QUEUED_WHILE_STARTING = 256;
@@ -42,16 +41,16 @@ export class Hub {
 
   /** At the upgrade, synchronously: a fresh session, or a resume whose token checked out. */
   prepare(principal: string, query: { resume?: string; lastSeq?: string }): Prepared {
-    return prepare(this.tokens, principal, query, this.newSessionId, (sid) => this.ended.has(sid));
+    return prepare((token) => this.claimsOf(token, principal), query, this.newSessionId);
   }
 
   /**
    * The session an HTTP request's token names (POST /sse/messages, MCP's
-   * Mcp-Session-Id). Throws ResumeTokenError saying why not, or SessionEnded.
+   * Mcp-Session-Id), or of a resume. Throws ResumeTokenError (SessionEnded among them) saying why not.
    */
   claimsOf(token: string, principal: string): ResumeClaims {
     const c = this.tokens.verify(token, principal);
-    if (this.ended.has(c.sid)) throw new SessionEnded("the session was ended by its client");
+    if (this.ended.has(c.sid)) throw new SessionEnded();
     return c;
   }
 
@@ -181,7 +180,7 @@ export class Hub {
 
   /** The socket's send buffer drained. */
   drain(s: Session): void {
-    this.egress.onDrain(s);
+    if (!s.closed) this.egress.onDrain(s);
   }
 
   /** Stop taking sessions and tell every client to reconnect and resume elsewhere. */

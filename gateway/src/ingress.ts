@@ -8,7 +8,7 @@ import { encodeInbox, requestMsgId, subjects, type Protocol } from "@radiant/inf
 import { directFrame } from "./frames.js";
 import { metrics } from "./metrics.js";
 import { idJson, Peek, peek } from "./peek.js";
-import { detectProtocol } from "./protocol.js";
+import { detectProtocol, type Framing } from "./protocol.js";
 import type { Session } from "./session.js";
 
 export interface IngressOptions {
@@ -23,6 +23,14 @@ export interface IngressOptions {
 
 const seen = new Peek();
 
+/** What makes a frame unfit to go in at all. */
+export type FrameFault = "parse" | "invalid";
+export const isFault = (v: Protocol | FrameFault): v is FrameFault => v === "parse" || v === "invalid";
+const faultMessages: Record<FrameFault, string> = {
+  parse: "Parse error: the frame is not valid JSON",
+  invalid: "Invalid Request: the frame matches no protocol this gateway speaks (MCP, A2A, OpenAI, Anthropic, Google)",
+};
+
 /** JetStream cannot take a frame right now: HTTP answers 503. */
 export class BrokerUnavailable extends Error {}
 
@@ -33,14 +41,35 @@ export class Ingress {
 
   constructor(private readonly o: IngressOptions) {}
 
+  /**
+   * The frame's protocol, or its fault: not JSON, or of no protocol we speak.
+   * Its peek stays in `seen` until the next call (every transport's frames come through here).
+   */
+  protocolOf(frame: Buffer, framing: Framing): Protocol | FrameFault {
+    const p = peek(frame, seen);
+    if (!p.ok) return "parse";
+    return detectProtocol(frame, p, framing, this.o.defaultLlmProtocol) ?? "invalid";
+  }
+
+  /** The error for a frame's fault, naming its id when it has one; call right after protocolOf. */
+  faultJson(frame: Buffer, fault: FrameFault): string {
+    metrics.ingressErrors.inc({ reason: fault });
+    return protocolErrorJson(undefined, fault, faultMessages[fault], fault === "parse" ? "null" : this.idOf(frame));
+  }
+
+  /** The frame's JSON-RPC id as raw JSON ("null" if none); call right after protocolOf. */
+  idOf(frame: Buffer): string {
+    return idJson(frame, seen);
+  }
+
   /** One client text frame. `frame` is only valid during this call. */
   frame(s: Session, frame: Buffer): void {
-    const p = peek(frame, seen);
-    if (!p.ok) return this.refuse(s, undefined, "parse", "Parse error: the frame is not valid JSON", "null");
-    const proto = detectProtocol(frame, p, s.framing, this.o.defaultLlmProtocol);
-    if (proto === undefined) {
-      return this.refuse(s, undefined, "invalid", "Invalid Request: the frame matches no protocol this gateway speaks (MCP, A2A, OpenAI, Anthropic, Google)", idJson(frame, p));
+    const proto = this.protocolOf(frame, s.framing);
+    if (isFault(proto)) {
+      if (!s.closed) s.transport.send(directFrame(s.framing, this.faultJson(frame, proto), s.token), 0);
+      return;
     }
+    const p = seen;
     if (s.inflight >= this.o.maxInflight || s.inflightBytes + frame.byteLength > this.o.maxInflightBytes) {
       return this.refuse(s, proto, "overloaded", `Too many requests in flight on this session (limit ${this.o.maxInflight}): retry after replies arrive`, idJson(frame, p));
     }

@@ -80,6 +80,10 @@ interface SessionEntry {
   sweep: NodeJS.Timeout | undefined;
 }
 
+/** Whether a stored message answering `to` (or sent while working on `related`) goes out on this POST. */
+const owns = (p: PendingPost, to: string, related: string): boolean =>
+  (to !== "" && p.waiting.has(to)) || (related !== "" && p.streaming && p.waiting.has(related));
+
 export class ResponseRouter {
   private readonly bySid = new Map<string, SessionEntry>();
   /** the newest HISTORY sequence this process has seen on a live subject */
@@ -199,15 +203,16 @@ export class ResponseRouter {
     const related = to === "" ? h.get(headers.relatedTo) : "";
     if (to === "" && related === "") return;
     for (const p of e.posts) {
-      if (p.held && ((to !== "" && p.waiting.has(to)) || (related !== "" && p.waiting.has(related)))) return void p.held.push([seq, msg.data, to, related]);
-      if (this.offer(p, seq, msg.data, to, related)) return;
+      if (!owns(p, to, related)) continue;
+      if (p.held) p.held.push([seq, msg.data, to, related]);
+      else this.offer(p, seq, msg.data, to, related);
+      return;
     }
   }
 
   /** Hand a stored message to a POST if it is the POST's; true if it was. */
   private offer(p: PendingPost, seq: number, data: Uint8Array, to: string, related: string): boolean {
-    const mine = (to !== "" && p.waiting.has(to)) || (related !== "" && p.streaming && p.waiting.has(related));
-    if (!mine) return false;
+    if (!owns(p, to, related)) return false;
     if (p.given) {
       if (p.given.has(seq)) return true;
       p.given.add(seq);

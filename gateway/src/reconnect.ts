@@ -9,7 +9,7 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { HISTORY_STREAM } from "@radiant/infra/wire";
 import type { History } from "./history.js";
-import { ResumeTokenError, type ResumeTokens } from "./resume.js";
+import { ResumeTokenError, type ResumeClaims } from "./resume.js";
 
 /** What a socket becomes, decided at the upgrade. */
 export type Prepared =
@@ -18,21 +18,19 @@ export type Prepared =
   | { kind: "resume"; sid: string; lastSeq: number | "end"; epoch: string };
 
 export function prepare(
-  tokens: ResumeTokens,
-  principal: string,
+  /** the claims of a token this client may resume with; throws ResumeTokenError saying why not */
+  claimsOf: (token: string) => ResumeClaims,
   query: { resume?: string; lastSeq?: string },
   newSid: () => string,
-  isEnded: (sid: string) => boolean = () => false,
 ): Prepared {
   if (!query.resume) return { kind: "fresh", sid: newSid() };
   let claims;
   try {
-    claims = tokens.verify(query.resume, principal);
+    claims = claimsOf(query.resume);
   } catch (e) {
     if (!(e instanceof ResumeTokenError)) throw e;
     return { kind: "fresh", sid: newSid(), reason: e.message };
   }
-  if (isEnded(claims.sid)) return { kind: "fresh", sid: newSid(), reason: "the session was ended by its client" };
   const lastSeq = query.lastSeq === undefined || query.lastSeq === "" ? 0 : Number(query.lastSeq);
   if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
     return { kind: "fresh", sid: newSid(), reason: "last_seq must be a whole number >= 0" };

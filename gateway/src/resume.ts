@@ -18,6 +18,13 @@ export interface ResumeClaims {
 
 export class ResumeTokenError extends Error {}
 
+/** A valid token for a session its client ended (MCP's DELETE): refused like a bad one, and said so. */
+export class SessionEnded extends ResumeTokenError {
+  constructor() {
+    super("the session was ended by its client");
+  }
+}
+
 const HEADER = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");
 
 export class ResumeTokens {

@@ -39,10 +39,9 @@ try {
 
 // Until the process is up (NATS may not answer for a long time), a signal or
 // the supervisor's death ends it at once; from then on, shutdown() below.
-let stopper: ((why: string) => void) | undefined;
-const handOver = stopEarly();
+const life = stopEarly();
 // the supervisor is gone: nobody will restart or stop us
-process.on("disconnect", () => (stopper ? stopper("supervisor gone") : process.exit(0)));
+process.on("disconnect", () => life.stop("supervisor gone"));
 if (process.send && !process.connected) process.exit(0);
 
 const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log, { retention: cfg.retention });
@@ -79,7 +78,7 @@ mountWebSocket(app, hub, { path: "/ws", maxPayload: cfg.maxPayload, maxBackpress
 mountHttp(
   app,
   [
-    ...sseRoutes(hub, ingress, { maxPayload: cfg.maxPayload, defaultLlmProtocol: cfg.defaultLlmProtocol }),
+    ...sseRoutes(hub, ingress, { maxPayload: cfg.maxPayload }),
     ...mcpHttpRoutes(hub, ingress, replies, ended, history, {
       maxPayload: cfg.maxPayload,
       responseTimeoutMs: cfg.httpResponseTimeoutMs,
@@ -136,5 +135,4 @@ async function shutdown(why: string): Promise<void> {
   log.info("gateway process stopped");
   process.exit(0);
 }
-stopper = (why) => void shutdown(why);
-handOver(stopper);
+life.ready((why) => void shutdown(why));

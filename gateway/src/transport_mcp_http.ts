@@ -12,8 +12,9 @@
 //   POST stream cut before its reply resumes there too.
 // - DELETE ends the session everywhere (ended.ts).
 import type { HttpRequest } from "uWebSockets.js";
+import { protocolErrorJson } from "@radiant/infra/errors";
 import { accepts, isJson, type Exchange, type HttpRoute } from "./http.js";
-import { SessionEnded, type Hub } from "./hub.js";
+import type { Hub } from "./hub.js";
 import { BrokerUnavailable, type Ingress } from "./ingress.js";
 import type { EndedSessions } from "./ended.js";
 import type { History } from "./history.js";
@@ -21,6 +22,7 @@ import type { ResponseRouter, ReplySink } from "./mcp_responses.js";
 import { idJson, Key, Peek, peek } from "./peek.js";
 import { ResumeTokenError, type ResumeClaims } from "./resume.js";
 import { SseStream } from "./sse.js";
+import { openSessionStream } from "./transport_sse.js";
 
 export interface McpHttpOptions {
   maxPayload: number;
@@ -35,8 +37,8 @@ const SESSION_HEADER = "Mcp-Session-Id";
 const PRIMING_SINCE = "2025-11-25";
 const seen = new Peek();
 
-const rpcError = (code: number, message: string, id = "null") => `{"jsonrpc":"2.0","id":${id},"error":{"code":${code},"message":${JSON.stringify(message)}}}`;
-const errorBody = (message: string) => rpcError(-32000, message);
+const errorBody = (message: string) => protocolErrorJson("mcp", "refused", message);
+const NOT_JSON = protocolErrorJson("mcp", "parse", "Parse error: the body is not valid JSON");
 
 /** What a POST body holds, read without parsing a single message (a batch is parsed: batches are rare). */
 interface Body {
@@ -52,8 +54,8 @@ const canonicalId = (raw: string): string => JSON.stringify(JSON.parse(raw));
 
 function readBody(b: Buffer): Body | { status: string; error: string } {
   const p = peek(b, seen);
-  if (!p.ok) return { status: "400 Bad Request", error: rpcError(-32700, "Parse error: the body is not valid JSON") };
-  const invalid = (why: string) => ({ status: "400 Bad Request", error: rpcError(-32600, `Invalid Request: ${why}`) });
+  if (!p.ok) return { status: "400 Bad Request", error: NOT_JSON };
+  const invalid = (why: string) => ({ status: "400 Bad Request", error: protocolErrorJson("mcp", "invalid", `Invalid Request: ${why}`) });
   if (!p.array) {
     if (!p.has(Key.jsonrpc)) return invalid('not a JSON-RPC 2.0 message (no "jsonrpc")');
     const id = idJson(b, p);
@@ -91,7 +93,7 @@ function session(c: Ctx, x: Exchange, token: string, principal: string): ResumeC
   try {
     return c.hub.claimsOf(token, principal);
   } catch (e) {
-    if (!(e instanceof ResumeTokenError) && !(e instanceof SessionEnded)) throw e;
+    if (!(e instanceof ResumeTokenError)) throw e;
     x.fail("404 Not Found", `Session not found: ${e.message}; initialize a new session`);
     return undefined;
   }
@@ -122,7 +124,7 @@ function post(c: Ctx, x: Exchange, req: HttpRequest): void {
     try {
       body = readBody(b);
     } catch {
-      body = { status: "400 Bad Request", error: rpcError(-32700, "Parse error: the body is not valid JSON") };
+      body = { status: "400 Bad Request", error: NOT_JSON };
     }
     if ("error" in body) return x.reply(body.status, body.error);
     let sid: string;
@@ -171,7 +173,7 @@ function post(c: Ctx, x: Exchange, req: HttpRequest): void {
 
 function unavailable(x: Exchange, e: unknown, id: string): void {
   if (!(e instanceof BrokerUnavailable)) throw e;
-  x.reply("503 Service Unavailable", rpcError(-32000, `Service unavailable: ${e.message}; retry`, id), { headers: [["Retry-After", "1"]] });
+  x.reply("503 Service Unavailable", protocolErrorJson("mcp", "unavailable", `Service unavailable: ${e.message}; retry`, id), { headers: [["Retry-After", "1"]] });
 }
 
 /** Replies as an SSE stream: each as it is stored, then the end. */
@@ -294,14 +296,9 @@ function stream(c: Ctx, x: Exchange, req: HttpRequest): void {
   // the standalone stream, or one resuming a cut stream (see mcp_responses.ts)
   sse.wants = lastSeq === "end" ? (h) => c.router.forStandalone(claims.sid, h) : (h) => c.router.forResumed(claims.sid, h);
   sse.prime = version >= PRIMING_SINCE ? (seq) => sse.mark(seq) : () => {};
-  sse.begin();
-  const s = c.hub.open({ kind: "resume", sid: claims.sid, lastSeq, epoch: claims.epoch }, principal, sse);
-  sse.onGone = () => c.hub.close(s);
   // parked: heartbeats only, until its client lets go
   sse.takenOver = () => {};
-  sse.onDrain = () => {
-    if (!s.closed) c.hub.drain(s);
-  };
+  openSessionStream(c.hub, { kind: "resume", sid: claims.sid, lastSeq, epoch: claims.epoch }, principal, sse);
 }
 
 function end(c: Ctx, x: Exchange, req: HttpRequest): void {

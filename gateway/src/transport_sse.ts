@@ -12,20 +12,18 @@ import type { HttpRequest } from "uWebSockets.js";
 import { protocolErrorJson } from "@radiant/infra/errors";
 import { closeCodes } from "@radiant/infra/wire";
 import { accepts, isJson, type Exchange, type HttpRoute } from "./http.js";
-import { SessionEnded, type Hub } from "./hub.js";
-import { BrokerUnavailable, type Ingress } from "./ingress.js";
-import { idJson, Peek, peek } from "./peek.js";
-import { detectProtocol } from "./protocol.js";
-import { ResumeTokenError } from "./resume.js";
+import type { Hub } from "./hub.js";
+import { BrokerUnavailable, isFault, type Ingress } from "./ingress.js";
+import { ResumeTokenError, SessionEnded } from "./resume.js";
+import type { Prepared } from "./reconnect.js";
+import type { Session } from "./session.js";
 import { SseStream } from "./sse.js";
 
 export interface SseOptions {
   maxPayload: number;
-  defaultLlmProtocol: Parameters<typeof detectProtocol>[3];
 }
 
 const STREAM_PATH = "/sse";
-const seen = new Peek();
 
 const errorBody = (message: string) => JSON.stringify({ error: { message } });
 
@@ -52,12 +50,16 @@ function openStream(hub: Hub, x: Exchange, req: HttpRequest): void {
   const lastSeq = req.getHeader("last-event-id") || req.getQuery("last_seq") || undefined;
   const prepared = hub.prepare(principal, { resume, lastSeq });
   const stream = new SseStream(x, "json");
+  openSessionStream(hub, prepared, principal, stream);
+}
+
+/** A session on an SSE stream (here and MCP's GET): the head goes out, the session opens, and ends with the stream. */
+export function openSessionStream(hub: Hub, prepared: Prepared, principal: string, stream: SseStream): Session {
   stream.begin();
   const s = hub.open(prepared, principal, stream);
   stream.onGone = () => hub.close(s);
-  stream.onDrain = () => {
-    if (!s.closed) hub.drain(s);
-  };
+  stream.onDrain = () => hub.drain(s);
+  return s;
 }
 
 function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req: HttpRequest): void {
@@ -87,13 +89,9 @@ function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req
   }
   void x.body(o.maxPayload, declared).then(async (body) => {
     if (!body) return;
-    const p = peek(body, seen);
-    if (!p.ok) return x.reply("400 Bad Request", protocolErrorJson(undefined, "parse", "Parse error: the frame is not valid JSON", "null"));
-    const id = idJson(body, p);
-    const proto = detectProtocol(body, p, "json", o.defaultLlmProtocol);
-    if (proto === undefined) {
-      return x.reply("400 Bad Request", protocolErrorJson(undefined, "invalid", "Invalid Request: the frame matches no protocol this gateway speaks (MCP, A2A, OpenAI, Anthropic, Google)", id));
-    }
+    const proto = ingress.protocolOf(body, "json");
+    if (isFault(proto)) return x.reply("400 Bad Request", ingress.faultJson(body, proto));
+    const id = ingress.idOf(body);
     try {
       await ingress.submit(sid, principal, proto, body, id);
     } catch (e) {

@@ -120,7 +120,7 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
 
     drain: (ws) => {
       const s = ws.getUserData().session;
-      if (s && !s.closed) hub.drain(s);
+      if (s) hub.drain(s);
     },
 
     close: (ws) => {

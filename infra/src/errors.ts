@@ -8,7 +8,8 @@ export type ErrorKind =
   | "unsupported" // a protocol or method we do not serve yet
   | "overloaded" // too many requests in flight: retry later
   | "unavailable" // the broker cannot be reached: retry
-  | "internal"; // the request failed inside RADIANT
+  | "internal" // the request failed inside RADIANT
+  | "refused"; // an HTTP transport refused the request; its status says why (406, 415, 404, …)
 
 const rpcCodes: Record<ErrorKind, number> = {
   parse: -32700,
@@ -17,6 +18,7 @@ const rpcCodes: Record<ErrorKind, number> = {
   overloaded: -32000,
   unavailable: -32000,
   internal: -32603,
+  refused: -32000,
 };
 
 const httpish: Record<ErrorKind, { status: number; openai: string; anthropic: string; google: string }> = {
@@ -26,6 +28,7 @@ const httpish: Record<ErrorKind, { status: number; openai: string; anthropic: st
   overloaded: { status: 429, openai: "rate_limit_error", anthropic: "rate_limit_error", google: "RESOURCE_EXHAUSTED" },
   unavailable: { status: 503, openai: "server_error", anthropic: "overloaded_error", google: "UNAVAILABLE" },
   internal: { status: 500, openai: "server_error", anthropic: "api_error", google: "INTERNAL" },
+  refused: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error", google: "INVALID_ARGUMENT" },
 };
 
 /** JSON-RPC error code for a kind (MCP and A2A). A2A's own code for unsupported operations differs. */

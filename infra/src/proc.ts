@@ -102,14 +102,18 @@ export function stopWithParent(stop: () => void): void {
  * the parent's death end the process at once: one still waiting for NATS to
  * answer has nothing to finish, and must not outlive whoever started it.
  */
-export function stopEarly(): (graceful: (why: string) => void) => void {
-  let stop: ((why: string) => void) | undefined;
-  const on = (why: string) => (stop ? stop(why) : process.exit(0));
-  process.on("SIGTERM", () => on("SIGTERM"));
-  process.on("SIGINT", () => on("SIGINT"));
-  stopWithParent(() => on("parent gone"));
-  return (graceful) => {
-    stop = graceful;
+export function stopEarly(): { ready(graceful: (why: string) => void): void; stop(why: string): void } {
+  let graceful: ((why: string) => void) | undefined;
+  const stop = (why: string) => (graceful ? graceful(why) : process.exit(0));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  stopWithParent(() => stop("parent gone"));
+  return {
+    ready: (g) => {
+      graceful = g;
+    },
+    /** another reason to stop (a process's supervisor gone), the same way */
+    stop,
   };
 }
 

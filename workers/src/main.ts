@@ -23,7 +23,7 @@ const handlers: HandlerTable = {
 };
 
 // while NATS does not answer, a signal or the parent's death ends the worker at once
-const handOver = stopEarly();
+const life = stopEarly();
 const link = await openNats(cfg.natsUrl, `radiant-worker-${process.pid}`, log, { consumer: { ackWaitMs: cfg.ackWaitMs }, retention: cfg.retention });
 await link.topologyReady;
 const worker = new Worker({
@@ -51,4 +51,4 @@ async function shutdown(signal: string): Promise<void> {
   log.info({ handled: worker.handled }, "worker stopped");
   process.exit(0);
 }
-handOver((why) => void shutdown(why));
+life.ready((why) => void shutdown(why));
