@@ -1,7 +1,8 @@
 // A RADIANT client for Node (pass `ws`'s WebSocket) and browsers (the global
 // one). It reconnects with jittered exponential backoff, resumes with its
 // token and last seq_num, drops frames it has already seen, and says so
-// plainly when the gateway refused a resume.
+// plainly when the gateway refused a resume, ended the session, or lost
+// messages before this client read them.
 
 /** A frame from the gateway (default framing). */
 export type Frame = Record<string, unknown> & { seq_num?: number; resume_token?: string };
@@ -38,14 +39,33 @@ export interface ClientEvents {
   /** the gateway could not resume (reason given); the client continues on a fresh session */
   resumeRefused: (reason: string) => void;
   reconnecting: (attempt: number, delayMs: number) => void;
-  /** a newer connection took the session over: this client stops */
+  /** a newer connection took the session over (close 4001): this client stops */
   takenOver: () => void;
+  /** the session was ended by its client, e.g. `DELETE /mcp` (close 4002): it can never be resumed; this client stops */
+  ended: (reason: string) => void;
+  /**
+   * HISTORY dropped messages (retention) before this client read them (close 4003): the messages
+   * after seq_num `afterSeq` are gone. The old token is forgotten and the client carries on in a
+   * fresh session (the next `session` event says `resumed: false`).
+   */
+  historyLost: (loss: { afterSeq: number; reason: string }) => void;
+  /** every socket close; after `takenOver`, `ended` or `historyLost` when the code calls for one */
   close: (code: number, reason: string) => void;
 }
 
 const OPEN = 1;
-/** close codes after which reconnecting would only repeat the failure, or someone else has the session */
-const FINAL = new Set([1003, 1009, 4001]);
+const TAKEN_OVER = 4001;
+const ENDED = 4002;
+const HISTORY_LOST = 4003;
+/** close codes after which reconnecting would only repeat the failure, someone else has the session, or it is gone */
+const FINAL = new Set([1003, 1009, TAKEN_OVER, ENDED]);
+
+/** N of the 4003 reason `history lost: messages after seq_num <N> expired before delivery` */
+function lostAfter(reason: string): number | undefined {
+  const m = /after seq_num (\d+)/.exec(reason);
+  const n = m ? Number(m[1]) : NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
 
 export class RadiantClient {
   sid: string | undefined;
@@ -121,11 +141,9 @@ export class RadiantClient {
     const f = JSON.parse(text) as Frame;
     if (f.type === "session") {
       const resumed = f.resumed === true;
-      if (this.resuming && !resumed) {
-        // a fresh session: its seq_nums start over from the gateway's point of view
-        this.lastSeq = 0;
-        this.emit("resumeRefused", String(f.reason ?? "refused"));
-      }
+      // a fresh session: nothing of it has been seen yet (and HISTORY may have been recreated)
+      if (!resumed) this.lastSeq = 0;
+      if (this.resuming && !resumed) this.emit("resumeRefused", String(f.reason ?? "refused"));
       this.sid = String(f.sid);
       this.token = String(f.resume_token);
       this.attempt = 0;
@@ -145,22 +163,29 @@ export class RadiantClient {
   }
 
   private onClose(code: number, reason: string): void {
+    if (this.closedByUser) {
+      this.emit("close", code, reason);
+      return;
+    }
+    const final = FINAL.has(code);
+    if (final) this.finish();
+    if (code === TAKEN_OVER) this.emit("takenOver");
+    else if (code === ENDED) this.emit("ended", reason);
+    else if (code === HISTORY_LOST) {
+      // a resume from here would be refused: start over in a fresh session. What was delivered
+      // stays delivered; the fresh session replays nothing of the old one.
+      const afterSeq = lostAfter(reason) ?? this.lastSeq;
+      this.token = undefined;
+      this.sid = undefined;
+      this.emit("historyLost", { afterSeq, reason });
+    }
     this.emit("close", code, reason);
-    if (this.closedByUser) return;
-    if (code === 4001) {
-      this.emit("takenOver");
-      this.finish();
-      return;
-    }
-    if (FINAL.has(code)) {
-      this.finish();
-      return;
-    }
+    if (final || this.closedByUser) return; // a listener may have closed the client
     const base = this.o.backoffMs ?? 100;
     const delay = Math.min(this.o.maxBackoffMs ?? 10_000, base * 2 ** this.attempt) * (0.5 + Math.random() / 2);
     this.attempt++;
+    this.timer = setTimeout(() => this.connect(), delay); // before the event: a listener may close()
     this.emit("reconnecting", this.attempt, delay);
-    this.timer = setTimeout(() => this.connect(), delay);
   }
 
   private finish(): void {

@@ -27,6 +27,8 @@ export interface GatewayConfig {
 }
 
 export const DEV_SECRET = "dev-secret";
+/** shortest resume-token secret a gateway outside development mode accepts */
+export const MIN_SECRET_LENGTH = 32;
 
 /** A comma-separated list of origins (scheme://host[:port]) or "*". */
 function origins(env: Record<string, string | undefined>, name: string): string[] {
@@ -48,13 +50,24 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     throw new ConfigError("GATEWAY_DEFAULT_LLM_PROTOCOL", `"${llm}" must be openai, anthropic or google`);
   }
   const maxPayload = int(env, "GATEWAY_MAX_PAYLOAD", 1024 * 1024, 1024, 64 * 1024 * 1024);
+  const dev = bool(env, "GATEWAY_DEV", false);
+  const resumeTokenSecret = str(env, "RESUME_TOKEN_SECRET", DEV_SECRET);
+  // whoever knows the secret can sign a token for any session: a well-known or short one is an open door
+  if (!dev && (resumeTokenSecret === DEV_SECRET || resumeTokenSecret.length < MIN_SECRET_LENGTH)) {
+    throw new ConfigError(
+      "RESUME_TOKEN_SECRET",
+      resumeTokenSecret === DEV_SECRET
+        ? `is the public default 'dev-secret': set a random secret of at least ${MIN_SECRET_LENGTH} characters (GATEWAY_DEV=true allows the default for development)`
+        : `is ${resumeTokenSecret.length} characters: use a random secret of at least ${MIN_SECRET_LENGTH} (GATEWAY_DEV=true allows a short one for development)`,
+    );
+  }
   return {
     listen: listenAddr(env, "GATEWAY_LISTEN_ADDR", ":8443"),
     health: listenAddr(env, "GATEWAY_HEALTH_ADDR", ":8080"),
     natsUrl: url(env, "NATS_URL", "nats://localhost:4222", ["nats", "tls"]),
     egressProxyUrl: url(env, "EGRESS_PROXY_URL", "http://localhost:9000", ["http", "https"]),
-    resumeTokenSecret: str(env, "RESUME_TOKEN_SECRET", DEV_SECRET),
-    dev: bool(env, "GATEWAY_DEV", false),
+    resumeTokenSecret,
+    dev,
     processes: int(env, "GATEWAY_PROCESSES", 1, 1, 256),
     maxPayload,
     maxBackpressure: int(env, "GATEWAY_MAX_BACKPRESSURE", 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),

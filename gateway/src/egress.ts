@@ -19,7 +19,7 @@
 // duplicate.
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { randomBytes } from "node:crypto";
-import { closeCodes, headers, HOME_LENGTH, homeOf, parseMetaSlot, subjects } from "@radiant/infra/wire";
+import { closeCodes, headers, historyLostReason, HOME_LENGTH, homeOf, parseMetaSlot, subjects, type SessionId } from "@radiant/infra/wire";
 import { liveFrame } from "./frames.js";
 import type { History, StoredReply } from "./history.js";
 import { metrics } from "./metrics.js";
@@ -43,7 +43,7 @@ export class Egress {
   /** this process's id: the first characters of every session id it makes (wire.ts, homeOf) */
   readonly home = randomBytes(6).toString("base64url").slice(0, HOME_LENGTH);
   /** the sessions made here and held here: one wildcard subscription feeds them all */
-  private readonly atHome = new Map<string, Session>();
+  private readonly atHome = new Map<SessionId, Session>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -51,7 +51,8 @@ export class Egress {
   ) {
     nc.subscribe(subjects.liveHome(this.home), {
       callback: (err, msg) => {
-        const s = err ? undefined : this.atHome.get(subjects.sidOfLive(msg.subject));
+        const sid = err ? undefined : subjects.sidOfLive(msg.subject);
+        const s = sid && this.atHome.get(sid);
         if (s) this.onLive(s, msg);
       },
     });
@@ -166,8 +167,9 @@ export class Egress {
       while (!s.closed) {
         if (read === BULK_AFTER) {
           // a long way behind (a resume, a slow client): read in batches from here
-          for await (const m of this.o.history.stream(s.sid, s.lastSeq)) {
-            if (s.closed || !this.fromHistory(s, m)) return;
+          for await (const batch of this.o.history.batches(s.sid, s.lastSeq)) {
+            if (!(await this.unbroken(s))) return;
+            for (const m of batch) if (s.closed || !this.fromHistory(s, m)) return;
           }
           read++; // once per catch-up; direct gets see to the rest
         }
@@ -178,7 +180,7 @@ export class Egress {
           s.lagging = false;
           continue;
         }
-        if (s.closed || !this.fromHistory(s, m)) return;
+        if (!(await this.unbroken(s)) || s.closed || !this.fromHistory(s, m)) return;
         read++;
       }
     } catch {
@@ -192,6 +194,23 @@ export class Egress {
       return;
     }
     this.releaseHeld(s);
+  }
+
+  /**
+   * Whether what was just read from HISTORY follows on from the last message
+   * delivered. HISTORY drops a session's oldest messages first, so if that
+   * message is still stored now, nothing after it had been dropped when the
+   * read ran. If it is gone, the client fell so far behind that retention
+   * took messages it never got: it is told (closed with the last seq it has),
+   * never handed the rest as if nothing were missing.
+   */
+  private async unbroken(s: Session): Promise<boolean> {
+    if (s.lastSeq === 0 || (await this.o.history.holds(s.sid, s.lastSeq))) return true;
+    if (!s.closed) {
+      metrics.historyLost.inc();
+      s.transport.close(closeCodes.historyLost, historyLostReason(s.lastSeq));
+    }
+    return false;
   }
 
   /**

@@ -4,7 +4,7 @@
 // reads the stream from its start and then follows it.
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
-import { ENDED_STREAM, HISTORY_STREAM, headers, subjects } from "@radiant/infra/wire";
+import { ENDED_STREAM, HISTORY_STREAM, headers, subjects, type SessionId } from "@radiant/infra/wire";
 import type { Logger } from "pino";
 
 export class EndedSessions {
@@ -21,7 +21,7 @@ export class EndedSessions {
     private readonly log: Logger,
   ) {}
 
-  has(sid: string): boolean {
+  has(sid: SessionId): boolean {
     return this.ended.has(sid);
   }
 
@@ -35,7 +35,8 @@ export class EndedSessions {
         const messages = await c.consume();
         for await (const m of messages) {
           if (this.stopped) break;
-          this.ended.set(subjects.sidOfEnded(m.subject), m.info.timestampNanos / 1e6);
+          const sid = subjects.sidOfEnded(m.subject);
+          if (sid) this.ended.set(sid, m.info.timestampNanos / 1e6);
         }
       } catch (e) {
         if (!this.stopped) this.log.debug({ err: (e as Error).message }, "ENDED stream not readable yet; retrying");
@@ -53,7 +54,7 @@ export class EndedSessions {
    * End a session: record it, tell whoever holds it live to close, and drop its
    * HISTORY. Resolves once the record is stored (every gateway will refuse it).
    */
-  async end(sid: string): Promise<void> {
+  async end(sid: SessionId): Promise<void> {
     await this.js.publish(subjects.ended(sid), undefined, { timeout: 5000 });
     this.ended.set(sid, Date.now());
     const h = natsHeaders();

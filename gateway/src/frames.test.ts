@@ -1,4 +1,5 @@
 import t from "tap";
+import type { SessionId } from "@radiant/infra/wire";
 import { directFrame, liveFrame, sessionFrame } from "./frames.js";
 
 const token = Buffer.from("h.p.s");
@@ -33,8 +34,8 @@ t.test("mcp framing: _meta spliced at the worker's slot, or the body as is", asy
 });
 
 t.test("session and direct frames per framing", async (t) => {
-  t.same(JSON.parse(sessionFrame("json", { sid: "s", token: "t" })), { type: "session", sid: "s", resume_token: "t", seq_num: 0 });
-  t.same(JSON.parse(sessionFrame("mcp", { sid: "s", token: "t" })), {
+  t.same(JSON.parse(sessionFrame("json", { sid: "s" as SessionId, token: "t" })), { type: "session", sid: "s", resume_token: "t", seq_num: 0 });
+  t.same(JSON.parse(sessionFrame("mcp", { sid: "s" as SessionId, token: "t" })), {
     jsonrpc: "2.0",
     method: "notifications/radiant/session",
     params: { _meta: { "radiant/seq_num": 0 }, sid: "s", resume_token: "t" },

@@ -3,7 +3,7 @@
 // result/params (`mcp` framing) — never parsed, never re-serialised. Frames are
 // assembled in one scratch buffer: the socket layer copies what it is given
 // before returning, so the buffer is reused for the next frame.
-import { META_SEQ_KEY, type MetaSlot } from "@radiant/infra/wire";
+import { META_SEQ_KEY, type MetaSlot, type SessionId } from "@radiant/infra/wire";
 import type { Framing } from "./protocol.js";
 
 const latin1 = (s: string) => Buffer.from(s, "latin1");
@@ -65,7 +65,7 @@ function withMeta(seq: number, body: Uint8Array, slot: MetaSlot): Uint8Array {
 }
 
 export interface SessionInfo {
-  sid: string;
+  sid: SessionId;
   token: string;
   /** the HISTORY epoch seq_nums belong to */
   epoch?: string;

@@ -17,11 +17,22 @@ t.test("Content-Type: JSON with or without parameters", async (t) => {
   t.notOk(isJson(""));
 });
 
-t.test("Origin: absent passes, listed passes, others refused, * lets all in", async (t) => {
+t.test("Origin: absent passes, same-origin passes, listed passes, others refused (null too), * lets all in", async (t) => {
   const p = new OriginPolicy(["https://app.example"]);
-  t.ok(p.allows(""), "not from a page");
-  t.ok(p.allows("https://app.example"));
-  t.notOk(p.allows("https://evil.example"));
-  t.notOk(new OriginPolicy([]).allows("https://app.example"), "nothing listed: no page may call");
-  t.ok(new OriginPolicy(["*"]).allows("https://anything.example"));
+  const host = "gateway.example:8443";
+  t.ok(p.allows("", host), "not from a page");
+  t.ok(p.allows("https://app.example", host));
+  t.ok(p.allows("HTTPS://APP.EXAMPLE", host), "origins compare without case");
+  t.notOk(p.allows("https://evil.example", host));
+  t.notOk(p.allows("null", host), "Origin: null is another origin");
+  t.notOk(new OriginPolicy([]).allows("https://app.example", host), "nothing listed: no other page may call");
+  t.ok(new OriginPolicy([]).allows("http://gateway.example:8443", host), "a page of the gateway's own origin");
+  t.ok(new OriginPolicy([]).allows("https://gateway.example", "gateway.example"), "default port");
+  t.ok(new OriginPolicy([]).allows("https://gateway.example", "gateway.example:443"), "default port spelled out");
+  t.notOk(new OriginPolicy([]).allows("https://gateway.example", "gateway.example:8443"), "another port is another origin");
+  t.notOk(new OriginPolicy([]).allows("http://gateway.example:8443", ""), "no Host: no same origin");
+  t.notOk(new OriginPolicy([]).allows("ftp://gateway.example:8443", host));
+  t.notOk(new OriginPolicy([]).allows("not a url", host));
+  t.ok(new OriginPolicy(["*"]).allows("https://anything.example", host));
+  t.ok(new OriginPolicy(["*"]).allows("null", host));
 });

@@ -4,13 +4,14 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { headers as natsHeaders } from "@nats-io/nats-core";
-import { closeCodes, headers, subjects } from "@radiant/infra/wire";
+import { closeCodes, headers, makeSessionId, subjects, type SessionId } from "@radiant/infra/wire";
 import { principalOf, type HeaderGetter } from "./auth.js";
 import type { Egress } from "./egress.js";
 import type { EndedSessions } from "./ended.js";
 import type { History } from "./history.js";
 import { sessionFrame, type SessionInfo } from "./frames.js";
 import type { Ingress } from "./ingress.js";
+import { settle } from "./guard.js";
 import { metrics } from "./metrics.js";
 import { prepare, refusal, type HistoryStateCache, type Prepared } from "./reconnect.js";
 import { SessionEnded, type ResumeClaims, type ResumeTokens } from "./resume.js";
@@ -22,7 +23,7 @@ import { Session, type Transport } from "./session.js";
 const MAX_QUEUED_WHILE_STARTING = 256;
 
 export class Hub {
-  readonly sessions = new Map<string, Session>();
+  readonly sessions = new Map<SessionId, Session>();
   stopping = false;
 
   constructor(
@@ -55,7 +56,7 @@ export class Hub {
   }
 
   /** A new session for a transport that starts one by request (MCP's initialize): its id and token. */
-  newSession(principal: string): { sid: string; token: string } {
+  newSession(principal: string): { sid: SessionId; token: string } {
     const sid = this.newSessionId();
     return { sid, token: this.tokens.issue({ sid, principal, epoch: this.history.epoch }) };
   }
@@ -63,15 +64,13 @@ export class Hub {
   /** The socket is open. */
   open(p: Prepared, principal: string, t: Transport): Session {
     const s = new Session(p.sid, principal, this.tokens.issue({ sid: p.sid, principal, epoch: this.history.epoch }), t);
-    metrics.activeConnections.inc();
-    metrics.totalConnections.inc();
     if (p.kind === "fresh") {
       this.start(s, p.reason);
     } else {
       s.starting = [];
       s.lastSeq = p.lastSeq === "end" ? 0 : p.lastSeq;
       s.catchingUp = true; // hold live messages until the replay has run
-      void this.resume(s, p);
+      settle("resume", this.resume(s, p), () => s.transport.close(closeCodes.internalError, "internal error: reconnect and resume"));
     }
     return s;
   }
@@ -128,7 +127,7 @@ export class Hub {
   }
 
   /** A new session id: this process's home, then 128 random bits. */
-  private readonly newSessionId = (): string => this.egress.home + randomBytes(16).toString("base64url");
+  private readonly newSessionId = (): SessionId => makeSessionId(this.egress.home, randomBytes(16));
 
   /** This connection is the session's only one in this process. */
   private claim(s: Session): void {
@@ -175,7 +174,6 @@ export class Hub {
     s.closed = true;
     this.egress.unsubscribe(s);
     if (this.sessions.get(s.sid) === s) this.sessions.delete(s.sid);
-    metrics.activeConnections.dec();
   }
 
   /** The socket's send buffer drained. */

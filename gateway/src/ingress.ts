@@ -2,12 +2,13 @@
 // once to INBOX inside a msgpack envelope with the bytes untouched. Anything
 // that cannot be published is answered at once, in the caller's protocol and
 // naming its request id — never dropped.
-import type { AckedPublisher, PubAck } from "@radiant/infra/publish";
+import { PublishError, type AckedPublisher, type PubAck } from "@radiant/infra/publish";
 import { protocolErrorJson, type ErrorKind } from "@radiant/infra/errors";
-import { encodeInbox, requestMsgId, subjects, type Protocol } from "@radiant/infra/wire";
+import { encodeInbox, requestMsgId, subjects, type Protocol, type SessionId } from "@radiant/infra/wire";
 import { directFrame } from "./frames.js";
+import type { Exchange } from "./http.js";
 import { metrics } from "./metrics.js";
-import { idJson, Peek, peek } from "./peek.js";
+import { idFault, idJson, MAX_ID_BYTES, parsesAsJson, Peek, peek } from "./peek.js";
 import { detectProtocol, type Framing } from "./protocol.js";
 import type { Session } from "./session.js";
 
@@ -24,15 +25,46 @@ export interface IngressOptions {
 const seen = new Peek();
 
 /** What makes a frame unfit to go in at all. */
-export type FrameFault = "parse" | "invalid";
-export const isFault = (v: Protocol | FrameFault): v is FrameFault => v === "parse" || v === "invalid";
-const faultMessages: Record<FrameFault, string> = {
-  parse: "Parse error: the frame is not valid JSON",
-  invalid: "Invalid Request: the frame matches no protocol this gateway speaks (MCP, A2A, OpenAI, Anthropic, Google)",
+export type FrameFault = "parse" | "invalid" | "notObject" | "badId" | "escapedKey";
+const faults: Record<FrameFault, { kind: ErrorKind; message: string }> = {
+  parse: { kind: "parse", message: "Parse error: the frame is not valid JSON" },
+  invalid: { kind: "invalid", message: "Invalid Request: the frame matches no protocol this gateway speaks (MCP, A2A, OpenAI, Anthropic, Google)" },
+  notObject: { kind: "invalid", message: "Invalid Request: a frame must be a JSON object (or an array: a JSON-RPC batch)" },
+  badId: { kind: "invalid", message: `Invalid Request: "id" must be a string, a finite number or null, of at most ${MAX_ID_BYTES} bytes` },
+  escapedKey: { kind: "invalid", message: "Invalid Request: member names with escapes (\\u…) are not accepted at the top level" },
 };
+export const isFault = (v: Protocol | FrameFault): v is FrameFault => Object.hasOwn(faults, v);
 
-/** JetStream cannot take a frame right now: HTTP answers 503. */
-export class BrokerUnavailable extends Error {}
+/** JetStream cannot take a frame right now (HTTP answers 503), or ever (`tooLarge`: 413). */
+export class BrokerUnavailable extends Error {
+  constructor(
+    message: string,
+    readonly tooLarge = false,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The HTTP answer for a frame JetStream did not take: 413 when it never can,
+ * else 503 with Retry-After; anything else is our bug, answered 500 (never a
+ * throw out of a request's promise, which would end the process).
+ */
+export function notQueued(x: Exchange, e: unknown, proto: Protocol, id: string): void {
+  if (!(e instanceof BrokerUnavailable)) {
+    x.reply("500 Internal Server Error", protocolErrorJson(proto, "internal", `Internal error: ${(e as Error)?.message ?? "unknown"}`, id));
+  } else if (e.tooLarge) {
+    x.reply("413 Payload Too Large", protocolErrorJson(proto, "tooLarge", `Request too large: ${e.message}`, id));
+  } else {
+    x.reply("503 Service Unavailable", protocolErrorJson(proto, "unavailable", `Service unavailable: ${e.message}; retry`, id), { headers: [["Retry-After", "1"]] });
+  }
+}
+
+/** What to tell a client whose frame could not be published: retry only where a retry can succeed. */
+function failure(e: Error): { kind: ErrorKind; message: string } {
+  if (e instanceof PublishError && e.tooLarge) return { kind: "tooLarge", message: `Request too large: ${e.message}` };
+  return { kind: "unavailable", message: `Service unavailable: the request could not be queued (${e.message}); retry` };
+}
 
 export class Ingress {
   /** frames published and not yet acked, all sessions */
@@ -47,14 +79,20 @@ export class Ingress {
    */
   protocolOf(frame: Buffer, framing: Framing): Protocol | FrameFault {
     const p = peek(frame, seen);
-    if (!p.ok) return "parse";
+    if (!p.ok) return p.scalar ? "notObject" : "parse";
+    if (p.escapedKey) return "escapedKey";
+    const bad = idFault(frame, p);
+    if (bad) return bad;
     return detectProtocol(frame, p, framing, this.o.defaultLlmProtocol) ?? "invalid";
   }
 
-  /** The error for a frame's fault, naming its id when it has one; call right after protocolOf. */
+  /** The error for a frame's fault, naming its id when it has a usable one; call right after protocolOf. */
   faultJson(frame: Buffer, fault: FrameFault): string {
-    metrics.ingressErrors.inc({ reason: fault });
-    return protocolErrorJson(undefined, fault, faultMessages[fault], fault === "parse" ? "null" : this.idOf(frame));
+    // the quick look does not check every nested value: on this (error) path, make sure "no protocol" is not "not JSON"
+    if (fault !== "parse" && fault !== "notObject" && !parsesAsJson(frame)) fault = "parse";
+    const { kind, message } = faults[fault];
+    metrics.ingressErrors.inc({ reason: kind });
+    return protocolErrorJson(undefined, kind, message, fault === "invalid" ? this.idOf(frame) : "null");
   }
 
   /** The frame's JSON-RPC id as raw JSON ("null" if none); call right after protocolOf. */
@@ -88,7 +126,8 @@ export class Ingress {
       },
       (e: Error) => {
         this.settle(s, size);
-        this.refuse(s, proto, "unavailable", `Service unavailable: the request could not be queued (${e.message}); retry`, id);
+        const f = failure(e);
+        this.refuse(s, proto, f.kind, f.message, id);
       },
     );
   }
@@ -97,13 +136,14 @@ export class Ingress {
    * A frame that came in over HTTP, checked by its transport: resolves once
    * JetStream holds it; rejects with a BrokerUnavailable saying why not.
    */
-  async submit(sid: string, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<PubAck> {
+  async submit(sid: SessionId, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<PubAck> {
     if (!this.o.connected()) throw new BrokerUnavailable("the gateway cannot reach its message broker");
     let ack: PubAck;
     try {
       ack = await this.publish(subjects.inbox(proto, sid), sid, principal, proto, frame, id);
     } catch (e) {
-      throw new BrokerUnavailable(`the request could not be queued (${(e as Error).message})`);
+      const tooLarge = e instanceof PublishError && e.tooLarge;
+      throw new BrokerUnavailable(tooLarge ? (e as Error).message : `the request could not be queued (${(e as Error).message})`, tooLarge);
     } finally {
       this.done();
     }
@@ -112,7 +152,7 @@ export class Ingress {
   }
 
   /** Into INBOX inside an envelope (msgpackr copies the bytes before returning); count it in flight. */
-  private publish(subject: string, sid: string, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<PubAck> {
+  private publish(subject: string, sid: SessionId, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<PubAck> {
     const env = encodeInbox({ v: 1, sid, proto, principal, ts: Date.now(), body: frame });
     // a JSON-RPC request re-sent (after a reconnect) is stored, and so run, once
     const msgID = id !== "null" && (proto === "mcp" || proto === "a2a") ? requestMsgId(sid, id) : undefined;

@@ -17,3 +17,12 @@ export interface MetricsResponse {
   id: number;
   metrics: Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
 }
+/**
+ * A gateway process's counters, sent on its own every second and once more
+ * as it stops: what the supervisor keeps of a process that dies, so totals do
+ * not fall back to zero when it is restarted.
+ */
+export interface MetricsSnapshot {
+  type: "radiant:snapshot";
+  metrics: MetricsResponse["metrics"];
+}

@@ -9,7 +9,7 @@ import { AggregatorRegistry } from "prom-client";
 import { loadOrExit } from "@radiant/infra/env";
 import { createLogger } from "@radiant/infra/log";
 import { DEV_SECRET, loadGatewayConfig } from "./config.js";
-import { fatalExit, type ListeningMessage, type MetricsRequest, type MetricsResponse } from "./ipc.js";
+import { fatalExit, type ListeningMessage, type MetricsRequest, type MetricsResponse, type MetricsSnapshot } from "./ipc.js";
 import { loadNativeUws, NativeUwsError } from "./uws.js";
 import { freePort, stopWithParent } from "@radiant/infra/proc";
 
@@ -23,8 +23,8 @@ try {
   log.fatal(e.message);
   process.exit(fatalExit.noNativeUws);
 }
-if (cfg.resumeTokenSecret === DEV_SECRET && !cfg.dev) {
-  log.warn("RESUME_TOKEN_SECRET is the default 'dev-secret': anyone can forge resume tokens. Set a long random secret in production.");
+if (cfg.resumeTokenSecret === DEV_SECRET) {
+  log.warn("RESUME_TOKEN_SECRET is the default 'dev-secret' (allowed because GATEWAY_DEV=true): anyone can forge resume tokens. Never run this way in production.");
 }
 
 const FATAL_EXITS = new Set<number>(Object.values(fatalExit));
@@ -36,6 +36,9 @@ let stopping = false;
 let port = cfg.listen.port;
 const listening = new Set<number>();
 
+/** restarts in a row per slot that did not get to listen: the delay doubles with each */
+const failedRestarts: number[] = new Array(cfg.processes).fill(0);
+
 function start(i: number): void {
   const env = { ...process.env, GATEWAY_WORKER_INDEX: String(i), GATEWAY_LISTEN_ADDR: `${cfg.listen.host}:${port}` };
   const c = fork(serverEntry, [], { env, stdio: "inherit" });
@@ -43,17 +46,26 @@ function start(i: number): void {
   c.on("message", onChildMessage);
   c.on("exit", (code, signal) => {
     children[i] = undefined;
+    retire(i);
     if (stopping) {
       if (children.every((x) => x === undefined)) finish();
       return;
     }
-    if (code !== null && FATAL_EXITS.has(code)) {
+    // A process that cannot listen when the gateway starts means a wrong
+    // address: stop. The same after a crash is the kernel still holding the
+    // dead process's connections on the port (TIME_WAIT, up to a minute):
+    // keep trying, the other processes serve meanwhile.
+    const relisten = code === fatalExit.listen && listening.has(i);
+    if (code !== null && FATAL_EXITS.has(code) && !relisten) {
       log.fatal({ process: i, code }, "gateway process cannot start; stopping");
       void stop(code);
       return;
     }
-    log.error({ process: i, code, signal }, "gateway process died; restarting it");
-    setTimeout(() => !stopping && start(i), 500);
+    const delay = Math.min(5000, 500 * 2 ** failedRestarts[i]!);
+    failedRestarts[i]!++;
+    if (relisten) log.warn({ process: i, retryInMs: delay }, "gateway process cannot listen yet (the port still holds the dead process's connections); retrying");
+    else log.error({ process: i, code, signal, retryInMs: delay }, "gateway process died; restarting it");
+    setTimeout(() => !stopping && start(i), delay);
   });
 }
 
@@ -61,12 +73,32 @@ function start(i: number): void {
 let nextId = 1;
 const waiting = new Map<number, (m: MetricsResponse["metrics"]) => void>();
 
-function onChildMessage(this: ChildProcess, m: MetricsResponse | ListeningMessage): void {
+/** each live process's latest counters (its own snapshots), by slot */
+const lastSnapshot: (MetricsResponse["metrics"] | undefined)[] = new Array(cfg.processes).fill(undefined);
+/** the counters of processes that died or were replaced, summed: counters never go back down */
+let retired: MetricsResponse["metrics"] = [];
+
+/** Keep a dead process's counters (not its gauges: its connections are gone). */
+function retire(i: number): void {
+  const last = lastSnapshot[i];
+  lastSnapshot[i] = undefined;
+  if (!last) return;
+  const kept = last.filter((m) => ["counter", "histogram"].includes(String(m.type)));
+  void AggregatorRegistry.aggregate([retired, kept])
+    .getMetricsAsJSON()
+    .then((json) => (retired = json));
+}
+
+function onChildMessage(this: ChildProcess, m: MetricsResponse | ListeningMessage | MetricsSnapshot): void {
   if (m.type === "radiant:metrics") {
     waiting.get(m.id)?.(m.metrics);
+  } else if (m.type === "radiant:snapshot") {
+    const i = children.indexOf(this);
+    if (i >= 0) lastSnapshot[i] = m.metrics;
   } else if (m.type === "radiant:listening") {
     const i = children.indexOf(this);
     listening.add(i);
+    failedRestarts[i] = 0;
     if (port === 0) {
       port = m.port;
     }
@@ -86,7 +118,7 @@ function announceReady(): void {
 async function collect(): Promise<{ answered: number; registry: ReturnType<typeof AggregatorRegistry.aggregate> }> {
   const replies = await Promise.all(
     children.map(
-      (c) =>
+      (c, i) =>
         new Promise<MetricsResponse["metrics"] | undefined>((resolve) => {
           if (!c?.connected) return resolve(undefined);
           const id = nextId++;
@@ -97,6 +129,8 @@ async function collect(): Promise<{ answered: number; registry: ReturnType<typeo
           waiting.set(id, (v) => {
             clearTimeout(t);
             waiting.delete(id);
+            // the freshest counters of this process: what is kept of it if it dies next
+            if (children[i] === c) lastSnapshot[i] = v;
             resolve(v);
           });
           const req: MetricsRequest = { type: "radiant:metrics", id };
@@ -105,7 +139,7 @@ async function collect(): Promise<{ answered: number; registry: ReturnType<typeo
     ),
   );
   const got = replies.filter((r): r is MetricsResponse["metrics"] => r !== undefined);
-  return { answered: got.length, registry: AggregatorRegistry.aggregate(got) };
+  return { answered: got.length, registry: AggregatorRegistry.aggregate(retired.length > 0 ? [retired, ...got] : got) };
 }
 
 async function health(): Promise<{ code: number; body: Record<string, unknown> }> {

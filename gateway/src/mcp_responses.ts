@@ -14,8 +14,9 @@
 // Workers mark each reply with the request it answers or was sent for
 // (wire.ts: Radiant-Response-To, Radiant-Related-To).
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/nats-core";
-import { headers, subjects } from "@radiant/infra/wire";
+import { headers, subjects, type SessionId } from "@radiant/infra/wire";
 import type { StoredReply } from "./history.js";
+import { metrics } from "./metrics.js";
 
 /** How long the fate of a finished POST's ids is remembered (to keep GET streams from repeating it). */
 const MEMORY_MS = 120_000;
@@ -40,7 +41,7 @@ export class PendingPost {
   held: [number, Uint8Array, string, string][] | undefined;
 
   constructor(
-    readonly sid: string,
+    readonly sid: SessionId,
     /** every request id (as JSON) the POST carried */
     readonly ids: ReadonlySet<string>,
     readonly sink: ReplySink,
@@ -96,7 +97,7 @@ export class ResponseRouter {
    * published: the subscription goes out first on the same connection, so no
    * reply can pass it by.
    */
-  open(sid: string, ids: ReadonlySet<string>, sink: ReplySink, streaming: boolean): PendingPost {
+  open(sid: SessionId, ids: ReadonlySet<string>, sink: ReplySink, streaming: boolean): PendingPost {
     let e = this.bySid.get(sid);
     if (!e) {
       e = { sub: undefined, posts: new Set(), memory: new Map(), sweep: undefined };
@@ -139,14 +140,14 @@ export class ResponseRouter {
    * gateway processes, so its replies go to the resumed GET instead of into
    * a socket nobody reads. Call before the GET reads HISTORY.
    */
-  resumedFrom(sid: string, eventId: number): void {
+  resumedFrom(sid: SessionId, eventId: number): void {
     this.abandonSent(sid, eventId);
     const h = natsHeaders();
     h.set(headers.resumedFrom, String(eventId));
     this.nc.publish(subjects.live(sid), undefined, { headers: h });
   }
 
-  private abandonSent(sid: string, eventId: number): void {
+  private abandonSent(sid: SessionId, eventId: number): void {
     const e = this.bySid.get(sid);
     if (!e) return;
     for (const p of [...e.posts]) {
@@ -156,7 +157,7 @@ export class ResponseRouter {
     }
   }
 
-  route(sid: string, h: MsgHdrs | undefined): Route {
+  route(sid: SessionId, h: MsgHdrs | undefined): Route {
     const e = this.bySid.get(sid);
     if (!e || !h) return "free";
     const to = h.get(headers.responseTo);
@@ -170,17 +171,17 @@ export class ResponseRouter {
   }
 
   /** What the session's standalone GET stream carries. */
-  forStandalone(sid: string, h: MsgHdrs | undefined): boolean {
+  forStandalone(sid: SessionId, h: MsgHdrs | undefined): boolean {
     return !h?.has(headers.responseTo) && this.route(sid, h) === "free";
   }
 
   /** What a GET stream resumed with Last-Event-ID carries. */
-  forResumed(sid: string, h: MsgHdrs | undefined): boolean {
+  forResumed(sid: SessionId, h: MsgHdrs | undefined): boolean {
     const r = this.route(sid, h);
     return r === "free" || r === "orphaned";
   }
 
-  private sweep(sid: string, e: SessionEntry): void {
+  private sweep(sid: SessionId, e: SessionEntry): void {
     e.sweep = undefined;
     const now = Date.now();
     for (const [id, [, until]] of e.memory) if (until <= now) e.memory.delete(id);
@@ -195,7 +196,8 @@ export class ResponseRouter {
     if (Number.isNaN(seq)) {
       // a control notice, not a stored message
       const from = h.get(headers.resumedFrom);
-      if (from !== "") this.abandonSent(subjects.sidOfLive(msg.subject), Number(from));
+      const sid = subjects.sidOfLive(msg.subject);
+      if (from !== "" && sid) this.abandonSent(sid, Number(from));
       return;
     }
     if (seq > this.newestSeq) this.newestSeq = seq;
@@ -219,6 +221,7 @@ export class ResponseRouter {
     }
     if (to !== "") p.waiting.delete(to);
     p.sink.deliver(seq, data, to !== "");
+    if (to !== "" || p.streaming) metrics.messagesOut.inc(); // a JSON answer carries responses only
     if (p.waiting.size === 0) p.sink.finish();
     return true;
   }

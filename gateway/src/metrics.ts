@@ -4,9 +4,22 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export const registry = new Registry();
 
+/** One more open client connection (a WebSocket or an event stream); call `connectionClosed` once when it ends. */
+export function connectionOpened(): void {
+  metrics.activeConnections.inc();
+  metrics.totalConnections.inc();
+}
+export function connectionClosed(): void {
+  metrics.activeConnections.dec();
+}
+
 export const metrics = {
-  activeConnections: new Gauge({ name: "radiant_active_connections", help: "Open client sessions", registers: [registry] }),
-  totalConnections: new Counter({ name: "radiant_connections_total", help: "Client sessions opened", registers: [registry] }),
+  activeConnections: new Gauge({
+    name: "radiant_active_connections",
+    help: "Open client connections: WebSockets and event streams (GET /sse, GET /mcp parked or not, POST /mcp answered as a stream)",
+    registers: [registry],
+  }),
+  totalConnections: new Counter({ name: "radiant_connections_total", help: "Client connections opened (as counted in radiant_active_connections)", registers: [registry] }),
   messagesIn: new Counter({ name: "radiant_messages_in_total", help: "Client frames accepted into INBOX", registers: [registry] }),
   messagesOut: new Counter({ name: "radiant_messages_out_total", help: "Frames delivered to clients", registers: [registry] }),
   ingressErrors: new Counter({
@@ -15,9 +28,20 @@ export const metrics = {
     labelNames: ["reason"] as const,
     registers: [registry],
   }),
+  internalErrors: new Counter({
+    name: "radiant_internal_errors_total",
+    help: "Exceptions caught at the edge of a socket or request callback (bugs: each answered, never a crash)",
+    labelNames: ["where"] as const,
+    registers: [registry],
+  }),
   historyReads: new Counter({
     name: "radiant_history_reads_total",
     help: "Messages delivered from HISTORY instead of live: gap repairs, slow-client catch-up, resume replay",
+    registers: [registry],
+  }),
+  historyLost: new Counter({
+    name: "radiant_history_lost_total",
+    help: "Sessions closed with 4003: retention dropped messages before their slow client read them",
     registers: [registry],
   }),
   slowConsumerPauses: new Counter({

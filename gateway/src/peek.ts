@@ -44,6 +44,13 @@ const KEYS: [Buffer, Key][] = (
 export class Peek {
   /** the frame looks like a JSON object or array */
   ok = false;
+  /** not an object or array, but a JSON string, number, true, false or null */
+  scalar = false;
+  /**
+   * a top-level member name holds an escape (`"i\u0064"`): its bytes are not
+   * what JSON.parse reads, so the keys seen here cannot be trusted
+   */
+  escapedKey = false;
   /** a top-level array: a JSON-RPC batch */
   array = false;
   keys = 0;
@@ -57,6 +64,8 @@ export class Peek {
 
   reset(): this {
     this.ok = false;
+    this.scalar = false;
+    this.escapedKey = false;
     this.array = false;
     this.keys = 0;
     this.idStart = this.idEnd = this.methodStart = this.methodEnd = this.paramsStart = this.paramsEnd = -1;
@@ -76,14 +85,37 @@ function skipWs(b: Uint8Array, i: number): number {
   return i;
 }
 
-/** index just past the closing quote of the string starting at b[i] === '"', or -1 */
+/**
+ * index just past the closing quote of the string starting at b[i] === '"',
+ * or -1: cut short, or holding a raw control character (JSON wants those
+ * escaped; raw, a line feed would end a header line or an SSE event)
+ */
 function skipString(b: Uint8Array, i: number): number {
   for (i++; i < b.length; i++) {
-    const c = b[i];
-    if (c === 0x5c /* \ */) i++;
-    else if (c === 0x22 /* " */) return i + 1;
+    const c = b[i]!;
+    if (c === 0x5c /* \ */) {
+      const e = b[++i];
+      if (e === 0x75 /* u */) {
+        for (let k = 0; k < 4; k++) if (HEX[b[++i]!] !== 1) return -1;
+      } else if (e === undefined || ESCAPE[e] !== 1) return -1;
+    } else if (c === 0x22 /* " */) return i + 1;
+    else if (c < 0x20) return -1;
   }
   return -1;
+}
+
+/** what may follow a backslash in a JSON string (besides u and four hex digits) */
+const ESCAPE = new Uint8Array(256);
+for (const ch of '"\\/bfnrt') ESCAPE[ch.charCodeAt(0)] = 1;
+const HEX = new Uint8Array(256);
+for (const ch of "0123456789abcdefABCDEF") HEX[ch.charCodeAt(0)] = 1;
+
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/** Whether b[start, end) is a JSON number, true, false or null (strings are checked by skipString). */
+function isLiteral(b: Uint8Array, start: number, end: number): boolean {
+  const s = Buffer.from(b.buffer, b.byteOffset + start, end - start).toString("latin1");
+  return s === "true" || s === "false" || s === "null" || NUMBER.test(s);
 }
 
 /** index just past the value starting at b[i], or -1 if it is cut short */
@@ -135,7 +167,11 @@ export function peek(b: Uint8Array, out: Peek): Peek {
     out.array = out.ok;
     return out;
   }
-  if (b[i] !== 0x7b) return out;
+  if (b[i] !== 0x7b) {
+    const end = i < b.length ? skipValue(b, i) : -1;
+    out.scalar = end > 0 && skipWs(b, end) === b.length && (b[i] === 0x22 || isLiteral(b, i, end));
+    return out;
+  }
   i = skipWs(b, i + 1);
   if (b[i] === 0x7d) {
     out.ok = skipWs(b, i + 1) === b.length;
@@ -146,6 +182,7 @@ export function peek(b: Uint8Array, out: Peek): Peek {
     const kEnd = skipString(b, i);
     if (kEnd < 0) return out;
     const key = keyOf(b, i + 1, kEnd - 1);
+    for (let j = i + 1; j < kEnd - 1; j++) if (b[j] === 0x5c) out.escapedKey = true;
     i = skipWs(b, kEnd);
     if (b[i] !== 0x3a /* : */) return out;
     i = skipWs(b, i + 1);
@@ -176,10 +213,44 @@ export function peek(b: Uint8Array, out: Peek): Peek {
   }
 }
 
+/** Longest JSON-RPC id taken, bytes as sent (README: Errors). */
+export const MAX_ID_BYTES = 1024;
+
+/** What is wrong with a frame's id, if anything: not JSON at all, or JSON no answer could name. */
+export type IdFault = "parse" | "badId";
+
+/**
+ * Check the id of a frame already peeked at (`ok`): a JSON-RPC id is a string,
+ * a finite number or null, of at most MAX_ID_BYTES. A number too large for a
+ * double (`1e400`) or an object could never be echoed back exactly, so no
+ * answer could ever reach the caller.
+ */
+export function idFault(b: Uint8Array, p: Peek): IdFault | undefined {
+  if (p.idStart < 0) return undefined;
+  const c = b[p.idStart]!;
+  if (p.idEnd - p.idStart > MAX_ID_BYTES) return "badId";
+  if (c === 0x22) return undefined;
+  if (c === 0x7b || c === 0x5b) return "badId";
+  if (!isLiteral(b, p.idStart, p.idEnd)) return "parse";
+  if (c === 0x74 || c === 0x66) return "badId"; // true, false
+  if (c === 0x6e) return undefined; // null
+  return Number.isFinite(Number(Buffer.from(b.buffer, b.byteOffset + p.idStart, p.idEnd - p.idStart).toString("latin1"))) ? undefined : "badId";
+}
+
 /** The id's raw JSON text if it is a valid JSON-RPC id (string, number, null), else "null". */
 export function idJson(b: Uint8Array, p: Peek): string {
   if (p.idStart < 0) return "null";
   const c = b[p.idStart]!;
   const ok = c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39) || (c === 0x6e && p.idEnd - p.idStart === 4);
   return ok ? Buffer.from(b.buffer, b.byteOffset + p.idStart, p.idEnd - p.idStart).toString("utf8") : "null";
+}
+
+/** Whether the bytes are JSON at all: for error paths only (it parses), where "invalid" must not hide "not JSON". */
+export function parsesAsJson(b: Uint8Array): boolean {
+  try {
+    JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8"));
+    return true;
+  } catch {
+    return false;
+  }
 }

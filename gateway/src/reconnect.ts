@@ -7,21 +7,21 @@
 // epoch, last_seq not beyond the end, nothing after last_seq expired. If not,
 // the client is told why and gets a fresh session — never a partial replay.
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { HISTORY_STREAM } from "@radiant/infra/wire";
+import { HISTORY_STREAM, type SessionId } from "@radiant/infra/wire";
 import type { History } from "./history.js";
 import { ResumeTokenError, type ResumeClaims } from "./resume.js";
 
 /** What a socket becomes, decided at the upgrade. */
 export type Prepared =
-  | { kind: "fresh"; sid: string; reason?: string }
+  | { kind: "fresh"; sid: SessionId; reason?: string }
   /** lastSeq "end": from whatever the session has stored when the stream opens (MCP's GET without Last-Event-ID) */
-  | { kind: "resume"; sid: string; lastSeq: number | "end"; epoch: string };
+  | { kind: "resume"; sid: SessionId; lastSeq: number | "end"; epoch: string };
 
 export function prepare(
   /** the claims of a token this client may resume with; throws ResumeTokenError saying why not */
   claimsOf: (token: string) => ResumeClaims,
   query: { resume?: string; lastSeq?: string },
-  newSid: () => string,
+  newSid: () => SessionId,
 ): Prepared {
   if (!query.resume) return { kind: "fresh", sid: newSid() };
   let claims;
@@ -80,7 +80,7 @@ export class HistoryStateCache {
  * oldest messages first (age, per-session count), so while the message at
  * last_seq is still stored, everything after it is too.
  */
-export async function refusal(p: { sid: string; lastSeq: number; epoch: string }, h: HistoryState, history: History): Promise<string | undefined> {
+export async function refusal(p: { sid: SessionId; lastSeq: number; epoch: string }, h: HistoryState, history: History): Promise<string | undefined> {
   if (p.epoch !== h.epoch) return "history was reset (epoch changed): old seq_nums mean nothing now";
   if (p.lastSeq > h.lastSeq) return "last_seq is beyond the end of history";
   if (p.lastSeq > 0 && !(await history.holds(p.sid, p.lastSeq))) return "history after last_seq has expired";

@@ -8,9 +8,10 @@
 // close a fresh socket at random (uNetworking/uWebSockets#1928, fixed upstream
 // after 20.30). The tests check that jose verifies these tokens unchanged.
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { asSessionId, type SessionId } from "@radiant/infra/wire";
 
 export interface ResumeClaims {
-  sid: string;
+  sid: SessionId;
   principal: string;
   /** the HISTORY epoch the session's seq_nums belong to */
   epoch: string;
@@ -59,12 +60,18 @@ export class ResumeTokens {
     } catch {
       throw new ResumeTokenError("resume token invalid: unreadable");
     }
+    if (typeof header !== "object" || header === null || typeof claims !== "object" || claims === null) {
+      throw new ResumeTokenError("resume token invalid: unreadable");
+    }
     if (header.alg !== "HS256") throw new ResumeTokenError("resume token invalid: unexpected algorithm");
     if (typeof claims.sid !== "string" || typeof claims.sub !== "string" || typeof claims.ep !== "string" || typeof claims.exp !== "number") {
       throw new ResumeTokenError("resume token invalid: missing claims");
     }
+    // signed by us, yet checked: a leaked or default secret must not let a token name a wildcard or a malformed subject
+    const sid = asSessionId(claims.sid);
+    if (!sid) throw new ResumeTokenError("resume token invalid: its session id is malformed");
     if (claims.exp <= nowS) throw new ResumeTokenError("resume token expired");
     if (claims.sub !== principal) throw new ResumeTokenError("resume token was issued to another principal");
-    return { sid: claims.sid, principal: claims.sub, epoch: claims.ep };
+    return { sid, principal: claims.sub, epoch: claims.ep };
   }
 }

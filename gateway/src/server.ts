@@ -12,7 +12,7 @@ import { History } from "./history.js";
 import { Hub } from "./hub.js";
 import { HistoryStateCache } from "./reconnect.js";
 import { Ingress } from "./ingress.js";
-import { fatalExit, type ListeningMessage, type MetricsRequest, type MetricsResponse } from "./ipc.js";
+import { fatalExit, type ListeningMessage, type MetricsRequest, type MetricsResponse, type MetricsSnapshot } from "./ipc.js";
 import { metrics, registry } from "./metrics.js";
 import { ResumeTokens } from "./resume.js";
 import { mountWebSocket } from "./transport_ws.js";
@@ -23,10 +23,17 @@ import { startHeartbeats } from "./sse.js";
 import { mcpHttpRoutes } from "./transport_mcp_http.js";
 import { sseRoutes } from "./transport_sse.js";
 import { loadNativeUws, NativeUwsError } from "./uws.js";
+import { internalError, setGuardLogger } from "./guard.js";
+
+/** room left in a NATS message for the envelope around a frame and the headers (principal, ids) */
+const ENVELOPE_ALLOWANCE = 4096;
 
 
 const cfg = loadOrExit("gateway", () => loadGatewayConfig());
 const log = createLogger("gateway", cfg.dev).child({ worker: process.env.GATEWAY_WORKER_INDEX ?? "0" });
+setGuardLogger(log);
+// a promise nobody awaited failed: a bug to count and log, not a reason to drop every client of this process
+process.on("unhandledRejection", (e) => internalError("unhandled rejection", e));
 
 let uws: ReturnType<typeof loadNativeUws>;
 try {
@@ -45,12 +52,20 @@ process.on("disconnect", () => life.stop("supervisor gone"));
 if (process.send && !process.connected) process.exit(0);
 
 const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log, { retention: cfg.retention });
+// A frame travels inside an envelope (and with headers) that must fit NATS's
+// max_payload: a bigger frame could never be queued, so it is refused as too
+// big at the door like any other, never answered "unavailable, retry".
+const natsMaxPayload = link.nc.info?.max_payload ?? 1024 * 1024;
+const maxPayload = Math.min(cfg.maxPayload, natsMaxPayload - ENVELOPE_ALLOWANCE);
+if (maxPayload < cfg.maxPayload) {
+  log.warn({ GATEWAY_MAX_PAYLOAD: cfg.maxPayload, natsMaxPayload, maxPayload }, "GATEWAY_MAX_PAYLOAD is more than NATS max_payload can carry with the envelope: frames are limited to maxPayload bytes (raise NATS max_payload to allow more)");
+}
 const js = jetstream(link.nc);
 const ingress = new Ingress({
   publisher: new AckedPublisher(link.nc, cfg.publishTimeoutMs),
   connected: () => link.connected,
   maxInflight: cfg.maxInflight,
-  maxInflightBytes: Math.max(8 * 1024 * 1024, 2 * cfg.maxPayload),
+  maxInflightBytes: Math.max(8 * 1024 * 1024, 2 * maxPayload),
   defaultLlmProtocol: cfg.defaultLlmProtocol,
 });
 // no API check: NATS may still be down; direct gets work once it is up
@@ -74,18 +89,19 @@ const hub = new Hub(link.nc, ingress, egress, new ResumeTokens(cfg.resumeTokenSe
 const replies = new ResponseRouter(link.nc);
 
 const app = uws.App();
-mountWebSocket(app, hub, { path: "/ws", maxPayload: cfg.maxPayload, maxBackpressure: cfg.maxBackpressure, idleTimeoutS: cfg.idleTimeoutS });
+const origins = new OriginPolicy(cfg.allowedOrigins);
+mountWebSocket(app, hub, { path: "/ws", origins, maxPayload, maxBackpressure: cfg.maxBackpressure, idleTimeoutS: cfg.idleTimeoutS });
 mountHttp(
   app,
   [
-    ...sseRoutes(hub, ingress, { maxPayload: cfg.maxPayload }),
+    ...sseRoutes(hub, ingress, { maxPayload }),
     ...mcpHttpRoutes(hub, ingress, replies, ended, history, {
-      maxPayload: cfg.maxPayload,
+      maxPayload,
       responseTimeoutMs: cfg.httpResponseTimeoutMs,
       newestSeq: () => Math.max(replies.newestSeq, historyState.lastSeq),
     }),
   ],
-  new OriginPolicy(cfg.allowedOrigins),
+  origins,
 );
 startHeartbeats(cfg.sseHeartbeatS * 1000);
 app.any("/*", (res) => {
@@ -106,16 +122,25 @@ log.info({ host: cfg.listen.host, port, nats: cfg.natsUrl }, "gateway process li
 const hello: ListeningMessage = { type: "radiant:listening", port };
 process.send?.(hello);
 
-process.on("message", (m: MetricsRequest) => {
-  if (m?.type !== "radiant:metrics") return;
+async function metricsJson(): Promise<MetricsResponse["metrics"]> {
   metrics.natsConnected.set(link.connected ? 1 : 0);
   metrics.homeSessions.set(egress.homeSessions);
   metrics.sessionSubscriptions.set(egress.away);
-  void registry.getMetricsAsJSON().then((json) => {
+  return registry.getMetricsAsJSON();
+}
+process.on("message", (m: MetricsRequest) => {
+  if (m?.type !== "radiant:metrics") return;
+  void metricsJson().then((json) => {
     const r: MetricsResponse = { type: "radiant:metrics", id: m.id, metrics: json };
     process.send?.(r);
   });
 });
+/** the counters as they are now, to the supervisor: what it keeps of us if we die */
+const sendSnapshot = async () => {
+  const s: MetricsSnapshot = { type: "radiant:snapshot", metrics: await metricsJson() };
+  if (process.connected) process.send?.(s);
+};
+setInterval(() => void sendSnapshot(), 1000).unref();
 
 let stopping = false;
 async function shutdown(why: string): Promise<void> {
@@ -131,6 +156,7 @@ async function shutdown(why: string): Promise<void> {
   // let the close frames go out and the clients' close replies come back
   await new Promise((r) => setTimeout(r, 250));
   await link.nc.drain().catch(() => {});
+  await sendSnapshot().catch(() => {});
   clearTimeout(force);
   log.info("gateway process stopped");
   process.exit(0);

@@ -2,7 +2,7 @@
 // was sent, its live subscription, and what it has in flight towards INBOX.
 import type { MsgHdrs, Subscription } from "@nats-io/nats-core";
 import { randomBytes } from "node:crypto";
-import { subjects, type Protocol } from "@radiant/infra/wire";
+import { subjects, type Protocol, type SessionId } from "@radiant/infra/wire";
 import type { Framing } from "./protocol.js";
 
 /** What a transport (WebSocket, SSE, MCP's HTTP stream) offers the session core. */
@@ -61,7 +61,7 @@ export class Session {
   private id: string | undefined;
 
   constructor(
-    public sid: string,
+    public sid: SessionId,
     readonly principal: string,
     token: string,
     readonly transport: Transport,
@@ -79,7 +79,7 @@ export class Session {
   }
 
   /** A refused resume becomes a fresh session on the same connection. */
-  rebind(sid: string, token: string): void {
+  rebind(sid: SessionId, token: string): void {
     this.sid = sid;
     this.tokenBytes = Buffer.from(token, "latin1");
     this.inboxSubjects = undefined;

@@ -5,6 +5,7 @@
 // corked write; uWS copies what it cannot send at once.
 import type { MsgHdrs } from "@nats-io/nats-core";
 import type { Exchange } from "./http.js";
+import { connectionClosed, connectionOpened } from "./metrics.js";
 import type { Framing } from "./protocol.js";
 import type { Transport } from "./session.js";
 
@@ -105,6 +106,7 @@ export class SseStream implements Transport {
       return true;
     });
     streams.add(this);
+    connectionOpened();
   }
 
   write(bytes: Uint8Array | string): boolean {
@@ -147,6 +149,7 @@ export class SseStream implements Transport {
 
   private gone(): void {
     if (!streams.delete(this)) return;
+    connectionClosed();
     const f = this.onGone;
     this.onGone = undefined;
     f?.();

@@ -11,16 +11,18 @@
 //   are HISTORY seq numbers, so Last-Event-ID resumes it from HISTORY, and a
 //   POST stream cut before its reply resumes there too.
 // - DELETE ends the session everywhere (ended.ts).
+import type { SessionId } from "@radiant/infra/wire";
 import type { HttpRequest } from "uWebSockets.js";
 import { protocolErrorJson } from "@radiant/infra/errors";
 import { accepts, isJson, type Exchange, type HttpRoute } from "./http.js";
 import type { Hub } from "./hub.js";
-import { BrokerUnavailable, type Ingress } from "./ingress.js";
+import { notQueued, type Ingress } from "./ingress.js";
 import type { EndedSessions } from "./ended.js";
 import type { History } from "./history.js";
 import type { ResponseRouter, ReplySink } from "./mcp_responses.js";
-import { idJson, Key, Peek, peek } from "./peek.js";
+import { idFault, idJson, Key, MAX_ID_BYTES, parsesAsJson, Peek, peek } from "./peek.js";
 import { ResumeTokenError, type ResumeClaims } from "./resume.js";
+import { settle } from "./guard.js";
 import { SseStream } from "./sse.js";
 import { openSessionStream } from "./transport_sse.js";
 
@@ -48,31 +50,54 @@ interface Body {
   batch: boolean;
   /** the single message's id as sent, "null" for a batch (no de-duplication key) */
   idJson: string;
+  /** what goes into INBOX: the body as sent, or a batch without the items refused here */
+  forward: Buffer | undefined;
+  /** errors for batch items no answer could ever reach (an unusable id): answered at once, with the rest */
+  rejected: string[];
 }
 
 const canonicalId = (raw: string): string => JSON.stringify(JSON.parse(raw));
 
-function readBody(b: Buffer): Body | { status: string; error: string } {
+const BAD_ID = `"id" must be a string, a finite number or null, of at most ${MAX_ID_BYTES} bytes`;
+
+/** A batch item's id that a reply can name: what a single message's id gets from idFault. */
+const usableId = (id: unknown): boolean =>
+  id === undefined || id === null || (typeof id === "number" && Number.isFinite(id)) || (typeof id === "string" && Buffer.byteLength(JSON.stringify(id)) <= MAX_ID_BYTES);
+
+export function readBody(b: Buffer): Body | { status: string; error: string } {
   const p = peek(b, seen);
-  if (!p.ok) return { status: "400 Bad Request", error: NOT_JSON };
-  const invalid = (why: string) => ({ status: "400 Bad Request", error: protocolErrorJson("mcp", "invalid", `Invalid Request: ${why}`) });
+  if (!p.ok) return { status: "400 Bad Request", error: p.scalar ? protocolErrorJson("mcp", "invalid", "Invalid Request: not a JSON-RPC message or batch") : NOT_JSON };
+  // the quick look does not check every nested value: on these (error) paths, "invalid" must not hide "not JSON"
+  const invalid = (why: string) => ({ status: "400 Bad Request", error: parsesAsJson(b) ? protocolErrorJson("mcp", "invalid", `Invalid Request: ${why}`) : NOT_JSON });
   if (!p.array) {
     if (!p.has(Key.jsonrpc)) return invalid('not a JSON-RPC 2.0 message (no "jsonrpc")');
+    const bad = idFault(b, p);
+    if (bad === "parse") return { status: "400 Bad Request", error: NOT_JSON };
+    if (bad) return invalid(BAD_ID);
     const id = idJson(b, p);
     const isRequest = p.methodStart >= 0 && p.idStart >= 0;
     const initialize = p.methodStart >= 0 && b.toString("latin1", p.methodStart, p.methodEnd) === "initialize";
-    return { requests: isRequest ? [canonicalId(id)] : [], initialize: initialize && isRequest, batch: false, idJson: id };
+    return { requests: isRequest ? [canonicalId(id)] : [], initialize: initialize && isRequest, batch: false, idJson: id, forward: b, rejected: [] };
   }
   const items = JSON.parse(b.toString("utf8")) as unknown[];
   if (items.length === 0) return invalid("empty batch");
   const requests: string[] = [];
+  const rejected: string[] = [];
+  const kept: unknown[] = [];
   for (const m of items) {
     if (typeof m !== "object" || m === null || Array.isArray(m) || (m as { jsonrpc?: unknown }).jsonrpc !== "2.0") return invalid("a batch item is not a JSON-RPC 2.0 message");
     const { method, id } = m as { method?: unknown; id?: unknown };
     if (method === "initialize") return invalid("initialize cannot be part of a batch");
+    if (!usableId(id)) {
+      rejected.push(protocolErrorJson("mcp", "invalid", `Invalid Request: ${BAD_ID}`));
+      continue;
+    }
+    kept.push(m);
     if (typeof method === "string" && id !== undefined) requests.push(JSON.stringify(id));
   }
-  return { requests, initialize: false, batch: true, idJson: "null" };
+  // batches are parsed here anyway (rare): re-serialised only when an item had to go
+  const forward = rejected.length === 0 ? b : kept.length > 0 ? Buffer.from(JSON.stringify(kept)) : undefined;
+  return { requests, initialize: false, batch: true, idJson: "null", forward, rejected };
 }
 
 interface Ctx {
@@ -118,7 +143,7 @@ function post(c: Ctx, x: Exchange, req: HttpRequest): void {
   }
   const claims = token === "" ? undefined : session(c, x, token, principal);
   if (token !== "" && !claims) return;
-  void x.body(c.o.maxPayload, declared).then(async (b) => {
+  const answered = x.body(c.o.maxPayload, declared).then(async (b) => {
     if (!b) return;
     let body: ReturnType<typeof readBody>;
     try {
@@ -127,7 +152,7 @@ function post(c: Ctx, x: Exchange, req: HttpRequest): void {
       body = { status: "400 Bad Request", error: NOT_JSON };
     }
     if ("error" in body) return x.reply(body.status, body.error);
-    let sid: string;
+    let sid: SessionId;
     const extra: [string, string][] = [];
     if (claims) sid = claims.sid;
     else if (body.initialize) {
@@ -138,10 +163,12 @@ function post(c: Ctx, x: Exchange, req: HttpRequest): void {
       session(c, x, "", principal);
       return;
     }
+    const forward = body.forward;
     if (body.requests.length === 0) {
       try {
-        await c.ingress.submit(sid, principal, "mcp", b, body.idJson);
-        x.reply("202 Accepted", "", { headers: extra });
+        if (forward) await c.ingress.submit(sid, principal, "mcp", forward, body.idJson);
+        if (body.rejected.length > 0) x.reply("200 OK", `[${body.rejected.join(",")}]`, { headers: extra });
+        else x.reply("202 Accepted", "", { headers: extra });
       } catch (e) {
         unavailable(x, e, body.idJson);
       }
@@ -159,9 +186,10 @@ function post(c: Ctx, x: Exchange, req: HttpRequest): void {
     }, c.o.responseTimeoutMs);
     answer.onOver = over;
     x.onAbort = over;
+    for (const r of body.rejected) answer.deliver(0, Buffer.from(r), false);
     let duplicate: boolean;
     try {
-      duplicate = (await c.ingress.submit(sid, principal, "mcp", b, body.idJson)).duplicate;
+      duplicate = (await c.ingress.submit(sid, principal, "mcp", forward ?? b, body.idJson)).duplicate;
     } catch (e) {
       over();
       return unavailable(x, e, body.batch ? "null" : body.idJson);
@@ -169,11 +197,11 @@ function post(c: Ctx, x: Exchange, req: HttpRequest): void {
     answer.start();
     if (duplicate) void c.router.replay(pending, c.history.stream(sid, 0)).catch(() => {}); // unreadable now: the timeout answers
   });
+  settle("POST /mcp", answered, () => x.fail("500 Internal Server Error", "Internal error"));
 }
 
 function unavailable(x: Exchange, e: unknown, id: string): void {
-  if (!(e instanceof BrokerUnavailable)) throw e;
-  x.reply("503 Service Unavailable", protocolErrorJson("mcp", "unavailable", `Service unavailable: ${e.message}; retry`, id), { headers: [["Retry-After", "1"]] });
+  notQueued(x, e, "mcp", id);
 }
 
 /** Replies as an SSE stream: each as it is stored, then the end. */
@@ -253,8 +281,9 @@ class JsonAnswer implements ReplySink {
     if (this.finished) this.finish();
   }
 
-  deliver(_seq: number, data: Uint8Array, isResponse: boolean): void {
-    if (isResponse) this.parts.push(data); // a JSON answer has no room for what came while working
+  deliver(seq: number, data: Uint8Array, isResponse: boolean): void {
+    // a JSON answer has no room for what came while working; seq 0: an error made here (a refused batch item)
+    if (isResponse || seq === 0) this.parts.push(data);
   }
 
   sent(): boolean {

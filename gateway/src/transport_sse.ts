@@ -9,14 +9,14 @@
 // (/sse?resume=<token>); on every reconnect to it the Last-Event-ID header
 // says where to resume.
 import type { HttpRequest } from "uWebSockets.js";
-import { protocolErrorJson } from "@radiant/infra/errors";
-import { closeCodes } from "@radiant/infra/wire";
+import { closeCodes, type SessionId } from "@radiant/infra/wire";
 import { accepts, isJson, type Exchange, type HttpRoute } from "./http.js";
 import type { Hub } from "./hub.js";
-import { BrokerUnavailable, isFault, type Ingress } from "./ingress.js";
+import { isFault, notQueued, type Ingress } from "./ingress.js";
 import { ResumeTokenError, SessionEnded } from "./resume.js";
 import type { Prepared } from "./reconnect.js";
 import type { Session } from "./session.js";
+import { settle } from "./guard.js";
 import { SseStream } from "./sse.js";
 
 export interface SseOptions {
@@ -74,7 +74,7 @@ function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req
     });
     return;
   }
-  let sid: string;
+  let sid: SessionId;
   try {
     sid = hub.claimsOf(token, principal).sid;
   } catch (e) {
@@ -87,7 +87,7 @@ function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req
     x.fail("415 Unsupported Media Type", "Unsupported Media Type: send one JSON frame as application/json");
     return;
   }
-  void x.body(o.maxPayload, declared).then(async (body) => {
+  const answered = x.body(o.maxPayload, declared).then(async (body) => {
     if (!body) return;
     const proto = ingress.protocolOf(body, "json");
     if (isFault(proto)) return x.reply("400 Bad Request", ingress.faultJson(body, proto));
@@ -95,12 +95,12 @@ function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req
     try {
       await ingress.submit(sid, principal, proto, body, id);
     } catch (e) {
-      if (!(e instanceof BrokerUnavailable)) throw e;
-      return x.reply("503 Service Unavailable", protocolErrorJson(proto, "unavailable", `Service unavailable: ${e.message}; retry`, id), { headers: [["Retry-After", "1"]] });
+      return notQueued(x, e, proto, id);
     }
     // stored in INBOX: the reply comes on the session's stream
     x.reply("202 Accepted", "");
   });
+  settle("POST /sse/messages", answered, () => x.fail("500 Internal Server Error", "Internal error"));
 }
 
 export function sseRoutes(hub: Hub, ingress: Ingress, o: SseOptions): HttpRoute[] {

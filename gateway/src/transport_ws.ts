@@ -2,6 +2,9 @@
 // frames in to ingress, frames out corked.
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from "uWebSockets.js";
 import { closeCodes } from "@radiant/infra/wire";
+import { guard } from "./guard.js";
+import { connectionClosed, connectionOpened } from "./metrics.js";
+import type { OriginPolicy } from "./http.js";
 import type { Framing } from "./protocol.js";
 import type { Hub } from "./hub.js";
 import type { Prepared } from "./reconnect.js";
@@ -61,6 +64,7 @@ function chooseFraming(offered: string): Framing | undefined {
 
 export interface WsOptions {
   path: string;
+  origins: OriginPolicy;
   maxPayload: number;
   maxBackpressure: number;
   idleTimeoutS: number;
@@ -77,7 +81,7 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
     idleTimeout: o.idleTimeoutS,
     sendPingsAutomatically: true,
 
-    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+    upgrade: guard("ws upgrade", (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
       // Synchronous to the end: an upgrade finished later, inside res.cork,
       // makes this uWS build close fresh sockets at random (see resume.ts).
       const key = req.getHeader("sec-websocket-key");
@@ -86,6 +90,12 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
       const framing = chooseFraming(offered);
       if (hub.stopping) {
         res.writeStatus("503 Service Unavailable").end("shutting down: reconnect to another gateway");
+        return;
+      }
+      const origin = req.getHeader("origin");
+      if (!o.origins.allows(origin, req.getHeader("host"))) {
+        // the same rule as /sse and /mcp: a page of another site must not reach the sessions here
+        res.writeStatus("403 Forbidden").end(`origin ${JSON.stringify(origin)} is not allowed (GATEWAY_ALLOWED_ORIGINS)`);
         return;
       }
       if (framing === undefined) {
@@ -97,15 +107,16 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
       // /ws?resume=<token>&last_seq=<n>
       const prepared = hub.prepare(principal, { resume: req.getQuery("resume"), lastSeq: req.getQuery("last_seq") });
       res.upgrade<WsData>({ prepared, principal, framing }, key, framing === "mcp" ? "mcp" : "", extensions, context);
-    },
+    }, (res) => res.writeStatus("500 Internal Server Error").end("internal error")),
 
-    open: (ws) => {
+    open: guard("ws open", (ws: WebSocket<WsData>) => {
+      connectionOpened();
       const d = ws.getUserData();
       d.session = hub.open(d.prepared!, d.principal, new WsTransport(ws, d.framing));
       d.prepared = undefined;
-    },
+    }, internalClose),
 
-    message: (ws, message, isBinary) => {
+    message: guard("ws message", (ws: WebSocket<WsData>, message: ArrayBuffer, isBinary: boolean) => {
       const s = ws.getUserData().session!;
       if (isBinary) {
         s.transport.close(closeCodes.unsupportedData, "binary frames are not supported: send JSON as text frames");
@@ -116,16 +127,20 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
         return;
       }
       hub.frame(s, Buffer.from(message));
-    },
+    }, internalClose),
 
-    drain: (ws) => {
+    drain: guard("ws drain", (ws: WebSocket<WsData>) => {
       const s = ws.getUserData().session;
       if (s) hub.drain(s);
-    },
+    }, internalClose),
 
-    close: (ws) => {
+    close: guard("ws close", (ws: WebSocket<WsData>) => {
+      connectionClosed();
       const s = ws.getUserData().session;
       if (s) hub.close(s);
-    },
+    }, () => {}),
   });
 }
+
+/** After a bug on this socket, nothing about its session can be trusted: close it, the client resumes. */
+const internalClose = (ws: WebSocket<WsData>) => ws.end(closeCodes.internalError, "internal error: reconnect and resume");

@@ -29,7 +29,7 @@ t.test("JSON that matches no protocol → -32600, naming the id when there is on
   c.send({ id: 42, foo: 1 });
   t.match(await c.next(), { id: 42, error: { code: -32600 } });
   c.send('"just a string"');
-  t.match(await c.next(), { id: null, error: { code: -32700 } });
+  t.match(await c.next(), { id: null, error: { code: -32600, message: /must be a JSON object/ } }, "valid JSON, but no object");
   c.send({ jsonrpc: "2.0", id: 3, method: 12 });
   t.match(await c.next(), { id: 3, error: { code: -32600, message: /method/ } }, "a malformed JSON-RPC request is the worker's -32600");
   c.send([]);

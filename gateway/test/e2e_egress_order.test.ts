@@ -2,6 +2,7 @@
 // several workers publishing at once (RePublish can reorder), and a message
 // that never reached the live subject at all (read back from HISTORY).
 import t from "tap";
+import type { SessionId } from "@radiant/infra/wire";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
@@ -28,7 +29,7 @@ t.test("3 workers, 5 sessions × 300 requests at once: each reply once, seq stri
 
 t.test("a message the live path lost (gateway off NATS a moment) is read back from HISTORY, in its place", async (t) => {
   const { c, session } = await openSession(stack.wsUrl);
-  const sid = session.sid as string;
+  const sid = session.sid as SessionId;
   const nc = await connect({ servers: stack.nats.url });
   t.teardown(() => nc.close());
   const js = jetstream(nc);

@@ -2,10 +2,11 @@
 // gets every message it missed exactly once, in order, then live. Bad tokens
 // and impossible replays are refused with a reason and a fresh session.
 import t from "tap";
+import type { SessionId } from "@radiant/infra/wire";
 import { Client, openSession, rpc, startStack, type Frame } from "./harness.js";
 import { ResumeTokens } from "../src/resume.js";
 
-const SECRET = "resume-test-secret-0123456789";
+const SECRET = "resume-test-secret-0123456789-abcdefghij";
 const stack = await startStack(t, { gatewayEnv: { RESUME_TOKEN_SECRET: SECRET } });
 const resumeUrl = (token: string, lastSeq: number | string) => `${stack.wsUrl}?resume=${encodeURIComponent(token)}&last_seq=${lastSeq}`;
 const chunkNo = (f: Frame) => (f.params as { i: number }).i;
@@ -49,7 +50,7 @@ t.test("refused with a reason, and a fresh session that shows nothing of the old
   const { c, session } = await openSession(stack.wsUrl);
   await c.call(rpc(1, "radiant.test/stream", { count: 5 }));
   await c.close();
-  const sid = session.sid as string;
+  const sid = session.sid as SessionId;
   const epoch = session.epoch as string;
   const now = Math.floor(Date.now() / 1000);
   const ours = new ResumeTokens(SECRET, 3600);

@@ -13,10 +13,13 @@ interface Run {
   stderr: string;
 }
 
+const SECRET = "a-long-random-production-secret-0123456789";
+const BASE_ENV = { PATH: process.env.PATH!, NATS_URL: "nats://127.0.0.1:1", GATEWAY_LISTEN_ADDR: "127.0.0.1:0", GATEWAY_HEALTH_ADDR: "127.0.0.1:0", RESUME_TOKEN_SECRET: SECRET };
+
 function run(env: Record<string, string>, nodeArgs: string[] = [], ms = 4000): Promise<Run> {
   return new Promise((resolve) => {
     const child = execFile(process.execPath, [...nodeArgs, entries.gateway], {
-      env: { PATH: process.env.PATH!, NATS_URL: "nats://127.0.0.1:1", GATEWAY_LISTEN_ADDR: "127.0.0.1:0", GATEWAY_HEALTH_ADDR: "127.0.0.1:0", ...env },
+      env: { ...BASE_ENV, ...env },
       timeout: ms,
       killSignal: "SIGTERM",
     }, (err, stdout, stderr) => resolve({ code: child.exitCode ?? (err ? 1 : 0), stdout, stderr }));
@@ -43,11 +46,32 @@ t.test("a bad value: one line naming the variable, exit non-zero", async (t) => 
   }
 });
 
-t.test("RESUME_TOKEN_SECRET left at dev-secret without GATEWAY_DEV: a loud warning", async (t) => {
-  const r = await run({}, [], 2500);
-  t.match(r.stdout, /"level":40.*RESUME_TOKEN_SECRET is the default 'dev-secret'/);
-  const quiet = await run({ RESUME_TOKEN_SECRET: "a-long-random-production-secret" }, [], 2500);
+t.test("outside development mode the gateway refuses the default or a short RESUME_TOKEN_SECRET: one line, exit 2", async (t) => {
+  const { RESUME_TOKEN_SECRET: _, ...unset } = BASE_ENV;
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ["unset", unset, /RESUME_TOKEN_SECRET: is the public default 'dev-secret': set a random secret of at least 32 characters/],
+    ["dev-secret", { RESUME_TOKEN_SECRET: "dev-secret" }, /RESUME_TOKEN_SECRET: is the public default 'dev-secret'/],
+    ["31 characters", { RESUME_TOKEN_SECRET: "x".repeat(31) }, /RESUME_TOKEN_SECRET: is 31 characters: use a random secret of at least 32/],
+  ];
+  for (const [what, env, want] of cases) {
+    const child = execFile(process.execPath, [entries.gateway], { env: what === "unset" ? env : { ...BASE_ENV, ...env }, timeout: 4000 });
+    let stderr = "";
+    child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+    const [code] = (await once(child, "exit")) as [number | null];
+    t.equal(code, 2, `${what}: exit 2`);
+    t.match(stderr, want, what);
+    t.equal(stderr.trim().split("\n").length, 1, `${what}: one line`);
+  }
+});
+
+t.test("GATEWAY_DEV=true allows dev-secret, with a loud warning; a good secret starts without one", async (t) => {
+  const dev = await run({ GATEWAY_DEV: "true", LOG_LEVEL: "info", RESUME_TOKEN_SECRET: "dev-secret" }, [], 2500);
+  t.match(dev.stdout, /RESUME_TOKEN_SECRET is the default 'dev-secret' \(allowed because GATEWAY_DEV=true\)/);
+  const quiet = await run({}, [], 2500);
+  // it did start and log (so the absence below means something)
+  t.match(quiet.stdout, /"msg":"gateway supervisor started"/);
   t.notMatch(quiet.stdout, /dev-secret/);
+  t.notMatch(quiet.stdout + quiet.stderr, new RegExp(SECRET), "the secret itself is never logged");
 });
 
 t.test("the gateway refuses to start when uWS falls back to its JS shim", async (t) => {
@@ -74,7 +98,7 @@ t.test("a gateway process whose supervisor dies while it waits for NATS exits to
   const { spawn } = await import("node:child_process");
   const { descendants } = await import("@radiant/infra/proc");
   const sup = spawn(process.execPath, [entries.gateway], {
-    env: { PATH: process.env.PATH!, NATS_URL: "nats://127.0.0.1:1", GATEWAY_LISTEN_ADDR: "127.0.0.1:0", GATEWAY_HEALTH_ADDR: "127.0.0.1:0" },
+    env: BASE_ENV,
     stdio: "ignore",
   });
   const until = Date.now() + 20_000;

@@ -9,7 +9,8 @@ export type ErrorKind =
   | "overloaded" // too many requests in flight: retry later
   | "unavailable" // the broker cannot be reached: retry
   | "internal" // the request failed inside RADIANT
-  | "refused"; // an HTTP transport refused the request; its status says why (406, 415, 404, …)
+  | "refused" // an HTTP transport refused the request; its status says why (406, 415, 404, …)
+  | "tooLarge"; // over a size limit: sending it again cannot help
 
 const rpcCodes: Record<ErrorKind, number> = {
   parse: -32700,
@@ -19,6 +20,7 @@ const rpcCodes: Record<ErrorKind, number> = {
   unavailable: -32000,
   internal: -32603,
   refused: -32000,
+  tooLarge: -32600,
 };
 
 const httpish: Record<ErrorKind, { status: number; openai: string; anthropic: string; google: string }> = {
@@ -29,6 +31,7 @@ const httpish: Record<ErrorKind, { status: number; openai: string; anthropic: st
   unavailable: { status: 503, openai: "server_error", anthropic: "overloaded_error", google: "UNAVAILABLE" },
   internal: { status: 500, openai: "server_error", anthropic: "api_error", google: "INTERNAL" },
   refused: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error", google: "INVALID_ARGUMENT" },
+  tooLarge: { status: 413, openai: "invalid_request_error", anthropic: "request_too_large", google: "INVALID_ARGUMENT" },
 };
 
 /** JSON-RPC error code for a kind (MCP and A2A). A2A's own code for unsupported operations differs. */

@@ -1,9 +1,10 @@
 // A real nats-server with JetStream on loopback, for the dev stack, the tests
 // and the bench. It can be stopped and started again on the same port and
 // store, as an outage would.
-import { existsSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
-import { freePort, spawnOwned, stopChild, waitFor } from "./proc.js";
+import { freePort, GiveUp, spawnOwned, stopChild, waitFor } from "./proc.js";
 
 export interface NatsServerOptions {
   storeDir: string;
@@ -12,7 +13,16 @@ export interface NatsServerOptions {
   monitorPort?: number;
   /** extra command-line flags */
   args?: string[];
+  /** the largest message the server takes (NATS's own default is 1 MiB; see DEFAULT_MAX_PAYLOAD) */
+  maxPayload?: number;
 }
+
+/**
+ * What the stack's nats-server takes: a client frame of the gateway's default
+ * largest size (1 MiB) fits with its envelope, and so does a worker's reply
+ * that echoes it. Only settable in a config file.
+ */
+export const DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024;
 
 export function natsServerBinary(): string {
   for (const p of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/usr/local/bin", "/usr/bin"])) {
@@ -21,12 +31,30 @@ export function natsServerBinary(): string {
   throw new Error("nats-server not found: run `make deps` (installs it with apt-get)");
 }
 
+/**
+ * The test runner (scripts/run-tests.mjs) names a file in RADIANT_TEST_PIDFILE:
+ * every nats-server started under it is listed there, one pid a line, so that
+ * the runner can stop the ones a killed test file left behind (and only those).
+ */
+function recordTestPid(pid: number | undefined): void {
+  const file = process.env.RADIANT_TEST_PIDFILE;
+  if (!file || !pid) return;
+  try {
+    appendFileSync(file, `${pid}\n`);
+  } catch {
+    // the runner is gone or the file with it: nobody will clean up after us anyway
+  }
+}
+
 export class NatsServer {
   readonly host: string;
   readonly url: string;
   readonly monitorUrl: string;
   private child: ChildProcess | undefined;
   private output = "";
+  /** children ended through stop() or a start() that failed: their exit is no news */
+  private readonly stopped = new WeakSet<ChildProcess>();
+  private readonly exitListeners = new Set<(code: number | null, signal: NodeJS.Signals | null) => void>();
 
   private constructor(
     private readonly opts: NatsServerOptions,
@@ -62,25 +90,35 @@ export class NatsServer {
   async start(): Promise<void> {
     if (this.running) return;
     mkdirSync(this.opts.storeDir, { recursive: true });
+    const config = join(this.opts.storeDir, "radiant-nats.conf");
+    writeFileSync(config, `max_payload: ${this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD}\n`);
     const args = [
-      "-a", this.host, "-p", String(this.port), "-m", String(this.monitorPort),
+      "-c", config, "-a", this.host, "-p", String(this.port), "-m", String(this.monitorPort),
       "-js", "-sd", this.opts.storeDir, ...(this.opts.args ?? []),
     ];
     const child = spawnOwned(natsServerBinary(), args);
     this.child = child;
+    recordTestPid(child.pid);
     this.output = "";
     const keep = (b: Buffer) => {
       this.output = (this.output + b.toString()).slice(-8192);
     };
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
+    let up = false;
+    child.once("exit", (code, signal) => {
+      if (up && !this.stopped.has(child)) for (const f of this.exitListeners) f(code, signal);
+    });
     try {
       await waitFor(`nats-server on ${this.url}`, async () => {
-        if (!this.running) throw new Error(`nats-server exited: ${this.output}`);
+        if (!this.running) throw new GiveUp(`nats-server exited: ${this.output}`);
         const r = await fetch(`${this.monitorUrl}/healthz?js-enabled-only=true`);
         return r.ok;
       });
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nats-server exited: ${this.output}`);
+      up = true;
     } catch (e) {
+      this.stopped.add(child);
       await stopChild(child, 1000);
       throw new Error(`${(e as Error).message}\n${this.output}`);
     }
@@ -88,7 +126,15 @@ export class NatsServer {
 
   /** Graceful stop (SIGTERM), as an operator would. */
   async stop(): Promise<void> {
-    if (this.child) await stopChild(this.child);
+    if (!this.child) return;
+    this.stopped.add(this.child);
+    await stopChild(this.child);
+  }
+
+  /** Calls `f` whenever a nats-server this started (and saw healthy) exits other than through stop(). */
+  onUnexpectedExit(f: (code: number | null, signal: NodeJS.Signals | null) => void): () => void {
+    this.exitListeners.add(f);
+    return () => this.exitListeners.delete(f);
   }
 
   /** Subscriptions, wildcards included, that a message on `subject` would reach (monitoring /subsz?test=). */

@@ -22,10 +22,19 @@ export class PublishError extends Error {
     message: string,
     /** worth trying again: a timeout or no responders (JetStream not there right now) */
     readonly transient: boolean,
+    /** the message can never be published: over the server's max_payload */
+    readonly tooLarge = false,
   ) {
     super(message);
     this.name = "PublishError";
   }
+}
+
+/** What nats.js threw at a publish: too large for the server, or a connection that is not there. */
+function publishFailure(e: unknown): PublishError {
+  const message = (e as Error)?.message ?? String(e);
+  if (/payload/i.test(message)) return new PublishError(`too large for the message broker (${message})`, false, true);
+  return new PublishError(message, /closed|draining|disconnect|connection/i.test(message));
 }
 
 interface Pending {
@@ -57,8 +66,16 @@ export class AckedPublisher {
     const token = this.next++;
     let hdrs = h;
     if (msgID !== undefined) {
-      hdrs ??= natsHeaders();
-      hdrs.set(headers.msgId, msgID);
+      try {
+        hdrs ??= natsHeaders();
+        hdrs.set(headers.msgId, msgID);
+      } catch (e) {
+        // never a throw into the caller's socket callback: a rejected publish instead
+        return Promise.reject(new PublishError(`unusable de-duplication id: ${(e as Error).message}`, false));
+      }
+    }
+    if (data.byteLength > this.maxPayload()) {
+      return Promise.reject(new PublishError(`too large for the message broker: ${data.byteLength} bytes, its max_payload is ${this.maxPayload()}`, false, true));
     }
     return new Promise<PubAck>((resolve, reject) => {
       this.pending.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
@@ -81,10 +98,15 @@ export class AckedPublisher {
       } catch (e) {
         const p = this.pending.get(token);
         this.pending.delete(token);
-        p?.reject(new PublishError((e as Error).message, true));
+        p?.reject(publishFailure(e));
       }
     }
   };
+
+  /** The largest message the server takes (its INFO), headers and all. */
+  maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
 
   /** Stop the sweep; whatever waits is rejected. */
   close(): void {

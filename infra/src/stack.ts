@@ -1,9 +1,11 @@
 // The whole RADIANT stack as child processes of this one: nats-server, the
 // egress proxy, workers, the gateway. `make run`, the end-to-end tests and the
 // bench all start it through here, so they run the same thing.
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
-import { join } from "node:path";
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync, type WriteStream } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import { connect as connectTcp } from "node:net";
 import type { ChildProcess } from "node:child_process";
 import { NatsServer } from "./nats-server.js";
 import { exited, freePort, GiveUp, spawnOwned, stopChild, waitFor } from "./proc.js";
@@ -38,12 +40,123 @@ export interface StackOptions {
   gatewayNodeArgs?: string[];
   /** node flags for each worker */
   workerNodeArgs?: string[];
+  /** nats-server's max_payload (default DEFAULT_MAX_PAYLOAD, 8 MiB) */
+  natsMaxPayload?: number;
+  /**
+   * Restart a process that exits on its own (nats-server, the egress proxy, a
+   * worker, the gateway supervisor) after a backoff (see `Backoff`), logging one
+   * line each time; an exit restarting would not fix (code 2, invalid
+   * configuration; the gateway's 3 and 4) is not restarted but ends
+   * `firstExit()`. `stop()` restarts nothing. Off unless asked (tests see exits).
+   */
+  supervise?: boolean;
+  /** where supervision logs (a pino logger will do); default: stack.log, or stderr with `inheritLogs` */
+  log?: StackLog;
 }
 
-interface Proc {
+/** What supervision writes to: one line per restart ({ process, code, signal, delayMs }). */
+export interface StackLog {
+  warn(obj: object, msg: string): void;
+}
+
+/** How a process of the stack ended. */
+export interface StackExit {
+  name: string;
+  code: number | null;
+  signal?: NodeJS.Signals | null;
+  /** why it was not restarted (supervised stacks) */
+  reason?: string;
+}
+
+/** A RADIANT process of the stack; a supervised one gets a new `child` at each restart. */
+export interface Proc {
   name: string;
   child: ChildProcess;
+  /** the last 64 KiB of its output (not kept with `inheritLogs`), across restarts */
   output: string;
+  /** times supervision restarted it */
+  restarts: number;
+}
+
+/** Exit codes that restarting would not fix, and what they mean. */
+const configExit: ReadonlyMap<number, string> = new Map([[2, "invalid configuration"]]);
+const gatewayFatalExits: ReadonlyMap<number, string> = new Map([
+  ...configExit,
+  [3, "the gateway cannot listen (address in use or not available)"],
+  [4, "the gateway has no native uWebSockets build for this platform"],
+]);
+const RESTARTED = "\n--- restarted ---\n";
+const GATEWAY_READY = '"msg":"gateway ready"';
+
+/**
+ * Restart delays: `initialMs` after a crash, doubling at each crash that
+ * follows, at most `maxMs`; back to `initialMs` once the process had stayed up
+ * `resetAfterMs`.
+ */
+export class Backoff {
+  private delay: number;
+  private since: number;
+
+  constructor(
+    readonly initialMs = 250,
+    readonly maxMs = 10_000,
+    readonly resetAfterMs = 30_000,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.delay = initialMs;
+    this.since = now();
+  }
+
+  /** the process (re)started now */
+  started(): void {
+    this.since = this.now();
+  }
+
+  /** it exited now: how long to wait before starting it again */
+  next(): number {
+    if (this.now() - this.since >= this.resetAfterMs) this.delay = this.initialMs;
+    const d = this.delay;
+    this.delay = Math.min(this.delay * 2, this.maxMs);
+    return d;
+  }
+}
+
+/** A new random resume-token secret: 48 characters (36 random bytes, base64url). */
+export function newResumeTokenSecret(): string {
+  return randomBytes(36).toString("base64url");
+}
+
+/** The file, in a stack's data folder, that keeps `make run`'s resume-token secret. */
+export const RESUME_TOKEN_SECRET_FILE = "resume-token-secret";
+
+/**
+ * The resume-token secret kept in `file`: read, or (when there is no such
+ * file) made and written there, readable by its owner only (0600), so the
+ * tokens of one run still work after a restart.
+ */
+export function loadOrCreateResumeTokenSecret(file: string): { secret: string; created: boolean } {
+  mkdirSync(dirname(file), { recursive: true });
+  const made = newResumeTokenSecret();
+  try {
+    // "wx": never overwrite one another run has just made
+    writeFileSync(file, `${made}\n`, { mode: 0o600, flag: "wx" });
+    return { secret: made, created: true };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  const secret = readFileSync(file, "utf8").trim();
+  if (secret.length < 32) throw new Error(`${file} holds fewer than 32 characters: delete it to have a new secret made`);
+  return { secret, created: false };
+}
+
+/** Something accepts TCP connections on host:port. */
+async function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connectTcp({ port, host, timeout: 1000 });
+    sock.once("connect", () => (sock.destroy(), resolve(true)));
+    sock.once("timeout", () => (sock.destroy(), resolve(false)));
+    sock.once("error", () => resolve(false));
+  });
 }
 
 export class Stack {
@@ -52,6 +165,12 @@ export class Stack {
   workers: Proc[] = [];
   egress: Proc | undefined;
   private logs: WriteStream | undefined;
+  /** made once: every process of the stack gets it unless the caller's environment names one */
+  private readonly resumeTokenSecret = newResumeTokenSecret();
+  private stopping = false;
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
+  private fatal: ((e: StackExit) => void) | undefined;
+  private readonly fatalExit = new Promise<StackExit>((resolve) => (this.fatal = resolve));
 
   private constructor(
     readonly o: StackOptions,
@@ -76,10 +195,11 @@ export class Stack {
   static async start(o: StackOptions): Promise<Stack> {
     const host = o.host ?? "127.0.0.1";
     mkdirSync(o.dir, { recursive: true });
-    const nats = await NatsServer.start({ storeDir: join(o.dir, "nats"), host, port: o.natsPort, monitorPort: o.natsMonitorPort });
+    const nats = await NatsServer.start({ storeDir: join(o.dir, "nats"), host, port: o.natsPort, monitorPort: o.natsMonitorPort, maxPayload: o.natsMaxPayload });
     // the gateway takes ephemeral ports itself unless told (SO_REUSEPORT makes a guessed port unsafe)
     const s = new Stack(o, nats, host, o.gatewayPort ?? 0, o.healthPort ?? 0, o.egressPort || (await freePort(host)));
     if (!o.inheritLogs) s.logs = createWriteStream(join(o.dir, "stack.log"), { flags: "a" });
+    if (o.supervise) s.superviseNats();
     try {
       await s.startEgress();
       for (let i = 0; i < (o.workers ?? 1); i++) await s.startWorker();
@@ -91,8 +211,13 @@ export class Stack {
     return s;
   }
 
-  /** the environment every RADIANT process of this stack gets */
+  /**
+   * The environment every RADIANT process of this stack gets. RESUME_TOKEN_SECRET
+   * is the caller's (`extra`, `o.env`, or a non-empty one in process.env), else
+   * the stack's own random one.
+   */
   env(extra: Record<string, string> = {}): Record<string, string> {
+    const secret = extra.RESUME_TOKEN_SECRET ?? this.o.env?.RESUME_TOKEN_SECRET ?? (process.env.RESUME_TOKEN_SECRET || this.resumeTokenSecret);
     return {
       ...(process.env as Record<string, string>),
       RADIANT_PARENT_PID: String(process.pid),
@@ -105,30 +230,114 @@ export class Stack {
       GATEWAY_PROCESSES: String(this.o.gatewayProcesses ?? 1),
       ...this.o.env,
       ...extra,
+      RESUME_TOKEN_SECRET: secret,
     };
   }
 
-  private spawn(name: string, entry: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
-    const child = spawnOwned(process.execPath, [...nodeArgs, entry], {
-      env,
-      stdio: this.o.inheritLogs ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
-    });
-    const p: Proc = { name, child, output: "" };
+  private spawn(
+    name: string,
+    entry: string,
+    env: Record<string, string>,
+    nodeArgs: string[] = [],
+    fatalExits = configExit,
+    beforeRestart?: () => Promise<void>,
+    afterRestart?: (p: Proc) => void,
+  ): Proc {
+    const backoff = new Backoff();
+    const p = { name, output: "", restarts: 0 } as Proc;
     const keep = (b: Buffer) => {
       p.output = (p.output + b.toString()).slice(-64 * 1024);
       this.logs?.write(b);
     };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    this.procs.add(p);
-    child.once("exit", () => this.procs.delete(p));
+    const run = () => {
+      const child = spawnOwned(process.execPath, [...nodeArgs, entry], {
+        env,
+        stdio: this.o.inheritLogs ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
+      });
+      p.child = child;
+      backoff.started();
+      child.stdout?.on("data", keep);
+      child.stderr?.on("data", keep);
+      this.procs.add(p);
+      child.once("exit", (code, signal) => {
+        this.procs.delete(p);
+        if (!this.o.supervise || this.stopping) return;
+        this.exitedOnItsOwn({ name, code, signal }, fatalExits, backoff, async () => {
+          await beforeRestart?.();
+          if (this.stopping) return;
+          p.restarts++;
+          p.output += RESTARTED;
+          run();
+          afterRestart?.(p);
+        });
+      });
+    };
+    run();
     return p;
+  }
+
+  /** Supervision: a process exited, neither stopped by us nor for a fatal reason: start it again after the backoff. */
+  private exitedOnItsOwn(
+    e: StackExit,
+    fatalExits: ReadonlyMap<number, string>,
+    backoff: Backoff,
+    restart: () => Promise<void>,
+    /** the restart itself failed, so */
+    error?: string,
+  ): void {
+    const reason = e.code === null ? undefined : fatalExits.get(e.code);
+    if (reason !== undefined) {
+      this.fatal?.({ ...e, reason });
+      return;
+    }
+    const delayMs = backoff.next();
+    // "process", not "name": a pino logger's own name is there already
+    this.say(
+      { process: e.name, code: e.code, signal: e.signal ?? null, delayMs, ...(error ? { error } : {}) },
+      `${e.name} ${error ? "did not come back" : "exited"}; restarting it in ${delayMs} ms`,
+    );
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (this.stopping) return;
+      restart().catch((err: Error) => {
+        // it did not come back (nats-server not healthy in time): that is one more exit
+        if (!this.stopping) this.exitedOnItsOwn({ ...e, code: null, signal: null }, fatalExits, backoff, restart, err.message.split("\n")[0]);
+      });
+    }, delayMs);
+    this.restartTimers.add(timer);
+  }
+
+  private say(obj: Record<string, unknown>, msg: string): void {
+    if (this.o.log) this.o.log.warn(obj, msg);
+    else {
+      const line = `${JSON.stringify({ level: 40, time: Date.now(), name: "stack", ...obj, msg })}\n`;
+      if (this.logs) this.logs.write(line);
+      else process.stderr.write(line);
+    }
+  }
+
+  /** nats-server, supervised: started again on the same port and store. */
+  private superviseNats(): void {
+    const backoff = new Backoff();
+    const restart = async () => {
+      await this.nats.start();
+      backoff.started();
+    };
+    this.nats.onUnexpectedExit((code, signal) => {
+      if (!this.stopping) this.exitedOnItsOwn({ name: "nats-server", code, signal }, new Map(), backoff, restart);
+    });
+  }
+
+  /** the output of the process's current run */
+  private current(p: Proc): string {
+    const i = p.output.lastIndexOf(RESTARTED);
+    return i < 0 ? p.output : p.output.slice(i + RESTARTED.length);
   }
 
   private async waitOutput(p: Proc, text: string): Promise<void> {
     await waitFor(`${p.name} to say "${text}"`, async () => {
       if (p.child.exitCode !== null) throw new GiveUp(`${p.name} exited with ${p.child.exitCode}: ${p.output}`);
-      return p.output.includes(text);
+      return this.current(p).includes(text);
     });
   }
 
@@ -145,18 +354,39 @@ export class Stack {
   }
 
   async startGateway(env: Record<string, string> = {}): Promise<void> {
-    this.gateway = this.spawn("gateway", entries.gateway, this.env({ ...this.o.gatewayEnv, ...env }), this.o.gatewayNodeArgs);
+    this.gateway = this.spawn(
+      "gateway",
+      entries.gateway,
+      this.env({ ...this.o.gatewayEnv, ...env }),
+      this.o.gatewayNodeArgs,
+      gatewayFatalExits,
+      async () => {
+        // the killed supervisor's gateway processes close their listening socket once they see it gone;
+        // a new supervisor finding it still open would stop (another gateway on the port)
+        const port = this.o.gatewayPort;
+        if (port) await waitFor("gateway port free", async () => !(await accepts(this.host, port)), 30_000).catch(() => {});
+      },
+      (g) => {
+        // ephemeral ports: the new gateway says which
+        if (!this.o.inheritLogs) void this.waitOutput(g, GATEWAY_READY).then(() => this.readPorts(g), () => {});
+      },
+    );
     const g = this.gateway;
     if (!this.o.inheritLogs) {
-      await this.waitOutput(g, '"msg":"gateway ready"');
-      const ready = g.output.split("\n").find((l) => l.includes('"msg":"gateway ready"'))!;
-      ({ port: this.gatewayPort, healthPort: this.healthPort } = JSON.parse(ready) as { port: number; healthPort: number });
+      await this.waitOutput(g, GATEWAY_READY);
+      this.readPorts(g);
     }
     await waitFor("gateway /health ok", async () => {
-      if (g.child.exitCode !== null) throw new GiveUp(`gateway exited with ${g.child.exitCode}: ${g.output}`);
+      const code = g.child.exitCode;
+      if (code !== null) throw new GiveUp(`gateway exited with ${code}${gatewayFatalExits.has(code) ? ` (${gatewayFatalExits.get(code)})` : ""}: ${g.output}`);
       const r = await fetch(`${this.healthUrl}/health`);
       return r.ok && ((await r.json()) as { status: string }).status === "ok";
     });
+  }
+
+  private readPorts(g: Proc): void {
+    const ready = this.current(g).split("\n").find((l) => l.includes(GATEWAY_READY))!;
+    ({ port: this.gatewayPort, healthPort: this.healthPort } = JSON.parse(ready) as { port: number; healthPort: number });
   }
 
   async health(): Promise<{ code: number; body: Record<string, unknown> }> {
@@ -164,15 +394,24 @@ export class Stack {
     return { code: r.status, body: (await r.json()) as Record<string, unknown> };
   }
 
-  /** Stop everything: RADIANT processes first (they drain into NATS), nats-server last. */
+  /** Stop everything: RADIANT processes first (they drain into NATS), nats-server last. Nothing is restarted. */
   async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.restartTimers) clearTimeout(t);
+    this.restartTimers.clear();
     await Promise.all([...this.procs].map((p) => stopChild(p.child)));
     await this.nats.stop();
     this.logs?.end();
+    this.logs = undefined;
   }
 
-  /** Resolves with the first RADIANT process to exit on its own. */
-  async firstExit(): Promise<{ name: string; code: number | null }> {
-    return Promise.race([...this.procs].map(async (p) => ({ name: p.name, code: await exited(p.child) })));
+  /**
+   * Resolves with the first RADIANT process to exit on its own; with
+   * `supervise`, with the first exit that is not restarted (its `reason` says
+   * why; nats-server is always restarted).
+   */
+  async firstExit(): Promise<StackExit> {
+    if (this.o.supervise) return this.fatalExit;
+    return Promise.race([...this.procs].map(async (p) => ({ name: p.name, code: await exited(p.child), signal: p.child.signalCode })));
   }
 }

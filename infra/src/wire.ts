@@ -1,5 +1,6 @@
 // The wire contract between gateway, workers and bench. Every subject, stream
 // name, header and envelope field is spelled here and nowhere else.
+import { createHash } from "node:crypto";
 import { Packr } from "msgpackr";
 
 export const PROTOCOLS = ["mcp", "a2a", "openai", "anthropic", "google"] as const;
@@ -9,13 +10,13 @@ export function isProtocol(s: string): s is Protocol {
   return (PROTOCOLS as readonly string[]).includes(s);
 }
 
-// ---- subjects -------------------------------------------------------------
-// A session id becomes one subject token, so it may not hold '.', '*', '>' or
-// white space. The gateway makes them (28 base64url chars); this guards the rest.
-const SID_RE = /^[A-Za-z0-9_-]{8,64}$/;
-export function isSessionId(s: string): boolean {
-  return SID_RE.test(s);
-}
+// ---- session ids ------------------------------------------------------------
+// A session id becomes one token of NATS subjects, so a string from outside (a
+// token's claim, an envelope, a subject) is a SessionId only once checked: the
+// subject builders below take nothing else, and a wildcard, a dot or white
+// space can never reach a subject.
+declare const sessionIdBrand: unique symbol;
+export type SessionId = string & { readonly [sessionIdBrand]: true };
 
 /**
  * A session id starts with the id of the gateway process that made it, its
@@ -25,27 +26,48 @@ export function isSessionId(s: string): boolean {
  * session resumed on another process subscribes there to its own subject.
  */
 export const HOME_LENGTH = 6;
-export const homeOf = (sid: string): string => sid.slice(0, HOME_LENGTH);
+/** 128 random bits after the home, base64url */
+const SESSION_ID_LENGTH = HOME_LENGTH + 22;
+const SID_RE = /^[A-Za-z0-9_-]{28}$/;
+const HOME_RE = /^[A-Za-z0-9_-]{6}$/;
+
+/** The session id in `s`, if `s` is one exactly as gateways make them. */
+export function asSessionId(s: unknown): SessionId | undefined {
+  return typeof s === "string" && s.length === SESSION_ID_LENGTH && SID_RE.test(s) ? (s as SessionId) : undefined;
+}
+
+export function isSessionId(s: unknown): s is SessionId {
+  return asSessionId(s) !== undefined;
+}
+
+/** A new session id for a process whose home is `home`; `random`: 16 random bytes. */
+export function makeSessionId(home: string, random: Uint8Array): SessionId {
+  const sid = asSessionId(home + Buffer.from(random.buffer, random.byteOffset, 16).toString("base64url"));
+  if (!sid || !HOME_RE.test(home)) throw new Error(`not a session id for home ${JSON.stringify(home)}`);
+  return sid;
+}
+
+export const homeOf = (sid: SessionId): string => sid.slice(0, HOME_LENGTH);
 
 export const subjects = {
   /** client frame → INBOX; workers filter nothing, the protocol rides in the subject for observability. */
-  inbox: (proto: Protocol, sid: string): string => `in.${proto}.${sid}`,
+  inbox: (proto: Protocol, sid: SessionId): string => `in.${proto}.${sid}`,
   inboxAll: "in.>",
   /** worker reply → HISTORY (stored), republished by the server to `live`. */
-  history: (sid: string): string => `hist.${homeOf(sid)}.${sid}`,
+  history: (sid: SessionId): string => `hist.${homeOf(sid)}.${sid}`,
   historyAll: "hist.>",
   /** core subject of the session's live messages (RePublish maps hist.> to out.> token for token). */
-  live: (sid: string): string => `out.${homeOf(sid)}.${sid}`,
+  live: (sid: SessionId): string => `out.${homeOf(sid)}.${sid}`,
   liveAll: "out.>",
   /** every live subject of the sessions made by one gateway process */
   liveHome: (home: string): string => `out.${home}.*`,
-  /** the session id a live subject names */
-  sidOfLive: (subject: string): string => subject.slice(subject.lastIndexOf(".") + 1),
+  /** the session id a live subject names, if it names one */
+  sidOfLive: (subject: string): SessionId | undefined => asSessionId(subject.slice(subject.lastIndexOf(".") + 1)),
   /** a session ended by its client (MCP `DELETE /mcp`): stored so every gateway refuses it from then on */
-  ended: (sid: string): string => `ended.${sid}`,
+  ended: (sid: SessionId): string => `ended.${sid}`,
   endedAll: "ended.*",
-  /** the session id an `ended` subject names */
-  sidOfEnded: (subject: string): string => subject.slice("ended.".length),
+  /** the session id an `ended` subject names, if it names one */
+  sidOfEnded: (subject: string): SessionId | undefined => asSessionId(subject.slice("ended.".length)),
   /** the server's advisory for an INBOX message that ran out of deliveries. */
   maxDeliveriesAdvisory: (stream: string, consumer: string): string =>
     `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`,
@@ -124,7 +146,7 @@ export const headers = {
 /** What the gateway publishes to INBOX. `body` is the client's frame, untouched. */
 export interface InboxEnvelope {
   v: 1;
-  sid: string;
+  sid: SessionId;
   proto: Protocol;
   /** who the session belongs to (auth) */
   principal: string;
@@ -192,13 +214,25 @@ export function parseMetaSlot(v: string): MetaSlot | undefined {
   return Number.isFinite(n) && n > 0 ? { offset: n, inMeta } : undefined;
 }
 
+/**
+ * A request's key within its session, made from its JSON-RPC id as sent (raw
+ * JSON): always base64url, so a client's id — control characters, wildcards,
+ * any length — never reaches a header or a subject as it came. Short ids are
+ * encoded (the same id gives the same key: a re-sent request is found), long
+ * ones hashed.
+ */
+export function requestKey(idJson: string): string {
+  const raw = Buffer.from(idJson, "utf8");
+  return raw.length <= 48 ? `i${raw.toString("base64url")}` : `h${createHash("sha256").update(raw).digest("base64url")}`;
+}
+
 /** The INBOX de-duplication id of a client request: a frame re-sent (after a reconnect) runs once. */
-export function requestMsgId(sid: string, idJson: string): string {
-  return `${sid}:${idJson}`;
+export function requestMsgId(sid: SessionId, idJson: string): string {
+  return `${sid}:${requestKey(idJson)}`;
 }
 
 /** The reply id a worker uses for the idempotent HISTORY publish of reply #i to INBOX message `inboxSeq`. */
-export function replyMsgId(sid: string, inboxSeq: number, i: number): string {
+export function replyMsgId(sid: SessionId, inboxSeq: number, i: number): string {
   return `${sid}:r${inboxSeq}:${i}`;
 }
 
@@ -212,8 +246,18 @@ export const closeCodes = {
   unsupportedData: 1003,
   /** HISTORY cannot be read right now: resume again shortly with the same token */
   tryAgainLater: 1013,
+  /** the gateway hit a bug on this connection: reconnect and resume */
+  internalError: 1011,
   /** a newer connection resumed this session */
   takenOver: 4001,
   /** the session was ended (MCP `DELETE`): it cannot be resumed */
   sessionEnded: 4002,
+  /**
+   * HISTORY dropped messages (retention) before this slow client read them:
+   * the reason names the last seq_num it got; what followed is gone
+   */
+  historyLost: 4003,
 } as const;
+
+/** The close reason of `historyLost`: under the 123 bytes a close reason may have. */
+export const historyLostReason = (afterSeq: number): string => `history lost: messages after seq_num ${afterSeq} expired before delivery`;

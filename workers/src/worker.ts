@@ -15,6 +15,7 @@ import {
   replyMsgId,
   subjects,
   type InboxEnvelope,
+  type SessionId,
 } from "@radiant/infra/wire";
 import { AckedPublisher, PublishError } from "@radiant/infra/publish";
 import type { HandlerTable } from "./handler.js";
@@ -125,7 +126,7 @@ export class Worker {
     }
   }
 
-  private async publishReply(env: { sid: string; ts: number }, inboxSeq: number, i: number, r: Reply): Promise<void> {
+  private async publishReply(env: { sid: SessionId; ts: number }, inboxSeq: number, i: number, r: Reply): Promise<void> {
     const h = natsHeaders();
     h.set(headers.ingressTs, String(env.ts));
     if (r.metaSlot) h.set(headers.metaSlot, formatMetaSlot(r.metaSlot));
