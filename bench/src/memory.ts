@@ -1,6 +1,12 @@
 // bench:memory — gateway memory per idle WebSocket connection against a bare
 // uWebSockets.js server and a `ws` server: same client, same N, same run; and
 // the gateway's memory per idle SSE stream beside it.
+//
+// `--young-mib N` runs every server with V8's young generation capped at N
+// MiB (--max-semi-space-size). By default it grows to 32 MiB, which at 15,000
+// connections is ~2 KB per connection of garbage space, filled more or less
+// depending on what survived the last collections: with it capped, the figure
+// is what a connection keeps (what 1M connections on one box are made of).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +18,9 @@ import { table, writeResult } from "./results.js";
 
 const quick = process.argv.includes("--quick");
 const n = quick ? 2000 : 15_000; // one client process holds them all: under the 20,000 open-file limit
+const youngAt = process.argv.indexOf("--young-mib");
+const youngMib = youngAt > 0 ? Number(process.argv[youngAt + 1]) : undefined;
+const nodeArgs = youngMib !== undefined ? [`--max-semi-space-size=${youngMib}`] : [];
 
 interface Target {
   name: string;
@@ -21,7 +30,7 @@ interface Target {
 
 function echoServer(file: string): Target["start"] {
   return async () => {
-    const child = spawnOwned(process.execPath, [fileURLToPath(new URL(file, import.meta.url))], {
+    const child = spawnOwned(process.execPath, [...nodeArgs, fileURLToPath(new URL(file, import.meta.url))], {
       env: { ...process.env, RADIANT_PARENT_PID: String(process.pid) },
     });
     let out = "";
@@ -33,7 +42,7 @@ function echoServer(file: string): Target["start"] {
 
 async function gateway(): ReturnType<Target["start"]> {
   const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
-  const stack = await Stack.start({ dir });
+  const stack = await Stack.start({ dir, gatewayNodeArgs: nodeArgs });
   return {
     pid: stack.gateway!.child.pid!,
     port: stack.gatewayPort,
@@ -68,13 +77,14 @@ for (const target of targets) {
 
 const result = {
   connections: n,
+  young_generation_mib: youngMib ?? "default",
   bytes_per_conn_gateway: perConn.gateway,
   bytes_per_conn_uws: perConn.uws,
   bytes_per_conn_ws: perConn.ws,
   bytes_per_sse_stream_gateway: perConn.gateway_sse,
   gateway_vs_uws: Number((perConn.gateway! / perConn.uws!).toFixed(2)),
 };
-const path = writeResult("memory", result);
+const path = writeResult(youngMib !== undefined ? `memory_young${youngMib}` : "memory", result);
 process.stdout.write(
   table([
     ["server", "bytes/connection", "× bare uWS"],
@@ -82,6 +92,8 @@ process.stdout.write(
     ["ws", perConn.ws!, (perConn.ws! / perConn.uws!).toFixed(2)],
     ["RADIANT gateway", perConn.gateway!, result.gateway_vs_uws.toFixed(2)],
     ["RADIANT gateway, SSE streams", perConn.gateway_sse!, (perConn.gateway_sse! / perConn.uws!).toFixed(2)],
-  ]) + `\n\n${n} idle connections each (SSE: GET /sse, its 307 followed on the same connection); ${path}\n`,
+  ]) +
+    `\n\n${n} idle connections each (SSE: GET /sse, its 307 followed on the same connection)` +
+    `${youngMib !== undefined ? `, young generation ${youngMib} MiB` : ""}; ${path}\n`,
 );
 process.exit(0);

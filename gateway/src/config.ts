@@ -1,7 +1,7 @@
 // Gateway configuration: the seed's table plus the limits a production
 // gateway needs. Every value is validated at start (README: Configuration).
 import { bool, ConfigError, historyRetention, int, listenAddr, str, url, type ListenAddr } from "@radiant/infra/env";
-import { isProtocol, type HistoryRetention, type Protocol } from "@radiant/infra/wire";
+import { isProtocol, type HistoryRetention, type Protocol } from "@radiant/wire";
 
 export interface GatewayConfig {
   listen: ListenAddr;

@@ -1,10 +1,11 @@
 // Sessions their clients ended (MCP's DELETE). A record in the ENDED stream
 // makes every gateway refuse the session from then on, whatever token names
-// it; each process keeps the set in memory, fed by an ordered consumer that
-// reads the stream from its start and then follows it.
+// it (workers hear the same publish and stop the session's requests); each
+// process keeps the set in memory, fed by an ordered consumer that reads the
+// stream from its start and then follows it.
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
-import { ENDED_STREAM, HISTORY_STREAM, headers, subjects, type SessionId } from "@radiant/infra/wire";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { controlHeaders, ENDED_STREAM, HISTORY_STREAM, subjects, type SessionId } from "@radiant/wire";
 import type { Logger } from "pino";
 
 export class EndedSessions {
@@ -57,9 +58,7 @@ export class EndedSessions {
   async end(sid: SessionId): Promise<void> {
     await this.js.publish(subjects.ended(sid), undefined, { timeout: 5000 });
     this.ended.set(sid, Date.now());
-    const h = natsHeaders();
-    h.set(headers.ended, "1");
-    this.nc.publish(subjects.live(sid), undefined, { headers: h });
+    this.nc.publish(subjects.live(sid), undefined, { headers: controlHeaders({ kind: "ended" }) });
     await this.jsm.streams.purge(HISTORY_STREAM, { filter: subjects.history(sid) }).catch((e: Error) => {
       this.log.warn({ sid, err: e.message }, "could not purge an ended session's history; it expires with the retention");
     });

@@ -1,8 +1,8 @@
 import t from "tap";
-import type { SessionId } from "@radiant/infra/wire";
+import type { SessionId } from "@radiant/wire";
 import { directFrame, liveFrame, sessionFrame } from "./frames.js";
 
-const token = Buffer.from("h.p.s");
+const token = "h.p.s";
 const text = (u: Uint8Array) => Buffer.from(u).toString();
 
 t.test("default framing: seq_num and resume_token spliced in front, body untouched", async (t) => {

@@ -1,9 +1,11 @@
-// Frames to clients. A worker's reply bytes go out as they are, with the
-// session fields spliced in front (default framing) or a `_meta` spliced into
-// result/params (`mcp` framing) — never parsed, never re-serialised. Frames are
-// assembled in one scratch buffer: the socket layer copies what it is given
-// before returning, so the buffer is reused for the next frame.
-import { META_SEQ_KEY, type MetaSlot, type SessionId } from "@radiant/infra/wire";
+// Frames to clients. A stored message holds one or more frames (wire: reply.ts);
+// each goes out as it is, with the session fields spliced in front (default
+// framing) or a `_meta` spliced into result/params (`mcp` framing) — never
+// parsed, never re-serialised. Frames are assembled in one scratch buffer:
+// the socket layer copies what it is given before returning, so the buffer is
+// reused for the next frame.
+import { META_SEQ_KEY, type FrameInfo, type MetaSlot, type SessionId } from "@radiant/wire";
+import type { Stored } from "./delivery.js";
 import type { Framing } from "./protocol.js";
 
 const latin1 = (s: string) => Buffer.from(s, "latin1");
@@ -29,10 +31,11 @@ function put(dst: Buffer, at: number, src: Uint8Array, from = 0, to = src.length
 }
 
 /**
- * The frame for stored message `seq` whose reply bytes are `body` (a JSON
- * object). The result is a view of the scratch buffer: send it before the next call.
+ * The frame at position `seq` (wire: reply.ts, position) whose reply bytes
+ * are `body` (a JSON object). The result is a view of the scratch buffer:
+ * send it before the next call.
  */
-export function liveFrame(framing: Framing, seq: number, token: Buffer, body: Uint8Array, slot: MetaSlot | undefined): Uint8Array {
+export function liveFrame(framing: Framing, seq: number, token: string, body: Uint8Array, slot: MetaSlot | undefined): Uint8Array {
   if (framing === "plain") return body;
   if (framing === "mcp") return slot ? withMeta(seq, body, slot) : body;
   // {"seq_num":N,"resume_token":"T",<rest of body after its '{'>
@@ -41,7 +44,7 @@ export function liveFrame(framing: Framing, seq: number, token: Buffer, body: Ui
   let at = put(b, 0, SEQ_HEAD);
   at += b.write(seqText, at, "latin1");
   at = put(b, at, TOKEN_HEAD);
-  at = put(b, at, token);
+  at += b.write(token, at, "latin1");
   if (body[1] === CLOSE_BRACE) at = put(b, at, TOKEN_TAIL_EMPTY); // body is {}
   else {
     at = put(b, at, TOKEN_TAIL);
@@ -94,4 +97,20 @@ export function sessionFrame(framing: Framing, s: SessionInfo): string {
 export function directFrame(framing: Framing, json: string, token: string): string {
   if (framing !== "json") return json;
   return `{"seq_num":0,"resume_token":"${token}",${json.slice(1)}`;
+}
+
+/** Each frame of a stored message, in order, with its index; returns how many. */
+export function eachFrame(m: Stored, f: (frame: Uint8Array, index: number, info: FrameInfo | undefined) => void): number {
+  const frames = m.reply.frames;
+  if (frames === undefined) {
+    f(m.data, 0, undefined);
+    return 1;
+  }
+  let at = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const info = frames[i]!;
+    f(m.data.subarray(at, at + info.length), i, info);
+    at += info.length;
+  }
+  return frames.length;
 }

@@ -1,45 +1,40 @@
 // Reading a session's messages back from HISTORY: direct gets by subject,
-// which nats-server 2.9 serves (`next_by_subj`), answered by any replica.
-import { DeliverPolicy, type DirectStreamAPI, type JetStreamClient } from "@nats-io/jetstream";
-import type { MsgHdrs } from "@nats-io/nats-core";
-import { HISTORY_STREAM, subjects, type SessionId } from "@radiant/infra/wire";
+// which nats-server 2.9 serves (`next_by_subj`, answered by any replica), and
+// batched reads through an ordered consumer for long catch-ups.
+import { DeliverPolicy, type ConsumerConfig, type DirectStreamAPI, type JetStreamClient } from "@nats-io/jetstream";
+import { HISTORY_STREAM, subjects, type SessionId } from "@radiant/wire";
+import { stored, type HistoryReader, type Stored } from "./delivery.js";
 
-/** A stored reply, as egress needs it. */
-export interface StoredReply {
-  seq: number;
-  data: Uint8Array;
-  headers: MsgHdrs | undefined;
-}
-
-export class History {
+export class History implements HistoryReader {
   constructor(
     private readonly direct: DirectStreamAPI,
     private readonly js: JetStreamClient,
   ) {}
 
   /**
-   * The session's messages after `after`, in batches through an ordered
-   * consumer: for long replays, where a direct get per message would make
-   * the replay one round trip per message. Ends once nothing is pending.
+   * The session's messages after `after`, a fetched batch at a time (at most
+   * 4 MiB): a long replay costs a round trip per batch, not
+   * per message, and a caller can check each batch before using it. Ends once
+   * nothing is pending.
    */
-  async *stream(sid: SessionId, after: number): AsyncGenerator<StoredReply> {
-    for await (const batch of this.batches(sid, after)) yield* batch;
+  batches(sid: SessionId, after: number): AsyncGenerator<Stored[]> {
+    return this.read(sid, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 });
   }
 
-  /** The same, a fetched batch at a time (at most 4 MiB), so a caller can check each batch before using it. */
-  async *batches(sid: SessionId, after: number): AsyncGenerator<StoredReply[]> {
-    const c = await this.js.consumers.get(HISTORY_STREAM, {
-      filter_subjects: subjects.history(sid),
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: after + 1,
-    });
+  /** The session's messages stored since `sinceMs` (ms since epoch), in batches. */
+  since(sid: SessionId, sinceMs: number): AsyncGenerator<Stored[]> {
+    return this.read(sid, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(sinceMs).toISOString() });
+  }
+
+  private async *read(sid: SessionId, start: Partial<ConsumerConfig>): AsyncGenerator<Stored[]> {
+    const c = await this.js.consumers.get(HISTORY_STREAM, { filter_subjects: subjects.history(sid), ...start });
     try {
       for (;;) {
         const fetched = await c.fetch({ max_bytes: 4 * 1024 * 1024, expires: 1000 });
-        const batch: StoredReply[] = [];
+        const batch: Stored[] = [];
         let done = false;
         for await (const m of fetched) {
-          batch.push({ seq: m.seq, data: m.data, headers: m.headers });
+          batch.push(stored(m.seq, m.data, m.headers));
           if (m.info.pending === 0) {
             done = true;
             break;
@@ -59,6 +54,12 @@ export class History {
     return m !== null && m.subject === subjects.history(sid);
   }
 
+  /** Message `seq`, if it is the session's and still stored. */
+  async get(sid: SessionId, seq: number): Promise<Stored | null> {
+    const m = await this.direct.getMessage(HISTORY_STREAM, { seq });
+    return m && m.subject === subjects.history(sid) ? stored(m.seq, m.data, m.header) : null;
+  }
+
   /** The sequence of the session's newest stored message, or 0. */
   async last(sid: SessionId): Promise<number> {
     const m = await this.direct.getMessage(HISTORY_STREAM, { last_by_subj: subjects.history(sid) });
@@ -66,8 +67,8 @@ export class History {
   }
 
   /** The session's first stored message with a sequence above `after`, or null. */
-  async next(sid: SessionId, after: number): Promise<StoredReply | null> {
+  async next(sid: SessionId, after: number): Promise<Stored | null> {
     const m = await this.direct.getMessage(HISTORY_STREAM, { next_by_subj: subjects.history(sid), seq: after + 1 });
-    return m ? { seq: m.seq, data: m.data, headers: m.header } : null;
+    return m ? stored(m.seq, m.data, m.header) : null;
   }
 }

@@ -1,38 +1,37 @@
-// The sessions of one gateway process, over whatever transport they arrived:
-// open (fresh or resumed), close (subscription gone at once), takeover, and the
-// shutdown that asks every client to reconnect elsewhere.
+// The session streams of one gateway process, over whatever transport they
+// arrived: open (fresh or resumed), takeover, close, and the shutdown that
+// asks every client to reconnect elsewhere. Where a stream's messages come
+// from is delivery's business; whether a resume may replay is resume.ts's.
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { headers as natsHeaders } from "@nats-io/nats-core";
-import { closeCodes, headers, makeSessionId, subjects, type SessionId } from "@radiant/infra/wire";
+import { closeCodes, controlHeaders, makeSessionId, seqOf, subjects, type Control, type SessionId } from "@radiant/wire";
 import { principalOf, type HeaderGetter } from "./auth.js";
-import type { Egress } from "./egress.js";
+import { HistoryUnavailable, type Delivery } from "./delivery.js";
 import type { EndedSessions } from "./ended.js";
-import type { History } from "./history.js";
 import { sessionFrame, type SessionInfo } from "./frames.js";
-import type { Ingress } from "./ingress.js";
 import { settle } from "./guard.js";
+import type { Ingress } from "./ingress.js";
 import { metrics } from "./metrics.js";
-import { prepare, refusal, type HistoryStateCache, type Prepared } from "./reconnect.js";
-import { SessionEnded, type ResumeClaims, type ResumeTokens } from "./resume.js";
+import { prepare, refusal, type HistoryStateCache, type Prepared } from "./resume.js";
+import { SessionEnded, type ResumeClaims, type ResumeTokens } from "./resume_token.js";
 import { Session, type Transport } from "./session.js";
-
-
 
 /** frames a client may send while its resume is being decided */
 const MAX_QUEUED_WHILE_STARTING = 256;
 
 export class Hub {
+  /** the session streams held here, by session: one at a time each */
   readonly sessions = new Map<SessionId, Session>();
   stopping = false;
+  /** who else wants a session's control notices (MCP's HTTP answers: resumed-from, ended) */
+  private readonly noticeListeners: ((sid: SessionId, c: Control) => void)[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
     readonly ingress: Ingress,
-    private readonly egress: Egress,
+    readonly delivery: Delivery,
     private readonly tokens: ResumeTokens,
     private readonly history: HistoryStateCache,
-    private readonly historyReader: History,
     private readonly ended: EndedSessions,
   ) {}
 
@@ -55,99 +54,90 @@ export class Hub {
     return c;
   }
 
-  /** A new session for a transport that starts one by request (MCP's initialize): its id and token. */
+  /** A new session for a transport that starts one by request (MCP's initialize, GET /sse): its id and token. */
   newSession(principal: string): { sid: SessionId; token: string } {
     const sid = this.newSessionId();
     return { sid, token: this.tokens.issue({ sid, principal, epoch: this.history.epoch }) };
   }
 
-  /** The socket is open. */
+  /** The connection is open: its session stream starts, fresh or resumed. */
   open(p: Prepared, principal: string, t: Transport): Session {
     const s = new Session(p.sid, principal, this.tokens.issue({ sid: p.sid, principal, epoch: this.history.epoch }), t);
-    if (p.kind === "fresh") {
-      this.start(s, p.reason);
-    } else {
+    if (p.kind === "fresh") this.start(s, p.reason);
+    else {
       s.starting = [];
-      s.lastSeq = p.lastSeq === "end" ? 0 : p.lastSeq;
-      s.catchingUp = true; // hold live messages until the replay has run
       settle("resume", this.resume(s, p), () => s.transport.close(closeCodes.internalError, "internal error: reconnect and resume"));
     }
     return s;
   }
 
-  /** Begin a fresh session: subscribe, then the session frame. */
+  /** A fresh session: live from now, then the session frame. */
   private start(s: Session, refusedBecause?: string): void {
     this.claim(s);
-    void this.egress.subscribe(s);
-    this.greet(s, { epoch: this.history.epoch, ...(refusedBecause !== undefined ? { resumed: false, reason: refusedBecause } : {}) });
-    this.flushQueued(s);
+    this.delivery.startStream(s.sid, s);
+    this.greet(s, 0, { epoch: this.history.epoch, ...(refusedBecause !== undefined ? { resumed: false, reason: refusedBecause } : {}) });
   }
 
-  /** The session frame (or, on MCP's HTTP stream, the resume point). */
-  private greet(s: Session, info: Omit<SessionInfo, "sid" | "token">): void {
-    if (s.transport.prime) s.transport.prime(s.lastSeq);
+  /** The session frame (or, on MCP's GET stream, the resume point); then the frames the client sent meanwhile. */
+  private greet(s: Session, at: number, info: Omit<SessionInfo, "sid" | "token">): void {
+    if (s.transport.prime) s.transport.prime(at);
     else s.transport.send(sessionFrame(s.framing, { sid: s.sid, token: s.token, ...info }), 0);
+    const q = s.starting;
+    s.starting = undefined;
+    if (q) for (const f of q) this.ingress.frame(s, f);
   }
 
   private async resume(s: Session, p: Extract<Prepared, { kind: "resume" }>): Promise<void> {
     this.claim(s);
     this.announceTakeover(s);
-    await this.egress.subscribe(s, true);
-    if (s.closed) return;
     let why: string | undefined;
-    try {
-      if (p.lastSeq === "end") s.lastSeq = await this.historyReader.last(s.sid);
-      // MCP's HTTP stream replays what is stored after its Last-Event-ID, as the spec allows: its
-      // clients have no way to hear "refused"; every other transport gets all or a fresh session
-      else if (s.framing !== "plain") {
+    // MCP's HTTP stream replays what is stored after its Last-Event-ID, as the spec allows: its
+    // clients have no way to hear "refused"; every other transport gets all or a fresh session
+    if (s.framing !== "plain" && p.lastSeq !== "end") {
+      try {
+        // the client's last_seq is a frame's position: its message is what HISTORY knows
+        const lastSeq = seqOf(p.lastSeq);
         let h = await this.history.get();
-        if (p.lastSeq > h.lastSeq) h = await this.history.get(true); // the cache may predate the client's last message
-        why = await refusal({ ...p, lastSeq: p.lastSeq }, h, this.historyReader);
+        if (lastSeq > h.lastSeq) h = await this.history.get(true); // the cache may predate the client's last message
+        why = await refusal({ sid: p.sid, lastSeq, epoch: p.epoch }, h, this.delivery.history);
+      } catch {
+        // HISTORY unreachable: the token is still good, so do not burn the session
+        s.transport.close(closeCodes.tryAgainLater, "history unavailable: resume again shortly");
+        return;
       }
-    } catch {
-      // HISTORY unreachable: the token is still good, so do not burn the session
-      s.transport.close(closeCodes.tryAgainLater, "history unavailable: resume again shortly");
-      return;
     }
     if (s.closed) return;
     if (why !== undefined) {
       metrics.resumes.inc({ outcome: "refused" });
-      this.egress.unsubscribe(s);
-      this.sessions.delete(s.sid);
+      if (this.sessions.get(s.sid) === s) this.sessions.delete(s.sid);
       const sid = this.newSessionId();
       s.rebind(sid, this.tokens.issue({ sid, principal: s.principal, epoch: this.history.epoch }));
       this.start(s, why);
       return;
     }
     metrics.resumes.inc({ outcome: "resumed" });
-    this.greet(s, { epoch: p.epoch, resumed: true });
-    this.flushQueued(s);
-    s.catchingUp = false;
-    await this.egress.catchUp(s); // replay after last_seq, then the live messages held meanwhile
+    try {
+      // replay after last_seq, then live; the session frame goes out once the position is settled
+      await this.delivery.openStream(s.sid, s, p.lastSeq, (at) => this.greet(s, at, { epoch: p.epoch, resumed: true }));
+    } catch (e) {
+      if (!(e instanceof HistoryUnavailable)) throw e;
+      s.transport.close(closeCodes.tryAgainLater, "history unavailable: resume again shortly");
+    }
   }
 
   /** A new session id: this process's home, then 128 random bits. */
-  private readonly newSessionId = (): SessionId => makeSessionId(this.egress.home, randomBytes(16));
+  private readonly newSessionId = (): SessionId => makeSessionId(this.delivery.home, randomBytes(16));
 
-  /** This connection is the session's only one in this process. */
+  /** This connection is the session's only stream in this process. */
   private claim(s: Session): void {
     const old = this.sessions.get(s.sid);
     if (old && old !== s) this.takenOver(old);
     this.sessions.set(s.sid, s);
   }
 
-  /** Tell any other gateway holding the session to let go (they receive it on the live subject). */
+  /** Tell any other gateway process holding the session to let go (they hear it on the live subject). */
   private announceTakeover(s: Session): void {
-    const h = natsHeaders();
-    h.set(headers.takeover, s.connId);
-    this.nc.publish(subjects.live(s.sid), undefined, { headers: h });
-  }
-
-  /** Frames the client sent while its resume was decided go in now, in order. */
-  private flushQueued(s: Session): void {
-    const q = s.starting;
-    s.starting = undefined;
-    if (q) for (const f of q) this.ingress.frame(s, f);
+    this.nc.publish(subjects.live(s.sid), undefined, { headers: controlHeaders({ kind: "takeover", by: s.connId }) });
   }
 
   /** A frame from the client. */
@@ -162,23 +152,37 @@ export class Hub {
   }
 
   /** Another connection holds the session now. */
-  takenOver(s: Session): void {
+  private takenOver(s: Session): void {
     if (!s.transport.takenOver) return s.transport.close(closeCodes.takenOver, "session taken over by a newer connection");
     // it stays open, delivering nothing: a session no more
     this.close(s);
     s.transport.takenOver();
   }
 
+  /** The connection is gone. */
   close(s: Session): void {
     if (s.closed) return;
     s.closed = true;
-    this.egress.unsubscribe(s);
+    this.delivery.closeStream(s.sid, s);
     if (this.sessions.get(s.sid) === s) this.sessions.delete(s.sid);
   }
 
-  /** The socket's send buffer drained. */
+  /** The connection's send buffer drained. */
   drain(s: Session): void {
-    if (!s.closed) this.egress.onDrain(s);
+    if (!s.closed) this.delivery.drained(s.sid);
+  }
+
+  /** Hear a session's control notices (the hub acts on takeover and ended itself). */
+  onNotice(f: (sid: SessionId, c: Control) => void): void {
+    this.noticeListeners.push(f);
+  }
+
+  /** A control notice on a live subject of a session this process holds (delivery calls it). */
+  notice(sid: SessionId, c: Control): void {
+    const s = this.sessions.get(sid);
+    if (c.kind === "ended") s?.transport.close(closeCodes.sessionEnded, "the session was ended by its client");
+    else if (c.kind === "takeover" && s && c.by !== s.connId) this.takenOver(s);
+    for (const f of this.noticeListeners) f(sid, c);
   }
 
   /** Stop taking sessions and tell every client to reconnect and resume elsewhere. */

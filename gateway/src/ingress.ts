@@ -1,19 +1,23 @@
-// Socket → NATS: peek at a client frame, tell its protocol, and publish it
-// once to INBOX inside a msgpack envelope with the bytes untouched. Anything
-// that cannot be published is answered at once, in the caller's protocol and
-// naming its request id — never dropped.
+// Socket → NATS: peek at a client frame, tell its protocol, give it a request
+// id and an operation, and publish it once to INBOX inside a msgpack envelope
+// with the bytes untouched. Anything that cannot be published is answered at
+// once, in the caller's protocol and naming its JSON-RPC id — never dropped.
 import { PublishError, type AckedPublisher, type PubAck } from "@radiant/infra/publish";
-import { protocolErrorJson, type ErrorKind } from "@radiant/infra/errors";
-import { encodeInbox, requestMsgId, subjects, type Protocol, type SessionId } from "@radiant/infra/wire";
+import { protocolErrorJson, type ErrorKind } from "@radiant/wire";
+import { controlHeaders, encodeInbox, requestMsgId, RequestIds, rpcRequestId, subjects, type CancelReason, type Operation, type Protocol, type SessionId } from "@radiant/wire";
 import { directFrame } from "./frames.js";
-import type { Exchange } from "./http.js";
+import type { Exchange } from "./transport/http.js";
 import { metrics } from "./metrics.js";
-import { idFault, idJson, MAX_ID_BYTES, parsesAsJson, Peek, peek } from "./peek.js";
+import { idFault, idJson, MAX_ID_BYTES, isJsonText, Peek, peek } from "./peek.js";
 import { detectProtocol, type Framing } from "./protocol.js";
 import type { Session } from "./session.js";
 
 export interface IngressOptions {
   publisher: AckedPublisher;
+  /** publishes control notices (cancel) on core NATS */
+  notify: (subject: string, h: ReturnType<typeof controlHeaders>) => void;
+  /** this process's home: gateway-made request ids start with it */
+  home: string;
   /** connected to NATS right now */
   connected: () => boolean;
   maxInflight: number;
@@ -66,12 +70,56 @@ function failure(e: Error): { kind: ErrorKind; message: string } {
   return { kind: "unavailable", message: `Service unavailable: the request could not be queued (${e.message}); retry` };
 }
 
+/** What a frame asks for: its request id (replies name it), its operation, and whether JetStream de-duplicates it. */
+export interface RequestOf {
+  rid: string;
+  op: Operation;
+  /** a JSON-RPC request with an id of the client's: re-sent (after a reconnect), it is stored — and run — once */
+  dedupe: boolean;
+}
+
+/** The operation of a frame that came over a session stream (no URL to tell it): the protocol's main one. */
+const STREAM_OPS: Record<Protocol, Operation> = { mcp: "rpc", a2a: "rpc", openai: "chat", anthropic: "messages", google: "generate" };
+
 export class Ingress {
   /** frames published and not yet acked, all sessions */
   inflight = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly ids: RequestIds;
 
-  constructor(private readonly o: IngressOptions) {}
+  constructor(private readonly o: IngressOptions) {
+    this.ids = new RequestIds(o.home);
+  }
+
+  /**
+   * The request a frame makes; call right after protocolOf. A JSON-RPC
+   * request with an id gets a request id made from that id (the same id, the
+   * same request: found again when re-sent); anything else — an LLM body, a
+   * notification, a response, a batch — one made here.
+   */
+  requestOf(frame: Buffer, proto: Protocol, op: Operation = STREAM_OPS[proto]): RequestOf {
+    const p = seen;
+    const rpc = proto === "mcp" || proto === "a2a";
+    if (rpc && !p.array && p.methodStart >= 0 && p.idStart >= 0) {
+      const id = idJson(frame, p);
+      if (id !== "null") return { rid: rpcRequestId(id), op, dedupe: true };
+    }
+    return { rid: this.ids.make(), op, dedupe: false };
+  }
+
+  /** A fresh request id, for a request the transport makes up (a batch, a notification over HTTP). */
+  newRequestId(): string {
+    return this.ids.make();
+  }
+
+  /** Stop a request wherever a worker runs it (an HTTP client gone with no session to resume on). */
+  cancel(sid: SessionId, rid: string, reason: CancelReason): void {
+    try {
+      this.o.notify(subjects.cancel(sid), controlHeaders({ kind: "cancel", rid, reason }));
+    } catch {
+      // not connected: the request runs to its end, its reply waits in HISTORY
+    }
+  }
 
   /**
    * The frame's protocol, or its fault: not JSON, or of no protocol we speak.
@@ -89,7 +137,7 @@ export class Ingress {
   /** The error for a frame's fault, naming its id when it has a usable one; call right after protocolOf. */
   faultJson(frame: Buffer, fault: FrameFault): string {
     // the quick look does not check every nested value: on this (error) path, make sure "no protocol" is not "not JSON"
-    if (fault !== "parse" && fault !== "notObject" && !parsesAsJson(frame)) fault = "parse";
+    if (fault !== "parse" && fault !== "notObject" && !isJsonText(frame)) fault = "parse";
     const { kind, message } = faults[fault];
     metrics.ingressErrors.inc({ reason: kind });
     return protocolErrorJson(undefined, kind, message, fault === "invalid" ? this.idOf(frame) : "null");
@@ -117,9 +165,10 @@ export class Ingress {
     const size = frame.byteLength;
     s.inflight++;
     s.inflightBytes += size;
-    // the request id, read now (`frame` is gone after this call); most LLM bodies have none
+    // read now: `frame` is gone after this call (most LLM bodies have no id)
     const id = p.idStart >= 0 ? idJson(frame, p) : "null";
-    this.publish(s.inboxSubject(proto), s.sid, s.principal, proto, frame, id).then(
+    const r = this.requestOf(frame, proto);
+    this.publish(s.inboxSubject(proto), s.sid, s.principal, proto, r, frame).then(
       () => {
         this.settle(s, size);
         metrics.messagesIn.inc();
@@ -136,11 +185,11 @@ export class Ingress {
    * A frame that came in over HTTP, checked by its transport: resolves once
    * JetStream holds it; rejects with a BrokerUnavailable saying why not.
    */
-  async submit(sid: SessionId, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<PubAck> {
+  async submit(sid: SessionId, principal: string, proto: Protocol, r: RequestOf, frame: Uint8Array): Promise<PubAck> {
     if (!this.o.connected()) throw new BrokerUnavailable("the gateway cannot reach its message broker");
     let ack: PubAck;
     try {
-      ack = await this.publish(subjects.inbox(proto, sid), sid, principal, proto, frame, id);
+      ack = await this.publish(subjects.inbox(proto, sid), sid, principal, proto, r, frame);
     } catch (e) {
       const tooLarge = e instanceof PublishError && e.tooLarge;
       throw new BrokerUnavailable(tooLarge ? (e as Error).message : `the request could not be queued (${(e as Error).message})`, tooLarge);
@@ -152,12 +201,10 @@ export class Ingress {
   }
 
   /** Into INBOX inside an envelope (msgpackr copies the bytes before returning); count it in flight. */
-  private publish(subject: string, sid: SessionId, principal: string, proto: Protocol, frame: Uint8Array, id: string): Promise<PubAck> {
-    const env = encodeInbox({ v: 1, sid, proto, principal, ts: Date.now(), body: frame });
-    // a JSON-RPC request re-sent (after a reconnect) is stored, and so run, once
-    const msgID = id !== "null" && (proto === "mcp" || proto === "a2a") ? requestMsgId(sid, id) : undefined;
+  private publish(subject: string, sid: SessionId, principal: string, proto: Protocol, r: RequestOf, frame: Uint8Array): Promise<PubAck> {
+    const env = encodeInbox({ v: 2, sid, proto, op: r.op, rid: r.rid, principal, ts: Date.now(), body: frame });
     this.inflight++;
-    return this.o.publisher.publish(subject, env, msgID);
+    return this.o.publisher.publish(subject, env, r.dedupe ? requestMsgId(sid, r.rid) : undefined);
   }
 
   /** Refuse a frame for lack of room, naming its id if it has one. */

@@ -1,6 +1,6 @@
 // A look at a client frame without parsing it: walk the top level of a JSON
 // object once, skipping nested values, and note the few keys that tell the
-// protocols apart (PROTOCOLS.md §6) plus where the request id and method lie.
+// protocols apart (docs/protocols.md) plus where the request id and method lie.
 // No strings or objects are made; bytes are compared in place. Full
 // validation is the worker's job (it answers -32700 for what slips past here).
 
@@ -245,12 +245,111 @@ export function idJson(b: Uint8Array, p: Peek): string {
   return ok ? Buffer.from(b.buffer, b.byteOffset + p.idStart, p.idEnd - p.idStart).toString("utf8") : "null";
 }
 
-/** Whether the bytes are JSON at all: for error paths only (it parses), where "invalid" must not hide "not JSON". */
-export function parsesAsJson(b: Uint8Array): boolean {
-  try {
-    JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8"));
-    return true;
-  } catch {
-    return false;
+/** index just past the JSON number starting at b[i], or -1 if it is not one (no allocation: the number is not read) */
+function skipNumber(b: Uint8Array, i: number): number {
+  if (b[i] === 0x2d /* - */) i++;
+  if (b[i] === 0x30 /* 0 */) i++;
+  else if (isDigit(b[i])) while (isDigit(b[i])) i++;
+  else return -1;
+  if (b[i] === 0x2e /* . */) {
+    if (!isDigit(b[++i])) return -1;
+    while (isDigit(b[i])) i++;
+  }
+  if (b[i] === 0x65 /* e */ || b[i] === 0x45 /* E */) {
+    i++;
+    if (b[i] === 0x2b /* + */ || b[i] === 0x2d) i++;
+    if (!isDigit(b[i])) return -1;
+    while (isDigit(b[i])) i++;
+  }
+  return i;
+}
+
+const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
+
+function hasWord(b: Uint8Array, i: number, word: Uint8Array): boolean {
+  for (let k = 0; k < word.length; k++) if (b[i + k] !== word[k]) return false;
+  return true;
+}
+const TRUE = Buffer.from("true");
+const FALSE = Buffer.from("false");
+const NULL = Buffer.from("null");
+
+const enum Expect {
+  Value,
+  /** just after `[` */
+  ValueOrClose,
+  /** just after `{` */
+  KeyOrClose,
+  /** after `,` in an object */
+  Key,
+  Colon,
+  /** after a value: `,`, the container's close, or the end */
+  Next,
+}
+const OBJECT = 1;
+const ARRAY = 2;
+
+/**
+ * Whether `b` is one JSON text, as JSON.parse would have it (its UTF-8 is not
+ * checked: a decoder replaces what is not). A scan, nothing built: the
+ * gateway checks bytes it only forwards without parsing them. Nesting costs
+ * one number per level.
+ */
+export function isJsonText(b: Uint8Array): boolean {
+  const open: number[] = [];
+  let expect = Expect.Value;
+  let i = 0;
+  for (;;) {
+    i = skipWs(b, i);
+    if (expect === Expect.Next) {
+      const top = open[open.length - 1];
+      if (top === undefined) return i === b.length;
+      const c = b[i++];
+      if (c === 0x2c /* , */) expect = top === OBJECT ? Expect.Key : Expect.Value;
+      else if ((c === 0x7d && top === OBJECT) || (c === 0x5d && top === ARRAY)) open.pop();
+      else return false;
+      continue;
+    }
+    const c = b[i];
+    if (c === undefined) return false;
+    if (expect === Expect.Colon) {
+      if (c !== 0x3a /* : */) return false;
+      i++;
+      expect = Expect.Value;
+      continue;
+    }
+    if (expect === Expect.KeyOrClose || expect === Expect.Key) {
+      if (expect === Expect.KeyOrClose && c === 0x7d) {
+        i++;
+        open.pop();
+        expect = Expect.Next;
+        continue;
+      }
+      if (c !== 0x22) return false;
+      i = skipString(b, i);
+      if (i < 0) return false;
+      expect = Expect.Colon;
+      continue;
+    }
+    if (expect === Expect.ValueOrClose && c === 0x5d) {
+      i++;
+      open.pop();
+      expect = Expect.Next;
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) {
+      open.push(c === 0x7b ? OBJECT : ARRAY);
+      i++;
+      expect = c === 0x7b ? Expect.KeyOrClose : Expect.ValueOrClose;
+      continue;
+    }
+    if (c === 0x22) i = skipString(b, i);
+    else if (c === 0x74 /* t */) i = hasWord(b, i, TRUE) ? i + 4 : -1;
+    else if (c === 0x66 /* f */) i = hasWord(b, i, FALSE) ? i + 5 : -1;
+    else if (c === 0x6e /* n */) i = hasWord(b, i, NULL) ? i + 4 : -1;
+    else i = skipNumber(b, i);
+    if (i < 0) return false;
+    expect = Expect.Next;
   }
 }
+

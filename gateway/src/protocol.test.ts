@@ -8,7 +8,7 @@ const detect = (v: unknown, framing: "json" | "mcp" = "json") => {
   return p.ok ? detectProtocol(b, p, framing, "openai") : "not-json";
 };
 
-t.test("PROTOCOLS.md §6, in order", async (t) => {
+t.test("telling the protocols apart (docs/protocols.md), in order", async (t) => {
   const table: [unknown, string | undefined][] = [
     [{ jsonrpc: "2.0", id: 1, method: "initialize" }, "mcp"],
     [{ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "x" } }, "mcp"],

@@ -1,7 +1,7 @@
-// Telling the protocols apart on a socket (PROTOCOLS.md §6): there is no URL,
+// Telling the protocols apart on a socket (docs/protocols.md): there is no URL,
 // so the subprotocol decides first, then the frame's top-level keys, then a
 // few byte patterns, then the configured default for LLM bodies.
-import type { Protocol } from "@radiant/infra/wire";
+import type { Protocol } from "@radiant/wire";
 import { Key, type Peek } from "./peek.js";
 
 /**

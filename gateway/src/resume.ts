@@ -1,77 +1,89 @@
-// Resume tokens: standard HS256 JWTs bound to the session id (`sid`) and the
-// principal it was issued to (`sub`), with an expiry (`exp`). A token alone
-// does not let another principal take a session over.
+// Resume decisions: a client that dropped comes back to any gateway with its
+// token and the last seq_num it saw, and gets everything it missed, then live
+// (delivery.ts does the replay).
 //
-// Signed and verified synchronously with node:crypto, not with jose's async
-// API: the WebSocket upgrade must finish inside uWS's upgrade callback. An
-// upgrade completed later (res.cork(() => res.upgrade())) makes this uWS build
-// close a fresh socket at random (uNetworking/uWebSockets#1928, fixed upstream
-// after 20.30). The tests check that jose verifies these tokens unchanged.
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { asSessionId, type SessionId } from "@radiant/infra/wire";
+// At the upgrade (synchronously, see resume_token.ts) the token is checked: its
+// signature, its expiry, and that it was issued to the principal connecting.
+// After the socket opens, HISTORY says whether replay is possible: the same
+// epoch, last_seq not beyond the end, nothing after last_seq expired. If not,
+// the client is told why and gets a fresh session — never a partial replay.
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { HISTORY_STREAM, type SessionId } from "@radiant/wire";
+import type { HistoryReader } from "./delivery.js";
+import { ResumeTokenError, type ResumeClaims } from "./resume_token.js";
 
-export interface ResumeClaims {
-  sid: SessionId;
-  principal: string;
-  /** the HISTORY epoch the session's seq_nums belong to */
-  epoch: string;
-}
+/** What a socket becomes, decided at the upgrade. */
+export type Prepared =
+  | { kind: "fresh"; sid: SessionId; reason?: string }
+  /** lastSeq "end": from whatever the session has stored when the stream opens (MCP's GET without Last-Event-ID) */
+  | { kind: "resume"; sid: SessionId; lastSeq: number | "end"; epoch: string };
 
-export class ResumeTokenError extends Error {}
-
-/** A valid token for a session its client ended (MCP's DELETE): refused like a bad one, and said so. */
-export class SessionEnded extends ResumeTokenError {
-  constructor() {
-    super("the session was ended by its client");
+export function prepare(
+  /** the claims of a token this client may resume with; throws ResumeTokenError saying why not */
+  claimsOf: (token: string) => ResumeClaims,
+  query: { resume?: string; lastSeq?: string },
+  newSid: () => SessionId,
+): Prepared {
+  if (!query.resume) return { kind: "fresh", sid: newSid() };
+  let claims;
+  try {
+    claims = claimsOf(query.resume);
+  } catch (e) {
+    if (!(e instanceof ResumeTokenError)) throw e;
+    return { kind: "fresh", sid: newSid(), reason: e.message };
   }
+  const lastSeq = query.lastSeq === undefined || query.lastSeq === "" ? 0 : Number(query.lastSeq);
+  if (!Number.isSafeInteger(lastSeq) || lastSeq < 0) {
+    return { kind: "fresh", sid: newSid(), reason: "last_seq must be a whole number >= 0" };
+  }
+  return { kind: "resume", sid: claims.sid, lastSeq, epoch: claims.epoch };
 }
 
-const HEADER = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");
+export interface HistoryState {
+  /** changes when the HISTORY stream is recreated */
+  epoch: string;
+  lastSeq: number;
+}
 
-export class ResumeTokens {
+/** HISTORY's epoch and end, shared by the resumes of one moment (a reconnect storm asks once). */
+export class HistoryStateCache {
+  private cached: { at: number; state: Promise<HistoryState> } | undefined;
+  /** the last epoch seen, for tokens issued synchronously */
+  epoch = "";
+  /** the newest HISTORY sequence seen */
+  lastSeq = 0;
+
   constructor(
-    private readonly secret: string,
-    private readonly ttlS: number,
+    private readonly jsm: JetStreamManager,
+    private readonly maxAgeMs = 250,
   ) {}
 
-  private sign(input: string): string {
-    return createHmac("sha256", this.secret).update(input).digest("base64url");
+  /** `fresh`: not from the cache (a client saw a seq newer than the cached end). */
+  get(fresh = false): Promise<HistoryState> {
+    const now = Date.now();
+    if (fresh || !this.cached || now - this.cached.at > this.maxAgeMs) {
+      const state = this.jsm.streams.info(HISTORY_STREAM).then((si) => {
+        const s = { epoch: Date.parse(si.created).toString(36), lastSeq: si.state.last_seq };
+        this.epoch = s.epoch;
+        this.lastSeq = Math.max(this.lastSeq, s.lastSeq);
+        return s;
+      });
+      state.catch(() => (this.cached = undefined));
+      this.cached = { at: now, state };
+    }
+    return this.cached.state;
   }
+}
 
-  issue(c: ResumeClaims, nowS = Math.floor(Date.now() / 1000)): string {
-    const payload = Buffer.from(JSON.stringify({ sid: c.sid, sub: c.principal, ep: c.epoch, iat: nowS, exp: nowS + this.ttlS })).toString("base64url");
-    const input = `${HEADER}.${payload}`;
-    return `${input}.${this.sign(input)}`;
-  }
-
-  /** The claims of a valid token presented by `principal`; throws ResumeTokenError saying why not. */
-  verify(token: string, principal: string, nowS = Math.floor(Date.now() / 1000)): ResumeClaims {
-    const parts = token.split(".");
-    if (parts.length !== 3) throw new ResumeTokenError("resume token invalid: not a JWT");
-    const [h, p, sig] = parts as [string, string, string];
-    const want = Buffer.from(this.sign(`${h}.${p}`));
-    const got = Buffer.from(sig);
-    if (got.length !== want.length || !timingSafeEqual(got, want)) throw new ResumeTokenError("resume token invalid: bad signature");
-    let header: { alg?: unknown };
-    let claims: { sid?: unknown; sub?: unknown; ep?: unknown; exp?: unknown };
-    try {
-      header = JSON.parse(Buffer.from(h, "base64url").toString()) as typeof header;
-      claims = JSON.parse(Buffer.from(p, "base64url").toString()) as typeof claims;
-    } catch {
-      throw new ResumeTokenError("resume token invalid: unreadable");
-    }
-    if (typeof header !== "object" || header === null || typeof claims !== "object" || claims === null) {
-      throw new ResumeTokenError("resume token invalid: unreadable");
-    }
-    if (header.alg !== "HS256") throw new ResumeTokenError("resume token invalid: unexpected algorithm");
-    if (typeof claims.sid !== "string" || typeof claims.sub !== "string" || typeof claims.ep !== "string" || typeof claims.exp !== "number") {
-      throw new ResumeTokenError("resume token invalid: missing claims");
-    }
-    // signed by us, yet checked: a leaked or default secret must not let a token name a wildcard or a malformed subject
-    const sid = asSessionId(claims.sid);
-    if (!sid) throw new ResumeTokenError("resume token invalid: its session id is malformed");
-    if (claims.exp <= nowS) throw new ResumeTokenError("resume token expired");
-    if (claims.sub !== principal) throw new ResumeTokenError("resume token was issued to another principal");
-    return { sid, principal: claims.sub, epoch: claims.ep };
-  }
+/**
+ * Why a resume cannot replay, or undefined when it can. Replay is complete
+ * only if nothing after last_seq was dropped: HISTORY drops a session's
+ * oldest messages first (age, per-session count), so while the message at
+ * last_seq is still stored, everything after it is too.
+ */
+export async function refusal(p: { sid: SessionId; lastSeq: number; epoch: string }, h: HistoryState, history: Pick<HistoryReader, "holds">): Promise<string | undefined> {
+  if (p.epoch !== h.epoch) return "history was reset (epoch changed): old seq_nums mean nothing now";
+  if (p.lastSeq > h.lastSeq) return "last_seq is beyond the end of history";
+  if (p.lastSeq > 0 && !(await history.holds(p.sid, p.lastSeq))) return "history after last_seq has expired";
+  return undefined;
 }

@@ -1,100 +1,121 @@
-// The session core every transport sits on: who the session is, the frames it
-// was sent, its live subscription, and what it has in flight towards INBOX.
-import type { MsgHdrs, Subscription } from "@nats-io/nats-core";
+// A client's session stream in this process — a WebSocket, a GET /sse
+// stream, an MCP GET stream — over whatever transport: who it is, the token
+// spliced into its frames, the frames it sent while its resume was decided.
+// Delivery hands it the session's stored messages (it is a Sink); the hub
+// opens, resumes and closes it; ingress counts what it has in flight.
 import { randomBytes } from "node:crypto";
-import { subjects, type Protocol, type SessionId } from "@radiant/infra/wire";
+import { closeCodes, historyLostReason, position, subjects, type FrameInfo, type Protocol, type SessionId } from "@radiant/wire";
+import type { Sink, Stored } from "./delivery.js";
+import { liveFrame } from "./frames.js";
+import { metrics } from "./metrics.js";
 import type { Framing } from "./protocol.js";
 
-/** What a transport (WebSocket, SSE, MCP's HTTP stream) offers the session core. */
+/** What a transport (WebSocket, SSE, MCP's GET stream) offers the session core. */
 export interface Transport {
   readonly framing: Framing;
   /** bytes queued in user space for this client */
   bufferedAmount(): number;
-  /** write one frame (corked); `seq` is its HISTORY sequence, 0 for a frame not stored; false if refused */
-  send(frame: Uint8Array | string, seq: number): boolean;
+  /**
+   * Write one frame (corked). `eventId`: the SSE event id it carries, its
+   * position (0: a frame not stored); `event`: an SSE event name. False if refused.
+   */
+  send(frame: Uint8Array | string, eventId: number, event?: string): boolean;
   /** end the connection with a close code a client can act on */
   close(code: number, reason: string): void;
-  /**
-   * Whether a stored message is this connection's to deliver. MCP's HTTP
-   * transport sends a request's replies on that request's own stream, so the
-   * session's GET stream passes them over. Absent: everything is.
-   */
-  wants?(h: MsgHdrs | undefined): boolean;
-  /** the session is settled at `lastSeq` (MCP's HTTP stream announces a resume point instead of a session frame) */
-  prime?(lastSeq: number): void;
   /**
    * A newer connection took the session: instead of closing (4001), go quiet.
    * MCP clients reconnect every GET stream the server ends, so two of them
    * closing each other would never stop.
    */
   takenOver?(): void;
-}
-
-/** A live message that arrived before one it follows. */
-export interface HeldMessage {
-  seq: number;
-  data: Uint8Array;
-  headers: MsgHdrs | undefined;
+  /** the session is settled at `lastSeq` (MCP's GET announces a resume point instead of a session frame) */
+  prime?(lastSeq: number): void;
+  /** which frames of a stored message are this stream's (MCP: each message goes out on one stream); absent: all */
+  accepts?(m: Stored, f: FrameInfo | undefined): boolean;
+  /** HISTORY lost messages after `afterSeq` before this client read them; true: it told its client and carries on (default: close 4003) */
+  historyLost?(afterSeq: number): boolean;
 }
 
 // Held per open connection, possibly a million per fleet: fields are made lazily where they can be.
-export class Session {
-  /** set while a resume is being decided: the client's frames wait here */
+export class Session implements Sink {
+  /** set while a resume is being decided: the client's frames wait here (hub) */
   starting: Buffer[] | undefined;
-  /** HISTORY sequence of the last frame delivered */
-  lastSeq = 0;
-  /** client frames published to INBOX and not yet acked, and their bytes */
+  /** client frames published to INBOX and not yet acked, and their bytes (ingress) */
   inflight = 0;
   inflightBytes = 0;
-  live: Subscription | undefined;
-  /** live messages that arrived ahead of one they follow, by their previous sequence (egress.ts) */
-  held: Map<number, HeldMessage> | undefined;
-  gapTimer: NodeJS.Timeout | undefined;
-  /** reading HISTORY (gap, slow client, resume): live messages are held meanwhile */
-  catchingUp = false;
-  /** over the backpressure bound: live messages are left to HISTORY until the socket drains */
-  lagging = false;
   closed = false;
-  /** the resume token, as bytes only: the hot path splices it into every frame */
-  tokenBytes: Buffer;
+  /** the position (seq_num) of the last frame written */
+  lastPosition = 0;
   private inboxSubjects: Partial<Record<Protocol, string>> | undefined;
   private id: string | undefined;
 
   constructor(
     public sid: SessionId,
     readonly principal: string,
-    token: string,
+    /** the resume token (the hot path splices it into every frame; as a string it costs a session less than a Buffer) */
+    public token: string,
     readonly transport: Transport,
-  ) {
-    this.tokenBytes = Buffer.from(token, "latin1");
-  }
-
-  get token(): string {
-    return this.tokenBytes.toString("latin1");
-  }
+  ) {}
 
   /** this connection, among all that ever hold the session (takeover) */
   get connId(): string {
     return (this.id ??= randomBytes(8).toString("base64url"));
   }
 
+  get framing(): Framing {
+    return this.transport.framing;
+  }
+
   /** A refused resume becomes a fresh session on the same connection. */
   rebind(sid: SessionId, token: string): void {
     this.sid = sid;
-    this.tokenBytes = Buffer.from(token, "latin1");
+    this.token = token;
     this.inboxSubjects = undefined;
-    this.lastSeq = 0;
-    this.catchingUp = false;
-    this.lagging = false;
-    this.held = undefined;
-  }
-
-  get framing(): Framing {
-    return this.transport.framing;
   }
 
   /** the INBOX subject for a protocol, made once per session */
   inboxSubject(p: Protocol): string {
     return ((this.inboxSubjects ??= {})[p] ??= subjects.inbox(p, this.sid));
+  }
+
+  bufferedAmount(): number {
+    return this.transport.bufferedAmount();
+  }
+
+  /**
+   * A stored message: each of its frames from `fromFrame` on, as this
+   * connection's framing has it, each with its own position (hot path).
+   */
+  deliver(m: Stored, fromFrame = 0): void {
+    if (this.closed) return;
+    const frames = m.reply.frames;
+    const t = this.transport;
+    if (frames === undefined) {
+      if (fromFrame > 0 || (t.accepts && !t.accepts(m, undefined))) return;
+      this.write(position(m.seq, 0), m.data, undefined, undefined);
+      return;
+    }
+    let at = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
+      const body = m.data.subarray(at, at + f.length);
+      at += f.length;
+      if (i < fromFrame || (t.accepts && !t.accepts(m, f))) continue;
+      this.write(position(m.seq, i), body, f.slot, f.event);
+    }
+  }
+
+  private write(p: number, body: Uint8Array, slot: FrameInfo["slot"], event: string | undefined): void {
+    this.transport.send(liveFrame(this.framing, p, this.token, body, slot), p, event);
+    this.lastPosition = p;
+    metrics.messagesOut.inc();
+  }
+
+  /** Retention took what this client had not read: say after which seq_num (its own last one). */
+  historyLost(afterSeq: number): boolean {
+    const after = this.lastPosition || afterSeq;
+    if (this.transport.historyLost) return this.transport.historyLost(after);
+    this.transport.close(closeCodes.historyLost, historyLostReason(after));
+    return false;
   }
 }

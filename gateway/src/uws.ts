@@ -1,5 +1,5 @@
 // Load uWebSockets.js and make sure it is the native binary. The package we
-// install (DESIGN.md) silently falls back to a pure-JS `ws` shim when its
+// install (docs/design.md) silently falls back to a pure-JS `ws` shim when its
 // binary does not load; we would rather not start than run on that.
 import { createRequire } from "node:module";
 import type * as UWS from "uWebSockets.js";

@@ -67,7 +67,8 @@ t.test("native EventSource: the stream is cut midway, the browser reconnects by 
   const r = await request(`http://127.0.0.1:${gatewayPort}/sse/messages`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify(rpc("s", "radiant.test/stream", { count: n })),
+    // paced, so the cut below lands mid-stream (replies are coalesced: an unpaced stream is over at once)
+    body: JSON.stringify(rpc("s", "radiant.test/stream", { count: n, delayMs: 2 })),
   });
   t.equal(r.status, 202);
   await eventually("some chunks", async () => (await got()).length > 300, 60_000);

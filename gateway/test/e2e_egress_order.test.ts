@@ -2,12 +2,13 @@
 // several workers publishing at once (RePublish can reorder), and a message
 // that never reached the live subject at all (read back from HISTORY).
 import t from "tap";
-import type { SessionId } from "@radiant/infra/wire";
+import type { SessionId } from "@radiant/wire";
 import { connect } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
-import { headers, subjects } from "@radiant/infra/wire";
+import { headers, position, subjects } from "@radiant/wire";
 import { eventually, openSession, rpc, startStack, TcpProxy } from "./harness.js";
+import { request } from "./sse_client.js";
 
 const stack = await startStack(t, { workers: 3, noGateway: true });
 // the gateway reaches NATS through a proxy the test can cut
@@ -50,7 +51,37 @@ t.test("a message the live path lost (gateway off NATS a moment) is read back fr
   await publish(3);
   const got = await c.take(2);
   t.same(got.map((f) => (f.params as { n: number }).n), [2, 3], "the lost 2 from HISTORY, then 3");
-  t.equal(got[0]!.seq_num, lost.seq);
+  t.equal(got[0]!.seq_num, position(lost.seq, 0), "in its place: the position of the message HISTORY stored");
   t.match(await (await fetch(`${stack.healthUrl}/metrics`)).text(), /radiant_history_reads_total [1-9]/);
   await c.close();
+});
+
+t.test("a reply stored while the gateway's NATS link is cut reaches its POST once the link is back: once, long before the response timeout", async (t) => {
+  const base = stack.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
+  const post = (body: unknown, h: Record<string, string>) =>
+    request(`${base}/mcp`, { method: "POST", headers: { "content-type": "application/json", ...h }, body: JSON.stringify(body) });
+  const init = await post(rpc(0, "initialize", { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } }), { accept: "application/json" });
+  const sessionId = init.headers["mcp-session-id"] as string;
+  const nc = await connect({ servers: stack.nats.url });
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  const metric = async (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(await (await fetch(`${stack.healthUrl}/metrics`)).text())?.[1] ?? 0);
+  const inBefore = await metric("radiant_messages_in_total");
+  const started = Date.now();
+  const answer = post(rpc("slow", "radiant.test/sleep", { ms: 1500 }), { accept: "application/json", "mcp-session-id": sessionId });
+  await eventually("the request in INBOX", async () => (await metric("radiant_messages_in_total")) > inBefore);
+  proxy.cut();
+  // the reply is stored — and republished into the void — while the gateway is off NATS
+  // the Mcp-Session-Id is the resume token: its session id is in its claims
+  const sid = (JSON.parse(Buffer.from(sessionId.split(".")[1]!, "base64url").toString()) as { sid: SessionId }).sid;
+  await eventually(
+    "the reply stored",
+    async () => new TextDecoder().decode((await jsm.direct.getMessage("HISTORY", { last_by_subj: subjects.history(sid) }))?.data).includes('"slept":true'),
+    30_000,
+  );
+  proxy.allow();
+  const r = await answer;
+  t.equal(r.status, 200);
+  t.same(JSON.parse(r.body), { jsonrpc: "2.0", id: "slow", result: { slept: true } }, "the reply, once");
+  t.ok(Date.now() - started < 60_000, "long before the response timeout (300 s)");
 });

@@ -5,7 +5,7 @@ import t from "tap";
 import { execFileSync } from "node:child_process";
 import WebSocket from "ws";
 import { RadiantClient, type Frame, type WebSocketCtor } from "@radiant/client";
-import { Client, eventually, openSession, rpc, startStack } from "./harness.js";
+import { Client, eventually, inboxState, openSession, rpc, startStack } from "./harness.js";
 
 const stack = await startStack(t, {
   workers: 2,
@@ -45,7 +45,8 @@ t.test("2. two gateway processes on one port: kill -9 the one holding the client
   await eventually("a session", () => sessions.length === 1);
   const n = 3000;
   const all = collect(c, (fs) => fs.some((f) => f.id === "s"));
-  c.send(rpc("s", "radiant.test/stream", { count: n }));
+  // paced: replies are coalesced, and an unpaced stream would be over before the kill
+  c.send(rpc("s", "radiant.test/stream", { count: n, delayMs: 1 }));
   await eventually("the stream under way", () => c.lastSeq > 0);
   const sock = (c as unknown as { ws: { _socket: { localPort: number } } }).ws._socket;
   const pid = holderPid(sock.localPort);
@@ -62,7 +63,7 @@ t.test("3. nats-server stopped and restarted mid-stream: once it is back every r
   await eventually("a session", () => c.sid !== undefined);
   const n = 2000;
   const all = collect(c, (fs) => fs.some((f) => f.id === "s"), 90_000);
-  c.send(rpc("s", "radiant.test/stream", { count: n }));
+  c.send(rpc("s", "radiant.test/stream", { count: n, delayMs: 1 }));
   await eventually("the stream under way", () => c.lastSeq > 0);
   await stack.nats.stop();
   await new Promise((r) => setTimeout(r, 1000));
@@ -76,7 +77,7 @@ t.test("4. kill -9 a worker holding unacked requests: the other one answers them
   const { c } = await openSession(stack.wsUrl);
   const n = 40;
   for (let i = 0; i < n; i++) c.send(rpc(i, "radiant.test/sleep", { ms: 1500 }));
-  await new Promise((r) => setTimeout(r, 500));
+  await eventually("the workers hold every request", async () => (await inboxState(stack)).ackPending === n);
   const victim = stack.workers[0]!;
   victim.child.kill("SIGKILL");
   const got = await c.take(n, 60_000);

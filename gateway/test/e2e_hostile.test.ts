@@ -30,12 +30,12 @@ import net from "node:net";
 import { isUtf8 } from "node:buffer";
 import { createHmac, randomBytes } from "node:crypto";
 import { descendants } from "@radiant/infra/proc";
-import { makeSessionId } from "@radiant/infra/wire";
+import { makeSessionId } from "@radiant/wire";
 import { newResumeTokenSecret } from "@radiant/infra/stack";
 import { Ingress, isFault, type IngressOptions } from "../src/ingress.js";
 import { Peek, peek } from "../src/peek.js";
-import { ResumeTokenError, ResumeTokens } from "../src/resume.js";
-import { readBody } from "../src/transport_mcp_http.js";
+import { ResumeTokenError, ResumeTokens } from "../src/resume_token.js";
+import { readBody } from "../src/transport/mcp_http/body.js";
 import { startStack } from "./harness.js";
 
 const envInt = (name: string, dflt: number): number => {
@@ -128,7 +128,7 @@ function mcpDue(b: Buffer): string[] | undefined {
 }
 
 // ---- known bugs (gateway/src/fuzz_input.test.ts has each minimal reproduction) ---------
-const ingress = new Ingress({ publisher: {} as IngressOptions["publisher"], connected: () => true, maxInflight: 1, maxInflightBytes: 1, defaultLlmProtocol: "openai" });
+const ingress = new Ingress({ publisher: {} as IngressOptions["publisher"], notify: () => {}, home: "hostil", connected: () => true, maxInflight: 1, maxInflightBytes: 1, defaultLlmProtocol: "openai" });
 const tokens = new ResumeTokens(SECRET, 3600);
 /** a token signed with the right secret whose header is JSON null */
 const REPRO_TOKEN = ["null", "{}"] as const;

@@ -7,7 +7,7 @@ import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js";
 import { Client, rpc, startStack } from "./harness.js";
 
-// Node 20 has no global WebSocket; the SDK's transport expects one (DESIGN.md)
+// Node 20 has no global WebSocket; the SDK's transport expects one (docs/design.md)
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 
 const stack = await startStack(t);

@@ -6,7 +6,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { request as httpRequest } from "node:http";
-import { eventually, rpc, startStack, TcpProxy } from "./harness.js";
+import { eventually, inboxState, rpc, startStack, TcpProxy } from "./harness.js";
 import { request, SseReader } from "./sse_client.js";
 
 const APP = "http://app.example.test";
@@ -175,8 +175,9 @@ t.test("a request re-sent with the same id (a retry) is answered from HISTORY, n
   // the first attempt's connection dies while the request still runs; the retry gets the answer when it comes
   const lost = httpRequest(endpoint, { method: "POST", headers: { ...h, "content-type": "application/json", accept: "application/json" } });
   lost.on("error", () => {});
+  const held = (await inboxState(stack)).ackPending;
   lost.end(JSON.stringify(rpc("slow", "radiant.test/sleep", { ms: 1500 })));
-  await new Promise((r) => setTimeout(r, 300));
+  await eventually("the first attempt running", async () => (await inboxState(stack)).ackPending > held);
   lost.destroy();
   const retry = await mcpPost(rpc("slow", "radiant.test/sleep", { ms: 1500 }), { ...h, accept: "application/json" });
   t.equal(retry.status, 200);
@@ -193,8 +194,15 @@ t.test("GET: Last-Event-ID replays from HISTORY what no POST delivered; a GET wi
   const replay = await SseReader.open(endpoint, { ...h, "last-event-id": "0" });
   const got = await replay.waitFor(3);
   t.same(got.map((e) => (JSON.parse(e.data) as { params: Chunk }).params.i), [0, 1, 2], "the chunks, replayed");
-  await new Promise((r) => setTimeout(r, 500));
-  t.equal(replay.events.length, 3, "not the response: the POST delivered it");
+  // a later request's chunk comes after anything of the first one on this stream
+  const marker = await mcpPost(rpc(6, "radiant.test/stream", { count: 1 }), { ...h, accept: "application/json" });
+  t.equal(marker.status, 200);
+  await replay.waitFor(4);
+  t.same(
+    replay.events.map((e) => JSON.parse(e.data) as { id?: unknown; params?: Chunk }).map((f) => f.id ?? f.params!.i),
+    [0, 1, 2, 0],
+    "not the response: the POST delivered it (only the next request's chunk came after)",
+  );
   replay.cut();
   const again = await SseReader.open(endpoint, { ...h, "last-event-id": got[0]!.id! });
   const rest = await again.waitFor(2);

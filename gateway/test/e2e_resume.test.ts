@@ -2,9 +2,9 @@
 // gets every message it missed exactly once, in order, then live. Bad tokens
 // and impossible replays are refused with a reason and a fresh session.
 import t from "tap";
-import type { SessionId } from "@radiant/infra/wire";
+import type { SessionId } from "@radiant/wire";
 import { Client, openSession, rpc, startStack, type Frame } from "./harness.js";
-import { ResumeTokens } from "../src/resume.js";
+import { ResumeTokens } from "../src/resume_token.js";
 
 const SECRET = "resume-test-secret-0123456789-abcdefghij";
 const stack = await startStack(t, { gatewayEnv: { RESUME_TOKEN_SECRET: SECRET } });

@@ -6,7 +6,7 @@ import t from "tap";
 import type { Socket } from "node:net";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { HISTORY_STREAM, subjects, type SessionId } from "@radiant/infra/wire";
+import { HISTORY_STREAM, subjects, type SessionId } from "@radiant/wire";
 import { Client, eventually, openSession, rpc, startStack } from "./harness.js";
 
 const stack = await startStack(t, {
@@ -25,7 +25,8 @@ t.test("the HISTORY stream carries the configured limits", async (t) => {
 
 t.test("resume after messages were trimmed away: refused, not replayed in part", async (t) => {
   const { c, session } = await openSession(stack.wsUrl);
-  await c.call(rpc("s", "radiant.test/stream", { count: 10 }));
+  // paced past the workers' coalescing window: a message per chunk, so retention trims some
+  await c.call(rpc("s", "radiant.test/stream", { count: 10, delayMs: 25 }));
   const early = c.frames.find((f) => f.method && (f.params as { i: number }).i === 2)!;
   await c.close();
   const r = await Client.connect(`${stack.wsUrl}?resume=${encodeURIComponent(session.resume_token!)}&last_seq=${early.seq_num}`);

@@ -2,7 +2,7 @@
 // failing stops after a bounded number of deliveries with an error; any number
 // of workers share the INBOX consumer, each request answered once.
 import t from "tap";
-import { openSession, rpc, startStack } from "./harness.js";
+import { eventually, inboxState, openSession, rpc, startStack } from "./harness.js";
 
 const stack = await startStack(t, { workers: 2, workerEnv: { WORKER_HANDLER_TIMEOUT_MS: "300" } });
 
@@ -19,7 +19,7 @@ t.test("a request that keeps failing stops after 5 deliveries, with an error", a
   const { c } = await openSession(stack.wsUrl);
   const f = await c.call(rpc("stuck", "radiant.test/hang"), 60_000);
   t.match(f, { id: "stuck", error: { code: -32603, message: /timed out 5 times/ } });
-  await new Promise((r) => setTimeout(r, 1500));
+  await eventually("the request gone from INBOX (nothing left to redeliver)", async () => (await inboxState(stack)).stored === 0);
   t.equal(c.frames.filter((x) => x.id === "stuck").length, 1, "one answer, no endless redelivery");
   await c.close();
 });

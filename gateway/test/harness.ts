@@ -145,6 +145,15 @@ export async function liveRoutes(stack: Stack): Promise<{ home: number; away: nu
   return { home: gauge("radiant_home_sessions"), away: gauge("radiant_session_subscriptions") };
 }
 
+/** The workers' consumer and INBOX as nats-server's monitoring reports them: requests held unacked by workers, and requests stored. */
+export async function inboxState(stack: Stack): Promise<{ ackPending: number; stored: number }> {
+  const j = (await (await fetch(`${stack.nats.monitorUrl}/jsz?streams=true&consumers=true`)).json()) as {
+    account_details?: { stream_detail?: { name: string; state: { messages: number }; consumer_detail?: { name: string; num_ack_pending: number }[] }[] }[];
+  };
+  const inbox = j.account_details?.[0]?.stream_detail?.find((s) => s.name === "INBOX");
+  return { ackPending: inbox?.consumer_detail?.find((c) => c.name === "workers")?.num_ack_pending ?? 0, stored: inbox?.state.messages ?? 0 };
+}
+
 export const rpc = (id: number | string, method: string, params?: Record<string, unknown>) => ({
   jsonrpc: "2.0",
   id,

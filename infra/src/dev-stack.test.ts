@@ -126,7 +126,7 @@ t.test("kill -9 the egress proxy: it is restarted and answers /health again", as
 });
 
 t.test("kill -9 the gateway supervisor: it is restarted on the same ports", async (t) => {
-  await killAndAwaitRestart("gateway/dist/main.js");
+  await killAndAwaitRestart("gateway/dist/supervisor.js");
   await waitFor("gateway /health ok", healthOk, 60_000).catch(withOutput);
   t.same((await ping().catch(withOutput)).result, {}, "ping answered on the same port");
   t.equal(child.exitCode, null, "make run still runs");

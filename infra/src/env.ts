@@ -1,6 +1,6 @@
 // Reading configuration from the environment: every value validated, every
 // failure a one-line error that names the variable.
-import { defaultHistoryRetention, retentionVariables, type HistoryRetention } from "./wire.js";
+import { defaultHistoryRetention, retentionVariables, type HistoryRetention } from "@radiant/wire";
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,

@@ -5,8 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import { ensureTopology } from "./topology.js";
-import type { TopologyOptions } from "./topology.js";
+import { ensureTopology, type TopologyOptions } from "@radiant/wire";
 
 export interface NatsLink {
   nc: NatsConnection;
@@ -14,6 +13,10 @@ export interface NatsLink {
   readonly connected: boolean;
   /** resolves once the streams and consumer exist */
   readonly topologyReady: Promise<void>;
+  /** run `f` each time the connection comes back after a disconnect */
+  onReconnect(f: () => void): void;
+  /** run `f` each time the connection is lost */
+  onDisconnect(f: () => void): void;
 }
 
 export async function openNats(
@@ -35,14 +38,18 @@ export async function openNats(
     noAsyncTraces: true,
   });
   let connected = true;
+  const reconnected: (() => void)[] = [];
+  const disconnected: (() => void)[] = [];
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === "disconnect") {
         connected = false;
+        for (const f of disconnected) f();
         log.warn({ server: s.server }, "nats disconnected");
       } else if (s.type === "reconnect") {
         connected = true;
         log.info({ server: s.server }, "nats reconnected");
+        for (const f of reconnected) f();
       } else if (s.type === "close") {
         connected = false;
       }
@@ -67,5 +74,7 @@ export async function openNats(
       return connected && !nc.isClosed();
     },
     topologyReady,
+    onReconnect: (f) => void reconnected.push(f),
+    onDisconnect: (f) => void disconnected.push(f),
   };
 }

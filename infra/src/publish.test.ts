@@ -42,6 +42,25 @@ t.test("an ack per publish, in any order of arrival; a repeated msgID is a dupli
   p.close();
 });
 
+t.test("publishes refused before they are sent leave no gap: every other one still gets its own ack", async (t) => {
+  const p = new AckedPublisher(nc, 5000);
+  const big = new Uint8Array(p.maxPayload() + 1);
+  const outcomes = await Promise.all(
+    Array.from({ length: 3000 }, (_, i) =>
+      p.publish(`p.gap`, i % 5 === 0 ? big : data).then(
+        (a) => a.seq,
+        (e: unknown) => (e instanceof PublishError && e.tooLarge ? "too large" : String(e)),
+      ),
+    ),
+  );
+  const seqs = outcomes.filter((o): o is number => typeof o === "number");
+  t.equal(outcomes.filter((o) => o === "too large").length, 600, "each too large one refused");
+  t.equal(seqs.length, 2400, "every other one acked");
+  t.equal(new Set(seqs).size, 2400, "each with its own ack");
+  t.same(seqs, [...seqs].sort((a, b) => a - b), "in publish order");
+  p.close();
+});
+
 t.test("refusals: no stream (no responders) is transient, a full stream is not", async (t) => {
   const p = new AckedPublisher(nc, 5000);
   const none = await p.publish("nowhere.1", data).catch((e: unknown) => e);

@@ -6,8 +6,8 @@
 // load (bench/RESULTS.md). Here every ack comes back on one wildcard inbox
 // subscription, is matched by a counter, and one sweep per interval times out
 // whatever waited too long.
-import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
-import { headers } from "./wire.js";
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { headers, newHeaders, putHeader } from "@radiant/wire";
 
 export interface PubAck {
   stream: string;
@@ -48,8 +48,8 @@ const NO_RESPONDERS = 503;
 export class AckedPublisher {
   private readonly prefix = `${createInbox()}.`;
   private next = 0;
-  /** in publish order, so deadlines are in order too */
-  private readonly pending = new Map<number, Pending>();
+  /** the publishes waiting for their ack, by token (in publish order, so deadlines are in order too) */
+  private readonly pending = new PendingAcks();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -67,8 +67,8 @@ export class AckedPublisher {
     let hdrs = h;
     if (msgID !== undefined) {
       try {
-        hdrs ??= natsHeaders();
-        hdrs.set(headers.msgId, msgID);
+        hdrs ??= newHeaders();
+        putHeader(hdrs, headers.msgId, msgID);
       } catch (e) {
         // never a throw into the caller's socket callback: a rejected publish instead
         return Promise.reject(new PublishError(`unusable de-duplication id: ${(e as Error).message}`, false));
@@ -78,7 +78,7 @@ export class AckedPublisher {
       return Promise.reject(new PublishError(`too large for the message broker: ${data.byteLength} bytes, its max_payload is ${this.maxPayload()}`, false, true));
     }
     return new Promise<PubAck>((resolve, reject) => {
-      this.pending.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
+      this.pending.add(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
       if (this.queue.length === 0) setImmediate(this.flushQueue);
       this.queue.push([token, subject, data, hdrs]);
     });
@@ -96,9 +96,7 @@ export class AckedPublisher {
       try {
         this.nc.publish(subject, data, { reply: this.prefix + token, ...(hdrs ? { headers: hdrs } : {}) });
       } catch (e) {
-        const p = this.pending.get(token);
-        this.pending.delete(token);
-        p?.reject(publishFailure(e));
+        this.pending.take(token)?.reject(publishFailure(e));
       }
     }
   };
@@ -111,15 +109,13 @@ export class AckedPublisher {
   /** Stop the sweep; whatever waits is rejected. */
   close(): void {
     clearInterval(this.sweeper);
-    for (const p of this.pending.values()) p.reject(new PublishError("publisher closed", true));
-    this.pending.clear();
+    for (let p = this.pending.takeOldest(); p; p = this.pending.takeOldest()) p.reject(new PublishError("publisher closed", true));
   }
 
   private onAck(msg: Msg): void {
     const token = Number(msg.subject.slice(this.prefix.length));
-    const p = this.pending.get(token);
+    const p = this.pending.take(token);
     if (!p) return; // timed out already
-    this.pending.delete(token);
     if (msg.headers?.code === NO_RESPONDERS) return p.reject(new PublishError("no responders: JetStream is not available", true));
     let a: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };
     try {
@@ -133,10 +129,66 @@ export class AckedPublisher {
 
   private sweep(): void {
     const now = Date.now();
-    for (const [token, p] of this.pending) {
-      if (p.deadline > now) break;
-      this.pending.delete(token);
+    for (let p = this.pending.oldest(); p && p.deadline <= now; p = this.pending.oldest()) {
+      this.pending.takeOldest();
       p.reject(new PublishError(`timeout: no ack from JetStream within ${this.timeoutMs} ms`, true));
+    }
+  }
+}
+
+/**
+ * Publishes waiting for their ack, by token: tokens are handed out in order
+ * and acks come back mostly in order, so a queue of slots, not a Map. A Map
+ * that takes and drops an entry per message leaves a trail of old tables V8
+ * keeps alive, and each publish's objects with them (the young-generation
+ * survivors of a busy process, several times over).
+ */
+class PendingAcks {
+  private slots: (Pending | undefined)[] = [];
+  /** index in `slots` of the oldest still waiting */
+  private head = 0;
+  /** the token of slots[0] */
+  private base = 0;
+
+  /** `token`: higher than any added before (a token refused before it was added leaves an empty slot) */
+  add(token: number, p: Pending): void {
+    if (this.slots.length === 0) this.base = token;
+    while (this.base + this.slots.length < token) this.slots.push(undefined);
+    this.slots.push(p);
+  }
+
+  /** The publish `token` waits for, if it still does; it waits no more. */
+  take(token: number): Pending | undefined {
+    const i = token - this.base;
+    if (!Number.isSafeInteger(i) || i < this.head || i >= this.slots.length) return undefined;
+    const p = this.slots[i];
+    this.slots[i] = undefined;
+    this.trim();
+    return p;
+  }
+
+  oldest(): Pending | undefined {
+    return this.slots[this.head];
+  }
+
+  takeOldest(): Pending | undefined {
+    const p = this.slots[this.head];
+    if (p === undefined) return undefined;
+    this.slots[this.head] = undefined;
+    this.trim();
+    return p;
+  }
+
+  private trim(): void {
+    while (this.head < this.slots.length && this.slots[this.head] === undefined) this.head++;
+    if (this.head === this.slots.length) {
+      this.base += this.head;
+      this.slots.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.slots.length) {
+      this.slots = this.slots.slice(this.head);
+      this.base += this.head;
+      this.head = 0;
     }
   }
 }

@@ -12,7 +12,7 @@ import { exited, freePort, GiveUp, spawnOwned, stopChild, waitFor } from "./proc
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 export const entries = {
-  gateway: join(root, "gateway/dist/main.js"),
+  gateway: join(root, "gateway/dist/supervisor.js"),
   worker: join(root, "workers/dist/main.js"),
   egressProxy: join(root, "egress-proxy/dist/main.js"),
 };

@@ -1,6 +1,6 @@
 // Worker configuration from the environment (validated; see README).
 import { bool, historyRetention, int, url } from "@radiant/infra/env";
-import { inboxPolicy, type HistoryRetention } from "@radiant/infra/wire";
+import { inboxPolicy, type HistoryRetention } from "@radiant/wire";
 
 export interface WorkerConfig {
   natsUrl: string;
@@ -10,6 +10,9 @@ export interface WorkerConfig {
   handlerTimeoutMs: number;
   testMethods: boolean;
   ackWaitMs: number;
+  /** coalescing window for a request's replies; 0 = every reply its own message */
+  coalesceMs: number;
+  publishRetryMs: number;
   retention: HistoryRetention;
 }
 
@@ -22,6 +25,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     handlerTimeoutMs: int(env, "WORKER_HANDLER_TIMEOUT_MS", 300_000, 100, 3_600_000),
     testMethods: bool(env, "WORKER_TEST_METHODS", false),
     ackWaitMs: int(env, "WORKER_ACK_WAIT_MS", inboxPolicy.ackWaitMs, 1000, 3_600_000),
+    coalesceMs: int(env, "WORKER_COALESCE_MS", 5, 0, 1000),
+    publishRetryMs: int(env, "WORKER_PUBLISH_RETRY_MS", 60_000, 0, 3_600_000),
     retention: historyRetention(env),
   };
 }

@@ -1,11 +1,14 @@
-// Replies for requests the handler itself could not answer, in the request's protocol.
-import { protocolErrorJson, type ErrorKind } from "@radiant/infra/errors";
-import type { Protocol } from "@radiant/infra/wire";
+// Replies for requests the handler itself could not answer, in the request's
+// protocol: JSON-RPC protocols get one error per request id of the frame (so no
+// caller waits in vain), LLM protocols their own error body.
+import { protocolErrorJson, type ErrorKind, type Protocol } from "@radiant/wire";
 import { parseJson, readRpc } from "./jsonrpc.js";
 import type { JsonRpcId, Reply } from "./reply.js";
 
+export const isJsonRpc = (proto: Protocol): boolean => proto === "mcp" || proto === "a2a";
+
 /** The JSON-RPC request ids in a frame (each of a batch's), or [null] when there is none. */
-function rpcIds(body: Uint8Array): JsonRpcId[] {
+export function rpcIds(body: Uint8Array): JsonRpcId[] {
   const ids: JsonRpcId[] = [];
   try {
     const v = parseJson(body);
@@ -20,20 +23,27 @@ function rpcIds(body: Uint8Array): JsonRpcId[] {
   return ids.length > 0 ? ids : [null];
 }
 
-function errorFor(proto: Protocol, kind: ErrorKind, message: string, id: JsonRpcId): Reply {
-  const idJson = JSON.stringify(id);
-  return { body: Buffer.from(protocolErrorJson(proto, kind, message, idJson)), ...(id !== null ? { responseTo: idJson } : {}) };
+/** The error replies for a frame: one per request id for JSON-RPC, one body otherwise; the last is marked `last`. */
+export function errorReplies(proto: Protocol, body: Uint8Array, kind: ErrorKind, message: string): Reply[] {
+  const rpc = isJsonRpc(proto);
+  const ids = rpc ? rpcIds(body) : [null];
+  return ids.map((id, i) => ({
+    body: Buffer.from(protocolErrorJson(proto, kind, message, JSON.stringify(id))),
+    ...(rpc ? { response: true } : {}),
+    ...(i === ids.length - 1 ? { last: true } : {}),
+  }));
 }
 
-/** One error reply for a frame (the first request id of a batch names it). */
-export function protocolError(proto: Protocol, kind: ErrorKind, message: string, body: Uint8Array): Reply {
-  const rpc = proto === "mcp" || proto === "a2a";
-  return errorFor(proto, kind, message, rpc ? rpcIds(body)[0]! : null);
+/** The replies for a request that could not be handled at all (nothing of its answer was stored). */
+export function internalErrorReplies(proto: Protocol, body: Uint8Array, reason: string): Reply[] {
+  return errorReplies(proto, body, "internal", `Internal error: ${reason}`);
 }
 
-/** The replies for a request that could not be handled: one error per request id, so no caller waits in vain. */
-export function errorReplies(proto: Protocol, body: Uint8Array, reason: string): Reply[] {
-  const message = `Internal error: ${reason}`;
-  if (proto !== "mcp" && proto !== "a2a") return [errorFor(proto, "internal", message, null)];
-  return rpcIds(body).map((id) => errorFor(proto, "internal", message, id));
+/** The text of the error that ends an answer cut short after part of it was stored. */
+export const interruptedMessage = (reason: string): string =>
+  `Internal error: the answer was interrupted (${reason}); what arrived before this is incomplete`;
+
+/** The replies that end an answer cut short: what was stored stays, this says it is incomplete. */
+export function interruptedReplies(proto: Protocol, body: Uint8Array, reason: string): Reply[] {
+  return errorReplies(proto, body, "internal", interruptedMessage(reason));
 }

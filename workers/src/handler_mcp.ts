@@ -1,5 +1,7 @@
-// MCP (2025-03-26 and neighbours) over JSON-RPC: the lifecycle and ping. Tools,
-// resources and prompts are proxied to upstream servers in a later step.
+// MCP (2025-03-26 and neighbours) over JSON-RPC: the lifecycle, ping and
+// cancellation. Tools, resources and prompts are proxied to upstream servers in
+// a later step.
+import { rpcRequestId } from "@radiant/wire";
 import { parseJson, readRpc, type RpcRequest } from "./jsonrpc.js";
 import { RpcError, rpcError, rpcErrors, rpcResult, type Reply } from "./reply.js";
 import type { Handler, HandlerContext } from "./handler.js";
@@ -9,6 +11,7 @@ export const MCP_PROTOCOL_VERSION = "2025-03-26";
 export const MCP_SUPPORTED_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 export const SERVER_INFO = { name: "radiant-gateway", version: "0.1.0" };
 
+/** A method: its replies (notifications while it works, then its response). It should stop when ctx.signal fires. */
 export type McpMethod = (req: RpcRequest, ctx: HandlerContext) => AsyncIterable<Reply>;
 
 async function* initialize(req: RpcRequest): AsyncIterable<Reply> {
@@ -25,19 +28,36 @@ async function* ping(req: RpcRequest): AsyncIterable<Reply> {
   yield rpcResult(req.id, {});
 }
 
+/** `notifications/cancelled` {requestId}: stop that request of the session wherever it runs. */
+async function* cancelled(req: RpcRequest, ctx: HandlerContext): AsyncIterable<Reply> {
+  const id = req.params?.requestId;
+  if ((typeof id === "string" || (typeof id === "number" && Number.isFinite(id))) && req.hasId === false) {
+    ctx.cancelRequest(rpcRequestId(JSON.stringify(id)));
+  }
+}
+
 export const mcpMethods: Record<string, McpMethod> = {
   initialize,
   ping,
+  "notifications/cancelled": cancelled,
 };
 
 /** notifications we accept and do not answer */
-const quietNotifications = new Set(["notifications/initialized", "notifications/cancelled", "notifications/progress", "notifications/roots/list_changed"]);
+const quietNotifications = new Set(["notifications/initialized", "notifications/progress", "notifications/roots/list_changed"]);
 
-async function* one(v: unknown, ctx: HandlerContext, methods: Record<string, McpMethod>): AsyncIterable<Reply> {
+/** Whether a batch item will be answered (a request with an id, or something invalid). */
+function answered(v: unknown): boolean {
+  const m = readRpc(v);
+  return m.kind === "invalid" || (m.kind === "request" && m.req.hasId);
+}
+
+/** One JSON-RPC message's replies; its response is marked `last` when `final`. */
+async function* one(v: unknown, ctx: HandlerContext, methods: Record<string, McpMethod>, final: boolean): AsyncIterable<Reply> {
+  const end = (r: Reply): Reply => (final && r.response ? { ...r, last: true } : r);
   const m = readRpc(v);
   if (m.kind === "response") return; // a client's answer to a server request: none are issued yet
   if (m.kind === "invalid") {
-    yield rpcError(m.id, m.error.code, m.error.message);
+    yield end(rpcError(m.id, m.error.code, m.error.message));
     return;
   }
   const { req } = m;
@@ -49,40 +69,41 @@ async function* one(v: unknown, ctx: HandlerContext, methods: Record<string, Mcp
     return;
   }
   if (!method) {
-    yield rpcError(req.id, rpcErrors.methodNotFound, `Method not found: ${req.method}`);
+    yield end(rpcError(req.id, rpcErrors.methodNotFound, `Method not found: ${req.method}`));
     return;
   }
-  const related = JSON.stringify(req.id);
   try {
-    for await (const r of method(req, ctx)) {
-      if (r.responseTo === undefined) r.relatedTo = related;
-      yield r;
-    }
+    for await (const r of method(req, ctx)) yield end(r);
   } catch (e) {
-    if (e instanceof RpcError) yield rpcError(req.id, e.code, e.message, e.data);
+    if (e instanceof RpcError) yield end(rpcError(req.id, e.code, e.message, e.data));
     else throw e;
   }
 }
 
-export function mcpHandler(methods: Record<string, McpMethod> = mcpMethods): Handler {
-  return async function* (body, ctx) {
+export function mcpHandler(methods: Record<string, McpMethod> = mcpMethods): Handler<"mcp"> {
+  return async function* (req, ctx) {
     let v: unknown;
     try {
-      v = parseJson(body);
+      v = parseJson(req.body);
     } catch (e) {
-      yield rpcError(null, (e as RpcError).code, (e as RpcError).message);
+      yield { ...rpcError(null, (e as RpcError).code, (e as RpcError).message), last: true };
       return;
     }
     if (Array.isArray(v)) {
       // A batch (2025-03-26). Each response is its own frame: the gateway adds
-      // seq_num to objects, and JSON-RPC clients match responses by id.
+      // seq_num to objects, and JSON-RPC clients match responses by id. The
+      // last item that gets a response ends the reply.
       if (v.length === 0) {
-        yield rpcError(null, rpcErrors.invalidRequest, "Invalid Request: empty batch");
+        yield { ...rpcError(null, rpcErrors.invalidRequest, "Invalid Request: empty batch"), last: true };
         return;
       }
-      for (const item of v) yield* one(item, ctx, methods);
+      let lastAnswered = -1;
+      v.forEach((item, i) => {
+        if (answered(item)) lastAnswered = i;
+      });
+      for (let i = 0; i < v.length && !ctx.signal.aborted; i++) yield* one(v[i], ctx, methods, i === lastAnswered);
       return;
     }
-    yield* one(v, ctx, methods);
+    yield* one(v, ctx, methods, true);
   };
 }

@@ -2,24 +2,24 @@
 import { loadOrExit } from "@radiant/infra/env";
 import { createLogger } from "@radiant/infra/log";
 import { openNats } from "@radiant/infra/nats";
-import { inboxPolicy } from "@radiant/infra/wire";
+import { stopEarly } from "@radiant/infra/proc";
+import { inboxPolicy } from "@radiant/wire";
 import { loadWorkerConfig } from "./config.js";
 import { mcpHandler, mcpMethods } from "./handler_mcp.js";
 import { testMethods } from "./handler_test_methods.js";
-import { unsupportedHandler } from "./handler_unsupported.js";
 import type { HandlerTable } from "./handler.js";
-import { Worker } from "./worker.js";
-import { stopEarly } from "@radiant/infra/proc";
+import { NatsGate, Worker } from "./worker.js";
 
 const cfg = loadOrExit("worker", () => loadWorkerConfig());
 const log = createLogger("worker", cfg.dev);
 
+// (protocol, operation) → handler; what is missing answers "not supported yet" in the protocol's own format
 const handlers: HandlerTable = {
-  mcp: mcpHandler(cfg.testMethods ? { ...mcpMethods, ...testMethods } : mcpMethods),
-  a2a: unsupportedHandler("a2a"),
-  openai: unsupportedHandler("openai"),
-  anthropic: unsupportedHandler("anthropic"),
-  google: unsupportedHandler("google"),
+  mcp: { rpc: mcpHandler(cfg.testMethods ? { ...mcpMethods, ...testMethods } : mcpMethods) },
+  a2a: {},
+  openai: {},
+  anthropic: {},
+  google: {},
 };
 
 // while NATS does not answer, a signal or the parent's death ends the worker at once
@@ -34,9 +34,12 @@ const worker = new Worker({
   handlerTimeoutMs: cfg.handlerTimeoutMs,
   maxDeliver: inboxPolicy.maxDeliver,
   ackWaitMs: cfg.ackWaitMs,
+  coalesceMs: cfg.coalesceMs,
+  publishRetryMs: cfg.publishRetryMs,
+  gate: new NatsGate(link),
 });
 await worker.start();
-log.info({ nats: cfg.natsUrl, concurrency: cfg.concurrency, testMethods: cfg.testMethods }, "worker ready");
+log.info({ nats: cfg.natsUrl, concurrency: cfg.concurrency, coalesceMs: cfg.coalesceMs, testMethods: cfg.testMethods }, "worker ready");
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -44,7 +47,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   // first of all: whatever hangs or throws below, the process ends
   const force = setTimeout(() => process.exit(1), 20_000);
-  log.info({ signal }, "worker stopping: finishing requests in hand");
+  log.info({ signal, running: worker.active }, "worker stopping: aborting the requests in hand");
   await worker.stop();
   await link.nc.drain().catch(() => {});
   clearTimeout(force);

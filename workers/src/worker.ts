@@ -1,26 +1,31 @@
-// The worker loop: pull from INBOX, run the protocol's handler, publish every
-// reply ONCE to HISTORY (which stores it and republishes it live), and ack the
-// request only after every reply's publish was acked.
-import { jetstream, jetstreamManager, type JetStreamClient, type JsMsg, type ConsumerMessages } from "@nats-io/jetstream";
-import { headers as natsHeaders, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+// The worker loop: pull from INBOX, dispatch on (protocol, operation), run the
+// request (run.ts: publishing, End, the retry policy), and ack, nak or term the
+// INBOX message as the run decides. Also: the cancel and ended notices that
+// stop running requests, and the max-deliveries advisory.
+import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import {
   EnvelopeError,
   INBOX_STREAM,
   WORKER_CONSUMER,
   WORKER_QUEUE,
+  controlHeaders,
   decodeInbox,
-  formatMetaSlot,
-  headers,
-  replyMsgId,
   subjects,
   type InboxEnvelope,
   type SessionId,
-} from "@radiant/infra/wire";
-import { AckedPublisher, PublishError } from "@radiant/infra/publish";
-import type { HandlerTable } from "./handler.js";
-import { errorReplies } from "./errors.js";
-import type { Reply } from "./reply.js";
+} from "@radiant/wire";
+import { LazyLog, type Log } from "@radiant/infra/log";
+import { AckedPublisher } from "@radiant/infra/publish";
+import type { Handler, HandlerTable } from "./handler.js";
+import { internalErrorReplies } from "./errors.js";
+import { storedAnswer } from "./history.js";
+import { RequestRun, type Outcome, type RunDeps } from "./run.js";
+import { Running } from "./running.js";
+import { unsupportedHandler } from "./handler_unsupported.js";
+import { ReplyWriter, type LinkGate, type ReplyPublisher } from "./writer.js";
+import type { NatsLink } from "@radiant/infra/nats";
 
 export interface WorkerOptions {
   nc: NatsConnection;
@@ -28,45 +33,133 @@ export interface WorkerOptions {
   log: Logger;
   /** requests handled at once */
   concurrency: number;
-  /** a handler that runs longer is abandoned and the request retried */
+  /** a handler that runs longer is aborted ("timed out") */
   handlerTimeoutMs: number;
   maxDeliver: number;
   ackWaitMs: number;
+  /** coalescing window for a request's replies (0: off) */
+  coalesceMs: number;
+  /** how long a reply publish that failed for a passing reason (NATS restarting) is tried again */
+  publishRetryMs: number;
+  /** how long a reply publish may wait for its ack */
+  publishTimeoutMs?: number;
+  /** the NATS link's state (writers hold publishes while it is down) */
+  gate?: LinkGate;
 }
 
-class HandlerTimeout extends Error {}
+/** A LinkGate fed by the NATS link's status. */
+export class NatsGate implements LinkGate {
+  open = true;
+  private waiters: (() => void)[] = [];
+  constructor(link: Pick<NatsLink, "onDisconnect" | "onReconnect">) {
+    link.onDisconnect(() => (this.open = false));
+    link.onReconnect(() => {
+      this.open = true;
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+  wait(): Promise<void> {
+    return this.open ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
+}
+
+/** The handler for (proto, op), or the protocol's "unsupported" answer. */
+export function dispatch(table: HandlerTable, env: Pick<InboxEnvelope, "proto" | "op">): Handler {
+  const ops = table[env.proto] as Partial<Record<string, Handler>>;
+  const h = Object.hasOwn(ops, env.op) ? ops[env.op] : undefined;
+  return h ?? unsupportedHandler(env.proto, env.op);
+}
 
 export class Worker {
   private readonly js: JetStreamClient;
-  private readonly publisher: AckedPublisher;
+  private readonly publisher: AckedPublisher & ReplyPublisher;
+  private readonly running = new Running<RequestRun>();
+  private keepAlive: NodeJS.Timeout | undefined;
+  /** what every request's run is given (one object for all: a request costs what it must, no more) */
+  private readonly runDeps: RunDeps;
   private messages: ConsumerMessages | undefined;
-  private advisories: Subscription | undefined;
+  private readonly subs: Subscription[] = [];
   private inflight = 0;
   private slotFreed: (() => void) | undefined;
   private readonly idle = new Set<() => void>();
+  private loopDone: Promise<void> = Promise.resolve();
+  private jsmP: Promise<JetStreamManager> | undefined;
   private stopping = false;
   handled = 0;
 
   constructor(private readonly o: WorkerOptions) {
     this.js = jetstream(o.nc);
-    this.publisher = new AckedPublisher(o.nc, 10_000);
+    this.publisher = new AckedPublisher(o.nc, o.publishTimeoutMs ?? 10_000);
+    this.runDeps = {
+      publisher: this.publisher,
+      log: o.log,
+      coalesceMs: o.coalesceMs,
+      publishRetryMs: o.publishRetryMs,
+      gate: o.gate,
+      handlerTimeoutMs: o.handlerTimeoutMs,
+      maxDeliver: o.maxDeliver,
+      stored: async (e, seq) => storedAnswer(this.js, await this.jsm(), e, seq),
+      cancelRequest: (sid, rid) => this.cancelRequest(sid, rid),
+    };
   }
 
   async start(): Promise<void> {
-    this.advisories = this.o.nc.subscribe(subjects.maxDeliveriesAdvisory(INBOX_STREAM, WORKER_CONSUMER), {
-      queue: WORKER_QUEUE,
-      callback: (err, m) => {
-        if (!err) void this.onMaxDeliveries(m.json<{ stream_seq: number }>().stream_seq);
-      },
-    });
+    const { nc, log } = this.o;
+    // one timer for all: every request held tells JetStream it is still being worked on (else it is redelivered after ackWait)
+    this.keepAlive = setInterval(() => {
+      for (const r of this.running.all()) r.delivery.working();
+    }, Math.max(500, this.o.ackWaitMs / 3));
+    this.keepAlive.unref();
+    this.subs.push(
+      nc.subscribe(subjects.maxDeliveriesAdvisory(INBOX_STREAM, WORKER_CONSUMER), {
+        queue: WORKER_QUEUE,
+        callback: (err, m) => {
+          if (err) return;
+          let seq: unknown;
+          try {
+            seq = m.json<{ stream_seq?: unknown }>().stream_seq;
+          } catch {
+            return;
+          }
+          if (typeof seq === "number") void this.onMaxDeliveries(seq);
+        },
+      }),
+      // every worker hears every notice: whichever runs the request stops it
+      nc.subscribe(subjects.cancelAll, {
+        callback: (err, m) => {
+          if (err) return;
+          const c = this.running.onCancelNotice(m.subject, m.headers);
+          if (c) log.debug({ sid: c.sid, rid: c.rid, reason: c.reason, running: c.running }, "cancel notice");
+        },
+      }),
+      nc.subscribe(subjects.endedAll, {
+        callback: (err, m) => {
+          if (err) return;
+          const e = this.running.onEnded(m.subject);
+          if (e?.running) log.info({ sid: e.sid, running: e.running }, "session ended: stopping its requests");
+        },
+      }),
+    );
+    // the notices must be heard before the first request runs
+    await nc.flush();
     const consumer = await this.js.consumers.get(INBOX_STREAM, WORKER_CONSUMER);
     this.messages = await consumer.consume({ max_messages: this.o.concurrency });
-    void this.loop(this.messages);
+    this.loopDone = this.loop(this.messages);
+  }
+
+  /** Requests running right now. */
+  get active(): number {
+    return this.running.size;
   }
 
   private async loop(messages: ConsumerMessages): Promise<void> {
     for await (const m of messages) {
-      if (this.inflight >= this.o.concurrency) await new Promise<void>((r) => (this.slotFreed = r));
+      if (this.inflight >= this.o.concurrency && !this.stopping) await new Promise<void>((r) => (this.slotFreed = r));
+      if (this.stopping) {
+        // pulled but not started: straight back for another worker
+        m.nak();
+        continue;
+      }
       this.inflight++;
       void this.process(m).finally(() => {
         this.inflight--;
@@ -86,114 +179,100 @@ export class Worker {
       // no session to answer: nothing but a log line can be done
       this.o.log.error({ seq: m.seq, err: (e as EnvelopeError).message }, "dropping undecodable INBOX message");
       m.term("undecodable envelope");
+      await this.removeFromInbox(m.seq, this.o.log);
       return;
     }
-    const log = this.o.log.child({ sid: env.sid, proto: env.proto, seq: m.seq, delivery: m.info.deliveryCount });
-    let next = 0;
-    const keepAlive = setInterval(() => m.working(), Math.max(500, this.o.ackWaitMs / 3));
+    const deliveryCount = m.info.deliveryCount;
+    const log = new LazyLog(this.o.log, () => ({ sid: env.sid, proto: env.proto, op: env.op, rid: env.rid, seq: m.seq, delivery: deliveryCount }));
+    const run = new RequestRun(env, { seq: m.seq, deliveryCount, working: () => m.working() }, dispatch(this.o.handlers, env), this.runDeps, log);
+    this.running.add(run);
+    if (this.stopping) run.abort("worker stopping");
+
+    let outcome: Outcome;
     try {
-      const replies = this.o.handlers[env.proto](env.body, { sid: env.sid, principal: env.principal, log, working: () => m.working() });
-      await withTimeout(this.o.handlerTimeoutMs, replies, async (r) => {
-        await this.publishReply(env, m.seq, next++, r);
-      });
-      m.ack();
-      this.handled++;
+      outcome = await run.run();
     } catch (e) {
-      const last = m.info.deliveryCount >= this.o.maxDeliver;
-      const timedOut = e instanceof HandlerTimeout;
-      if (!timedOut && !last && isTransient(e)) {
-        // NATS trouble while publishing: let another delivery try again
-        log.warn({ err: (e as Error).message }, "reply publish failed, request will be redelivered");
-        m.nak(backoffMs(m.info.deliveryCount));
-        return;
-      }
-      if (timedOut && !last) {
-        log.warn("handler timed out, request will be redelivered");
-        m.nak(backoffMs(m.info.deliveryCount));
-        return;
-      }
-      log.error({ err: (e as Error).message, timedOut, last }, "handler failed; answering with an error");
-      try {
-        const reason = timedOut ? `the request timed out ${m.info.deliveryCount} times` : "the handler failed";
-        for (const r of errorReplies(env.proto, env.body, reason)) await this.publishReply(env, m.seq, next++, r);
-        m.term(reason);
-      } catch (e2) {
-        log.warn({ err: (e2 as Error).message }, "could not publish the error reply; request will be redelivered");
-        m.nak(backoffMs(m.info.deliveryCount));
-      }
+      // a bug in the run itself: let a redelivery try
+      log.error({ err: (e as Error).stack }, "request run failed");
+      outcome = { kind: "nak", delayMs: 1000 };
     } finally {
-      clearInterval(keepAlive);
+      this.running.delete(run);
+    }
+    if (this.o.log.isLevelEnabled("debug")) log.debug({ outcome: outcome.kind, ...(outcome.kind === "nak" ? { delayMs: outcome.delayMs } : {}) }, "request handled");
+    switch (outcome.kind) {
+      case "ack":
+        m.ack();
+        this.handled++;
+        break;
+      case "nak":
+        m.nak(outcome.delayMs);
+        break;
+      case "term":
+        m.term(outcome.reason);
+        this.handled++;
+        await this.removeFromInbox(m.seq, log);
+        break;
     }
   }
 
-  private async publishReply(env: { sid: SessionId; ts: number }, inboxSeq: number, i: number, r: Reply): Promise<void> {
-    const h = natsHeaders();
-    h.set(headers.ingressTs, String(env.ts));
-    if (r.metaSlot) h.set(headers.metaSlot, formatMetaSlot(r.metaSlot));
-    if (r.responseTo !== undefined) h.set(headers.responseTo, r.responseTo);
-    else if (r.relatedTo !== undefined) h.set(headers.relatedTo, r.relatedTo);
-    await this.publisher.publish(subjects.history(env.sid), r.body, replyMsgId(env.sid, inboxSeq, i), h);
+  /** A WorkQueue stream keeps a termed message (nats-server 2.9) and INBOX has no max age: remove it. */
+  private async removeFromInbox(seq: number, log: Log): Promise<void> {
+    try {
+      await (await this.jsm()).streams.deleteMessage(INBOX_STREAM, seq, false);
+    } catch (e) {
+      log.debug({ seq, err: (e as Error).message }, "could not remove a termed request from INBOX");
+    }
   }
 
-  /** A request that used up its deliveries without an answer (a worker died on it each time): answer it with an error. */
+  private jsm(): Promise<JetStreamManager> {
+    this.jsmP ??= jetstreamManager(this.o.nc, { checkAPI: false }).catch((e: unknown) => {
+      this.jsmP = undefined;
+      throw e;
+    });
+    return this.jsmP;
+  }
+
+  /** A handler asks to stop another request of its session (MCP notifications/cancelled): every worker hears it, this one first. */
+  private cancelRequest(sid: SessionId, rid: string): void {
+    this.running.cancel(sid, rid, "cancelled by the client");
+    try {
+      this.o.nc.publish(subjects.cancel(sid), undefined, { headers: controlHeaders({ kind: "cancel", rid, reason: "cancelled by the client" }) });
+    } catch (e) {
+      this.o.log.warn({ sid, rid, err: (e as Error).message }, "could not publish a cancel notice");
+    }
+  }
+
+  /** A request that used up its deliveries without an answer (a worker died on it each time): answer it with an error, End included. */
   private async onMaxDeliveries(seq: number): Promise<void> {
     try {
-      const jsm = await jetstreamManager(this.o.nc);
+      const jsm = await this.jsm();
       const sm = await jsm.streams.getMessage(INBOX_STREAM, { seq });
       if (!sm) return;
       const env = decodeInbox(sm.data);
-      let i = 1_000_000;
-      for (const r of errorReplies(env.proto, env.body, `the request failed ${this.o.maxDeliver} times`)) await this.publishReply(env, seq, i++, r);
+      const writer = new ReplyWriter(this.publisher, { sid: env.sid, rid: env.rid, inboxSeq: seq, ingressTs: env.ts, coalesceMs: 0 });
+      // the id of the one message that ends an answer which could not be completed: stored once, whoever sends it
+      const ok = await writer.publishFinal(internalErrorReplies(env.proto, env.body, `the request failed ${this.o.maxDeliver} times`), "interrupted");
+      if (!ok) throw writer.failed;
       await jsm.streams.deleteMessage(INBOX_STREAM, seq, false);
-      this.o.log.warn({ sid: env.sid, seq }, "request ran out of deliveries; answered with an error");
+      this.o.log.warn({ sid: env.sid, rid: env.rid, seq }, "request ran out of deliveries; answered with an error");
     } catch (e) {
-      this.o.log.debug({ seq, err: (e as Error).message }, "max-deliveries advisory not handled (already gone?)");
+      this.o.log.debug({ seq, err: (e as Error)?.message }, "max-deliveries advisory not handled (already gone?)");
     }
   }
 
-  /** Stop pulling, let the requests in hand finish. */
+  /** Stop: pull nothing more, abort every running request ("worker stopping"), wait until each was acked, naked or termed. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.advisories?.unsubscribe();
-    await this.messages?.close();
-    if (this.inflight > 0) await new Promise<void>((r) => this.idle.add(r));
-  }
-}
-
-function backoffMs(delivery: number): number {
-  return Math.min(5000, 100 * 2 ** (delivery - 1));
-}
-
-function isTransient(e: unknown): boolean {
-  if (e instanceof PublishError) return e.transient;
-  const name = (e as Error)?.name ?? "";
-  const msg = (e as Error)?.message ?? "";
-  return /Timeout|NoResponders|ConnectionError|Closed|Draining/i.test(name) || /timeout|no responders|disconnect|closed/i.test(msg);
-}
-
-/** Run `each` over the handler's replies; past `ms`, stop taking replies and throw HandlerTimeout. */
-async function withTimeout(ms: number, replies: AsyncIterable<Reply>, each: (r: Reply) => Promise<void>): Promise<void> {
-  let t: NodeJS.Timeout | undefined;
-  let timedOut = false;
-  const it = replies[Symbol.asyncIterator]();
-  const expired = new Promise<never>((_, rej) => {
-    t = setTimeout(() => {
-      timedOut = true;
-      rej(new HandlerTimeout());
-    }, ms);
-  });
-  expired.catch(() => {});
-  try {
-    for (;;) {
-      const r = await Promise.race([it.next(), expired]);
-      if (r.done) return;
-      if (timedOut) throw new HandlerTimeout();
-      await each(r.value);
-    }
-  } finally {
-    clearTimeout(t);
-    // a hung generator cannot be stopped, but one waiting at a yield can
-    if (timedOut) void it.return?.(undefined);
+    for (const s of this.subs) s.unsubscribe();
+    const r = this.slotFreed;
+    this.slotFreed = undefined;
+    r?.();
+    const closed = this.messages?.close();
+    this.running.abortAll("worker stopping");
+    if (this.inflight > 0) await new Promise<void>((res) => this.idle.add(res));
+    clearInterval(this.keepAlive);
+    await closed;
+    await this.loopDone;
   }
 }

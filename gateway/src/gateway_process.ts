@@ -1,0 +1,171 @@
+// One gateway process: a uWS app on the shared port (SO_REUSEPORT), its NATS
+// link, its sessions. The supervisor (supervisor.ts) runs one per core; the
+// process's own entry is gateway_process_main.ts.
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "pino";
+import { AckedPublisher } from "@radiant/infra/publish";
+import { openNats, type NatsLink } from "@radiant/infra/nats";
+import { endOf } from "@radiant/wire";
+import type { GatewayConfig } from "./config.js";
+import { Delivery, type LiveLink } from "./delivery.js";
+import { EndedSessions } from "./ended.js";
+import { internalError, setGuardLogger } from "./guard.js";
+import { History } from "./history.js";
+import { Hub } from "./hub.js";
+import { Ingress } from "./ingress.js";
+import { metrics } from "./metrics.js";
+import { HistoryStateCache } from "./resume.js";
+import { ResumeTokens } from "./resume_token.js";
+import { mountHttp, OriginPolicy } from "./transport/http.js";
+import { mcpHttpRoutes } from "./transport/mcp_http/routes.js";
+import { sseRoutes } from "./transport/sse.js";
+import { startHeartbeats } from "./transport/sse_stream.js";
+import { mountWebSocket } from "./transport/ws.js";
+import type { loadNativeUws } from "./uws.js";
+
+/** room left in a NATS message for the envelope around a frame and the headers (principal, ids) */
+const ENVELOPE_ALLOWANCE = 4096;
+
+export interface GatewayProcess {
+  port: number;
+  link: NatsLink;
+  hub: Hub;
+  delivery: Delivery;
+  /** the counters and gauges as they are now */
+  refreshGauges(): void;
+  /** close every session with 1012, let in-flight publishes settle, drain NATS */
+  shutdown(why: string): Promise<void>;
+}
+
+/** What delivery needs of the NATS connection. */
+export function natsLiveLink(nc: NatsConnection): LiveLink {
+  return {
+    subscribe(subject, cb) {
+      const sub = nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (!err) cb(msg);
+        },
+      });
+      return () => sub.unsubscribe();
+    },
+    flush: () => nc.flush().catch(() => {}),
+  };
+}
+
+/**
+ * Start one gateway process: connect to NATS (waiting for it as long as it
+ * takes), then listen. Rejects with ListenError if the port cannot be taken.
+ */
+export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: ReturnType<typeof loadNativeUws>): Promise<GatewayProcess> {
+  setGuardLogger(log);
+  const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log, { retention: cfg.retention });
+  // A frame travels inside an envelope (and with headers) that must fit NATS's
+  // max_payload: a bigger frame could never be queued, so it is refused as too
+  // big at the door like any other, never answered "unavailable, retry".
+  const natsMaxPayload = link.nc.info?.max_payload ?? 1024 * 1024;
+  const maxPayload = Math.min(cfg.maxPayload, natsMaxPayload - ENVELOPE_ALLOWANCE);
+  if (maxPayload < cfg.maxPayload) {
+    log.warn({ GATEWAY_MAX_PAYLOAD: cfg.maxPayload, natsMaxPayload, maxPayload }, "GATEWAY_MAX_PAYLOAD is more than NATS max_payload can carry with the envelope: frames are limited to maxPayload bytes (raise NATS max_payload to allow more)");
+  }
+  const js = jetstream(link.nc);
+  // no API check: NATS may still be down; direct gets work once it is up
+  const jsm = await jetstreamManager(link.nc, { checkAPI: false });
+  const history = new History(jsm.direct, js);
+  const historyState = new HistoryStateCache(jsm);
+  // keep the epoch fresh for the tokens of new sessions
+  const refreshEpoch = () => void historyState.get().catch(() => {});
+  refreshEpoch();
+  setInterval(refreshEpoch, 5000).unref();
+  const ended = new EndedSessions(link.nc, js, jsm, cfg.resumeTokenTtlS * 1000, log);
+  void ended.watch();
+
+  // the hub and delivery know each other through the control notices: the hub is made right after
+  let hub: Hub | undefined;
+  const delivery = new Delivery(natsLiveLink(link.nc), history, {
+    maxBackpressure: cfg.maxBackpressure,
+    gapWaitMs: 50,
+    maxHeld: 1000,
+    onControl: (sid, c) => hub?.notice(sid, c),
+  });
+  link.onReconnect(() => delivery.reconnected());
+  const ingress = new Ingress({
+    publisher: new AckedPublisher(link.nc, cfg.publishTimeoutMs),
+    notify: (subject, h) => link.nc.publish(subject, undefined, { headers: h }),
+    home: delivery.home,
+    connected: () => link.connected,
+    maxInflight: cfg.maxInflight,
+    maxInflightBytes: Math.max(8 * 1024 * 1024, 2 * maxPayload),
+    defaultLlmProtocol: cfg.defaultLlmProtocol,
+  });
+  hub = new Hub(link.nc, ingress, delivery, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), historyState, ended);
+  const h = hub;
+
+  const app = uws.App();
+  const origins = new OriginPolicy(cfg.allowedOrigins);
+  mountWebSocket(app, h, { path: "/ws", origins, maxPayload, maxBackpressure: cfg.maxBackpressure, idleTimeoutS: cfg.idleTimeoutS });
+  mountHttp(
+    app,
+    [
+      ...sseRoutes(h, ingress, { maxPayload }),
+      ...mcpHttpRoutes(link.nc, h, ingress, delivery, history, ended, {
+        maxPayload,
+        responseTimeoutMs: cfg.httpResponseTimeoutMs,
+        newestSeq: () => endOf(Math.max(delivery.newestSeq, historyState.lastSeq)),
+      }),
+    ],
+    origins,
+  );
+  startHeartbeats(cfg.sseHeartbeatS * 1000);
+  app.any("/*", (res) => {
+    res.cork(() => res.writeStatus("404 Not Found").end("not found: clients connect to /ws (WebSocket), /sse (server-sent events) or /mcp (MCP Streamable HTTP)"));
+  });
+
+  const listenSocket = await new Promise<unknown>((resolve) => {
+    const cb = (s: unknown) => resolve(s);
+    if (cfg.listen.host === "0.0.0.0") app.listen(cfg.listen.port, cb);
+    else app.listen(cfg.listen.host, cfg.listen.port, cb);
+  });
+  if (!listenSocket) {
+    await link.nc.close().catch(() => {});
+    throw new ListenError();
+  }
+  const port = uws.us_socket_local_port(listenSocket as never);
+
+  let stopping = false;
+  return {
+    port,
+    link,
+    hub: h,
+    delivery,
+    refreshGauges() {
+      metrics.natsConnected.set(link.connected ? 1 : 0);
+      metrics.homeSessions.set(delivery.homeSessions);
+      metrics.sessionSubscriptions.set(delivery.away);
+    },
+    async shutdown(why) {
+      if (stopping) return;
+      stopping = true;
+      log.info({ why, sessions: h.sessions.size }, "gateway process stopping");
+      uws.us_listen_socket_close(listenSocket as never);
+      h.closeAll();
+      ended.stop();
+      await ingress.idle();
+      // let the close frames go out and the clients' close replies come back
+      await new Promise((r) => setTimeout(r, 250));
+      await link.nc.drain().catch(() => {});
+    },
+  };
+}
+
+/** The port could not be taken (in use, or not an address of this host). */
+export class ListenError extends Error {
+  constructor() {
+    super("cannot listen: address in use or not available");
+  }
+}
+
+/** A promise nobody awaited failed: a bug to count and log, not a reason to drop every client of this process. */
+export function countUnhandledRejections(): void {
+  process.on("unhandledRejection", (e) => internalError("unhandled rejection", e));
+}

@@ -1,0 +1,150 @@
+// The hub's decisions with a fake NATS link and HISTORY: a fresh session, a
+// resume that replays, a resume refused (and why), takeover here and from
+// another process, an ended session, frames sent while a resume is decided,
+// and HISTORY unreadable at a resume.
+import t from "tap";
+import { closeCodes, controlHeaders, headers, makeSessionId, position, type Control, type SessionId } from "@radiant/wire";
+import { FakeNats } from "../test/fake_nats.js";
+import { Delivery } from "./delivery.js";
+import type { EndedSessions } from "./ended.js";
+import { Hub } from "./hub.js";
+import type { Ingress } from "./ingress.js";
+import { HistoryStateCache } from "./resume.js";
+import { ResumeTokens } from "./resume_token.js";
+import type { Session, Transport } from "./session.js";
+
+const HOME = "hubHOM";
+
+class FakeTransport implements Transport {
+  readonly sent: string[] = [];
+  closed: [number, string] | undefined;
+  parked = false;
+  constructor(
+    readonly framing: "json" | "mcp" | "plain" = "json",
+    quiet = false,
+  ) {
+    if (quiet) this.takenOver = () => void (this.parked = true);
+  }
+  takenOver?: () => void;
+  bufferedAmount(): number {
+    return 0;
+  }
+  send(frame: Uint8Array | string): boolean {
+    this.sent.push(typeof frame === "string" ? frame : Buffer.from(frame).toString());
+    return true;
+  }
+  close(code: number, reason: string): void {
+    this.closed ??= [code, reason];
+  }
+  get frames(): Record<string, unknown>[] {
+    return this.sent.map((f) => JSON.parse(f) as Record<string, unknown>);
+  }
+}
+
+async function setup(o: { historyDown?: boolean } = {}) {
+  const nats = new FakeNats();
+  const published: { subject: string; control: Control | undefined }[] = [];
+  const nc = { publish: (subject: string, _d: unknown, opts?: { headers?: ReturnType<typeof controlHeaders> }) => published.push({ subject, control: opts?.headers ? { kind: opts.headers.get(headers.control) } as never : undefined }) };
+  const ingested: [string, string][] = [];
+  const ingress = { frame: (s: Session, f: Buffer) => ingested.push([s.sid, f.toString()]), refuseOverloaded: () => {} } as unknown as Ingress;
+  const created = new Date(1_700_000_000_000).toISOString();
+  const jsm = {
+    streams: {
+      info: async () => {
+        if (o.historyDown) throw new Error("down");
+        return { created, state: { last_seq: nats.seq } };
+      },
+    },
+  };
+  const historyState = new HistoryStateCache(jsm as never, 0);
+  const ended = new Set<SessionId>();
+  let hub: Hub | undefined;
+  const delivery = new Delivery(nats, nats, { home: HOME, maxBackpressure: 1000, gapWaitMs: 20, maxHeld: 100, onControl: (sid, c) => hub?.notice(sid, c) });
+  const tokens = new ResumeTokens("hub-test-secret-hub-test-secret-0123", 3600);
+  hub = new Hub(nc as never, ingress, delivery, tokens, historyState, { has: (sid: SessionId) => ended.has(sid) } as unknown as EndedSessions);
+  if (!o.historyDown) await historyState.get(true); // the epoch new tokens carry
+  return { nats, hub, delivery, tokens, published, ingested, historyState, epoch: Date.parse(created).toString(36), ended };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 10));
+
+t.test("a fresh session: the session frame first, then live", async (t) => {
+  const { hub, nats } = await setup();
+  const tr = new FakeTransport();
+  const s = hub.open(hub.prepare("anonymous", {}), "anonymous", tr);
+  t.match(tr.frames[0], { type: "session", sid: s.sid, seq_num: 0 });
+  t.equal(hub.sessions.get(s.sid), s);
+  nats.deliver(nats.store(s.sid, '{"a":1}'));
+  t.match(tr.frames[1], { seq_num: position(1, 0), a: 1 }, "seq_num: the frame's position (message 1, frame 0)");
+});
+
+t.test("a resume replays after last_seq, the session frame first (resumed), queued frames after it", async (t) => {
+  const { hub, nats, historyState } = await setup();
+  const first = new FakeTransport();
+  const s = hub.open(hub.prepare("anonymous", {}), "anonymous", first);
+  for (let i = 0; i < 3; i++) nats.store(s.sid, `{"i":${i}}`);
+  await historyState.get(true); // its end moved
+  const tr = new FakeTransport();
+  const again = hub.open(hub.prepare("anonymous", { resume: s.token, lastSeq: String(position(1, 0)) }), "anonymous", tr);
+  hub.frame(again, Buffer.from('{"jsonrpc":"2.0","id":1,"method":"ping"}'));
+  await tick();
+  t.match(tr.frames[0], { type: "session", sid: s.sid, resumed: true });
+  t.same(
+    tr.frames.slice(1).map((f) => f.i),
+    [1, 2],
+    "everything after seq 1, once",
+  );
+  t.same(first.closed, [closeCodes.takenOver, "session taken over by a newer connection"], "the older socket here is taken over");
+});
+
+t.test("a refused resume: a fresh session on the same connection, saying why", async (t) => {
+  const { hub, tokens, epoch } = await setup();
+  const other = makeSessionId(HOME, new Uint8Array(16).fill(9));
+  const cases: [string, string, RegExp][] = [
+    [tokens.issue({ sid: other, principal: "anonymous", epoch: "older" }), "0", /epoch changed/],
+    [tokens.issue({ sid: other, principal: "anonymous", epoch }), String(position(99, 0)), /beyond the end/],
+    ["forged.token.here", "0", /resume token invalid/],
+    [tokens.issue({ sid: other, principal: "someone-else", epoch }), "0", /another principal/],
+  ];
+  for (const [token, lastSeq, why] of cases) {
+    const tr = new FakeTransport();
+    const s = hub.open(hub.prepare("anonymous", { resume: token, lastSeq }), "anonymous", tr);
+    await tick();
+    t.match(tr.frames[0], { type: "session", resumed: false, reason: why }, String(why));
+    t.not(s.sid, other, "a new session id");
+  }
+});
+
+t.test("takeover from another process closes this one (4001); a notice of our own does not; MCP's GET goes quiet", async (t) => {
+  const { hub, published } = await setup();
+  const tr = new FakeTransport();
+  const s = hub.open(hub.prepare("anonymous", {}), "anonymous", tr);
+  hub.notice(s.sid, { kind: "takeover", by: s.connId });
+  t.equal(tr.closed, undefined, "our own announcement");
+  hub.notice(s.sid, { kind: "takeover", by: "someoneElse" });
+  t.same(tr.closed, [4001, "session taken over by a newer connection"]);
+  const quiet = new FakeTransport("plain", true);
+  const q = hub.open(hub.prepare("anonymous", {}), "anonymous", quiet);
+  hub.notice(q.sid, { kind: "takeover", by: "someoneElse" });
+  t.ok(quiet.parked, "parked instead of closed (MCP clients reconnect every GET the server ends)");
+  t.equal(quiet.closed, undefined);
+  t.equal(hub.sessions.get(q.sid), undefined, "and no longer the session's stream");
+  const resumedElsewhere = new FakeTransport();
+  hub.open(hub.prepare("anonymous", { resume: s.token, lastSeq: "0" }), "anonymous", resumedElsewhere);
+  t.ok(published.some((p) => p.control !== undefined), "a resume announces itself to other processes");
+});
+
+t.test("an ended session closes with 4002; HISTORY unreadable at a resume closes with 1013", async (t) => {
+  const { hub } = await setup();
+  const tr = new FakeTransport();
+  const s = hub.open(hub.prepare("anonymous", {}), "anonymous", tr);
+  hub.notice(s.sid, { kind: "ended" });
+  t.equal(tr.closed?.[0], 4002);
+
+  const down = await setup({ historyDown: true });
+  const fresh = down.hub.open(down.hub.prepare("anonymous", {}), "anonymous", new FakeTransport());
+  const tr2 = new FakeTransport();
+  down.hub.open(down.hub.prepare("anonymous", { resume: fresh.token, lastSeq: "0" }), "anonymous", tr2);
+  await tick();
+  t.same(tr2.closed, [1013, "history unavailable: resume again shortly"]);
+});

@@ -1,0 +1,111 @@
+// The generic SSE transport, for clients that cannot or will not use a
+// WebSocket: GET /sse is the session's stream (the same frames as on /ws, an
+// event each, `id:` = seq_num), POST /sse/messages carries one client frame
+// into INBOX. Both sit on the same session core as the WebSocket.
+//
+// A native EventSource reconnects on its own to the URL it last reached,
+// sending the last event id it saw. So a stream URL must name its session:
+// GET /sse without a token answers 307 with the new session's own URL
+// (/sse?resume=<token>); on every reconnect to it the Last-Event-ID header
+// says where to resume.
+import type { HttpRequest } from "uWebSockets.js";
+import { closeCodes, type SessionId } from "@radiant/wire";
+import { settle } from "../guard.js";
+import type { Hub } from "../hub.js";
+import { isFault, notQueued, type Ingress } from "../ingress.js";
+import type { Prepared } from "../resume.js";
+import { ResumeTokenError, SessionEnded } from "../resume_token.js";
+import type { Session } from "../session.js";
+import { accepts, isJson, type Exchange, type HttpRoute } from "./http.js";
+import { SseStream } from "./sse_stream.js";
+
+export interface SseOptions {
+  maxPayload: number;
+}
+
+const STREAM_PATH = "/sse";
+
+const errorBody = (message: string) => JSON.stringify({ error: { message } });
+
+function openStream(hub: Hub, x: Exchange, req: HttpRequest): void {
+  if (!accepts(req.getHeader("accept") || "text/event-stream", "text/event-stream")) {
+    x.fail("406 Not Acceptable", "Not Acceptable: /sse answers text/event-stream");
+    return;
+  }
+  const principal = hub.principalOf((h) => req.getHeader(h));
+  const resume = req.getQuery("resume") ?? "";
+  if (hub.stopping) {
+    // a stream that ends with `close` makes an EventSource reconnect (to another gateway); an error status would stop it for good
+    const stream = new SseStream(x, "json");
+    stream.begin();
+    stream.close(closeCodes.serviceRestart, "server restart: reconnect and resume");
+    return;
+  }
+  if (resume === "") {
+    const { token } = hub.newSession(principal);
+    x.reply("307 Temporary Redirect", "", { headers: [["Location", `${STREAM_PATH}?resume=${encodeURIComponent(token)}`]] });
+    return;
+  }
+  // EventSource's own reconnects say where they were in Last-Event-ID; other clients may use ?last_seq=
+  const lastSeq = req.getHeader("last-event-id") || req.getQuery("last_seq") || undefined;
+  const prepared = hub.prepare(principal, { resume, lastSeq });
+  const stream = new SseStream(x, "json");
+  openSessionStream(hub, prepared, principal, stream);
+}
+
+/** A session on an SSE stream (here and MCP's GET): the head goes out, the session opens, and ends with the stream. */
+export function openSessionStream(hub: Hub, prepared: Prepared, principal: string, stream: SseStream): Session {
+  stream.begin();
+  const s = hub.open(prepared, principal, stream);
+  stream.onGone = () => hub.close(s);
+  stream.onDrain = () => hub.drain(s);
+  return s;
+}
+
+function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req: HttpRequest): void {
+  const principal = hub.principalOf((h) => req.getHeader(h));
+  const auth = req.getHeader("authorization");
+  const token = auth.toLowerCase().startsWith("bearer ") ? auth.slice(7).trim() : (req.getQuery("token") ?? "");
+  const contentType = req.getHeader("content-type");
+  const declared = req.getHeader("content-length");
+  if (token === "") {
+    x.fail("401 Unauthorized", "Unauthorized: send the session's resume_token as Authorization: Bearer <token> (or ?token=)", {
+      headers: [["WWW-Authenticate", 'Bearer realm="radiant"']],
+    });
+    return;
+  }
+  let sid: SessionId;
+  try {
+    sid = hub.claimsOf(token, principal).sid;
+  } catch (e) {
+    if (e instanceof SessionEnded) return x.fail("404 Not Found", `Not Found: ${e.message}`);
+    if (!(e instanceof ResumeTokenError)) throw e;
+    x.fail("401 Unauthorized", `Unauthorized: ${e.message}`, { headers: [["WWW-Authenticate", 'Bearer realm="radiant", error="invalid_token"']] });
+    return;
+  }
+  if (!isJson(contentType)) {
+    x.fail("415 Unsupported Media Type", "Unsupported Media Type: send one JSON frame as application/json");
+    return;
+  }
+  const answered = x.body(o.maxPayload, declared).then(async (body) => {
+    if (!body) return;
+    const proto = ingress.protocolOf(body, "json");
+    if (isFault(proto)) return x.reply("400 Bad Request", ingress.faultJson(body, proto));
+    const id = ingress.idOf(body);
+    try {
+      await ingress.submit(sid, principal, proto, ingress.requestOf(body, proto), body);
+    } catch (e) {
+      return notQueued(x, e, proto, id);
+    }
+    // stored in INBOX: the reply comes on the session's stream
+    x.reply("202 Accepted", "");
+  });
+  settle("POST /sse/messages", answered, () => x.fail("500 Internal Server Error", "Internal error"));
+}
+
+export function sseRoutes(hub: Hub, ingress: Ingress, o: SseOptions): HttpRoute[] {
+  return [
+    { path: STREAM_PATH, methods: { get: (x, req) => openStream(hub, x, req) }, errorBody },
+    { path: `${STREAM_PATH}/messages`, methods: { post: (x, req) => postMessage(hub, ingress, o, x, req) }, errorBody },
+  ];
+}

@@ -1,0 +1,55 @@
+// The INBOX envelope: what the gateway publishes for every client frame it
+// takes in. msgpack maps (no shared records: every process decodes without
+// prior state); the client's frame travels inside as bytes, untouched.
+import { Packr } from "msgpackr";
+import { isOperation, isProtocol, type Operation, type Protocol } from "./protocol.js";
+import { isRequestId } from "./request.js";
+import { isSessionId, type SessionId } from "./session_id.js";
+
+export interface InboxEnvelope {
+  /** 2: with a request id and an operation (1, before them, is refused) */
+  v: 2;
+  sid: SessionId;
+  proto: Protocol;
+  /** what the worker dispatches on, with `proto` */
+  op: Operation;
+  /** the request's id: every reply names it (reply.ts) */
+  rid: string;
+  /** who the session belongs to (auth) */
+  principal: string;
+  /** ms since epoch at ingress */
+  ts: number;
+  body: Uint8Array;
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+export function encodeInbox(env: InboxEnvelope): Uint8Array {
+  return packr.pack(env);
+}
+
+export class EnvelopeError extends Error {}
+
+export function decodeInbox(bytes: Uint8Array): InboxEnvelope {
+  let v: unknown;
+  try {
+    v = packr.unpack(bytes);
+  } catch (e) {
+    throw new EnvelopeError(`inbox envelope is not msgpack: ${(e as Error).message}`);
+  }
+  const o = v as Partial<InboxEnvelope> | null;
+  if (
+    !o ||
+    o.v !== 2 ||
+    !isSessionId(o.sid) ||
+    !isProtocol(o.proto) ||
+    !isOperation(o.proto, o.op) ||
+    !isRequestId(o.rid) ||
+    typeof o.principal !== "string" ||
+    typeof o.ts !== "number" ||
+    !(o.body instanceof Uint8Array)
+  ) {
+    throw new EnvelopeError("inbox envelope has missing or mistyped fields");
+  }
+  return o as InboxEnvelope;
+}

@@ -1,0 +1,13 @@
+// The wire contract between gateway, workers and bench: everyone imports it
+// from here, nobody spells a subject, a header or an envelope field twice.
+export * from "./close.js";
+export * from "./control.js";
+export * from "./envelope.js";
+export * from "./errors.js";
+export * from "./headers.js";
+export * from "./protocol.js";
+export * from "./reply.js";
+export * from "./request.js";
+export * from "./session_id.js";
+export * from "./subjects.js";
+export * from "./topology.js";

@@ -1,0 +1,38 @@
+// Subjects and stream names. Every subject is spelled here and nowhere else,
+// and every one that names a session takes a checked SessionId.
+import type { Protocol } from "./protocol.js";
+import { asSessionId, homeOf, type SessionId } from "./session_id.js";
+
+export const subjects = {
+  /** client frame → INBOX; workers filter nothing, the protocol rides in the subject for observability. */
+  inbox: (proto: Protocol, sid: SessionId): string => `in.${proto}.${sid}`,
+  inboxAll: "in.>",
+  /** worker reply → HISTORY (stored), republished by the server to `live`. */
+  history: (sid: SessionId): string => `hist.${homeOf(sid)}.${sid}`,
+  historyAll: "hist.>",
+  /** core subject of the session's live messages (RePublish maps hist.> to out.> token for token). */
+  live: (sid: SessionId): string => `out.${homeOf(sid)}.${sid}`,
+  liveAll: "out.>",
+  /** every live subject of the sessions made by one gateway process */
+  liveHome: (home: string): string => `out.${home}.*`,
+  /** the session id a live subject names, if it names one */
+  sidOfLive: (subject: string): SessionId | undefined => asSessionId(subject.slice(subject.lastIndexOf(".") + 1)),
+  /** a session ended by its client (MCP `DELETE /mcp`): stored so every gateway refuses it from then on; workers stop its requests */
+  ended: (sid: SessionId): string => `ended.${sid}`,
+  endedAll: "ended.*",
+  /** the session id an `ended` subject names, if it names one */
+  sidOfEnded: (subject: string): SessionId | undefined => asSessionId(subject.slice("ended.".length)),
+  /** core: stop one request of the session wherever a worker runs it (control.ts, CancelNotice) */
+  cancel: (sid: SessionId): string => `cancel.${sid}`,
+  cancelAll: "cancel.*",
+  sidOfCancel: (subject: string): SessionId | undefined => asSessionId(subject.slice("cancel.".length)),
+  /** the server's advisory for an INBOX message that ran out of deliveries. */
+  maxDeliveriesAdvisory: (stream: string, consumer: string): string => `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`,
+} as const;
+
+export const INBOX_STREAM = "INBOX";
+export const HISTORY_STREAM = "HISTORY";
+export const ENDED_STREAM = "ENDED";
+export const WORKER_CONSUMER = "workers";
+/** queue group in which exactly one worker answers a max-deliveries advisory. */
+export const WORKER_QUEUE = "radiant-workers";
