@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PNPM := .tools/node_modules/.bin/pnpm
 COMPOSE := docker compose -f infra/docker-compose.yml
 
-.PHONY: deps build run dev test lint clean docker-build docker-up docker-logs docker-down
+.PHONY: deps build run dev test lint format clean docker-build docker-up docker-logs docker-down
 
 deps:            ## install pnpm (pinned), nats-server, packages; build
 	@scripts/deps.sh
@@ -18,12 +18,16 @@ dev: deps        ## the same with pretty logs and a rebuild on every change
 	@$(PNPM) exec tsc -b --watch --preserveWatchOutput & trap "kill $$!" EXIT; \
 	 GATEWAY_DEV=true node --watch-path=gateway/dist --watch-path=workers/dist --watch-path=infra/dist infra/dist/dev-stack.js
 
-test:            ## the full suite (starts its own nats-server per test file; the browser test needs chromium)
+test: lint       ## lint, then the full suite (starts its own nats-server per test file; the browser test needs chromium)
 	@scripts/deps.sh --chromium
 	@node scripts/run-tests.mjs $(TESTS)
 
-lint: deps       ## type-check everything, tests included
+lint: deps       ## Biome (lint rules and formatting, biome.json) and a type-check of everything, tests included
+	@$(PNPM) exec biome ci --reporter=summary .
 	@$(PNPM) exec tsc -p tsconfig.lint.json
+
+format: deps     ## rewrite files as the formatter wants them (what `make lint` checks)
+	@$(PNPM) exec biome check --write .
 
 clean:
 	rm -rf .data */dist */*.tsbuildinfo

@@ -55,7 +55,7 @@ const testLine = /^ {4}(not )?ok \d+ - (.+?)(?: # (SKIP|TODO).*| #.*)?$/;
 const failures = [];
 
 createInterface({ input: tap.stdout }).on("line", (line) => {
-  process.stdout.write(line + "\n");
+  process.stdout.write(`${line}\n`);
   let m = testLine.exec(line);
   if (m) {
     inFile++;

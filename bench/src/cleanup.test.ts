@@ -11,7 +11,9 @@ const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.tes
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   t.test(`bench:soak interrupted by ${signal}: nothing it started is left`, async (t) => {
-    const bench = spawn(process.execPath, [fileURLToPath(new URL("../dist/soak.js", import.meta.url)), "--quick", "--connections", "400"], { stdio: ["ignore", "ignore", "pipe"] });
+    const bench = spawn(process.execPath, [fileURLToPath(new URL("../dist/soak.js", import.meta.url)), "--quick", "--connections", "400"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let said = "";
     bench.stderr.on("data", (d: Buffer) => (said += d));
     const until = Date.now() + 60_000;

@@ -78,9 +78,13 @@ for (const coalesceMs of WINDOWS) {
 const of = (c: number, p: number) => rows.find((r) => r.coalesceMs === c && r.paceMs === p)!;
 const path = writeResult("coalesce", { chunks: CHUNKS, rows });
 process.stdout.write(
-  table([
-    ["ms between chunks", ...WINDOWS.map((w) => `HISTORY messages, WORKER_COALESCE_MS=${w}${w === 5 ? " (default)" : ""}`), `answer took (${WINDOWS.join(" / ")} ms windows)`],
+  `${table([
+    [
+      "ms between chunks",
+      ...WINDOWS.map((w) => `HISTORY messages, WORKER_COALESCE_MS=${w}${w === 5 ? " (default)" : ""}`),
+      `answer took (${WINDOWS.join(" / ")} ms windows)`,
+    ],
     ...PACES.map((p) => [p, ...WINDOWS.map((w) => of(w, p).messages), WINDOWS.map((w) => `${of(w, p).seconds} s`).join(" / ")]),
-  ]) + `\n\n${CHUNKS} chunks and a result per answer; every chunk arrived once, in order.\n${path}\n`,
+  ])}\n\n${CHUNKS} chunks and a result per answer; every chunk arrived once, in order.\n${path}\n`,
 );
 process.exit(0);

@@ -23,7 +23,11 @@ const SECONDS = 10;
 const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
 const stack = await Stack.start({ dir, workers, gatewayNodeArgs: nodeArgs, workerNodeArgs: nodeArgs });
 const conns = await Promise.all(Array.from({ length: K }, () => openLite(stack.gatewayPort, "127.0.0.1", "127.0.0.2")));
-const pids: Record<string, number> = { gateway: stack.gateway!.child.pid!, nats: stack.nats.pid!, ...Object.fromEntries(stack.workers.map((w, i) => [`worker${i}`, w.child.pid!])) };
+const pids: Record<string, number> = {
+  gateway: stack.gateway!.child.pid!,
+  nats: stack.nats.pid!,
+  ...Object.fromEntries(stack.workers.map((w, i) => [`worker${i}`, w.child.pid!])),
+};
 const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, treeCpuSeconds(p)]));
 const own0 = process.cpuUsage();
 let n = 0;

@@ -4,7 +4,6 @@
 import { connect, type Socket } from "node:net";
 import { upgradeRequest } from "./ws_lite.js";
 
-
 export function openIdle(port: number, host: string, localAddress: string, path = "/ws"): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ port, host, localAddress });
@@ -20,9 +19,7 @@ export function openIdle(port: number, host: string, localAddress: string, path 
     };
     s.on("data", onData);
     s.once("error", reject);
-    s.once("connect", () =>
-      s.write(upgradeRequest(path, host)),
-    );
+    s.once("connect", () => s.write(upgradeRequest(path, host)));
   });
 }
 
@@ -59,7 +56,12 @@ export function openIdleSse(port: number, host: string, localAddress: string): P
 export type Opener = (port: number, host: string, localAddress: string) => Promise<Socket>;
 
 /** Open `n` idle connections, `concurrency` at a time, spreading source addresses over 127.0.0.2… */
-export async function openMany(n: number, port: number, concurrency = 200, open: Opener = openIdle): Promise<{ sockets: Socket[]; failed: number; seconds: number }> {
+export async function openMany(
+  n: number,
+  port: number,
+  concurrency = 200,
+  open: Opener = openIdle,
+): Promise<{ sockets: Socket[]; failed: number; seconds: number }> {
   const sockets: Socket[] = [];
   let failed = 0;
   const t0 = process.hrtime.bigint();

@@ -14,4 +14,8 @@ stopWithParent(() => process.exit(0));
 process.on("SIGTERM", () => process.exit(0));
 process.stdout.write("consuming\n");
 // errors only when the run is over and the connection closes under in-flight publishes
-for await (const m of messages) void publisher.publish(`bhist.${m.subject.slice(4)}`, m.data).then(() => m.ack(), () => {});
+for await (const m of messages)
+  void publisher.publish(`bhist.${m.subject.slice(4)}`, m.data).then(
+    () => m.ack(),
+    () => {},
+  );

@@ -14,9 +14,16 @@ t.test("bench:memory --quick runs and writes bench/results/memory.json", async (
   t.match(stdout, /RADIANT gateway\s+\d+/);
   const r = JSON.parse(readFileSync(fileURLToPath(new URL("../results/memory.json", import.meta.url)), "utf8")) as Record<string, unknown>;
   t.match(r, { command: "memory", connections: 2000, machine: { cores: Number, memory: Number } });
-  for (const k of ["bytes_per_conn_gateway", "bytes_per_conn_uws", "bytes_per_conn_ws", "bytes_per_sse_stream_gateway"]) t.ok((r[k] as number) > 0, `${k} measured`);
+  for (const k of ["bytes_per_conn_gateway", "bytes_per_conn_uws", "bytes_per_conn_ws", "bytes_per_sse_stream_gateway"])
+    t.ok((r[k] as number) > 0, `${k} measured`);
 });
 
 t.test("the table lines up its columns", async (t) => {
-  t.equal(table([["a", "bb"], ["ccc", 1]]), "a    bb\nccc  1 ");
+  t.equal(
+    table([
+      ["a", "bb"],
+      ["ccc", 1],
+    ]),
+    "a    bb\nccc  1 ",
+  );
 });

@@ -38,8 +38,10 @@ const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
 const stack = await Stack.start({ dir, workerEnv: { WORKER_TEST_METHODS: "true" } });
 
 // a session that received MISSED messages; then pretend it saw none of them
-const source = await session(stack.wsUrl, (f) => f.id === "s", (ws) =>
-  ws.once("message", () => ws.send(JSON.stringify({ jsonrpc: "2.0", id: "s", method: "radiant.test/stream", params: { count: MISSED - 1 } }))),
+const source = await session(
+  stack.wsUrl,
+  (f) => f.id === "s",
+  (ws) => ws.once("message", () => ws.send(JSON.stringify({ jsonrpc: "2.0", id: "s", method: "radiant.test/stream", params: { count: MISSED - 1 } }))),
 );
 source.ws.terminate();
 const token = source.frames[0]!.resume_token!;
@@ -69,10 +71,10 @@ const out = {
 };
 const path = writeResult("replay", out);
 process.stdout.write(
-  table([
+  `${table([
     ["measure", "value"],
     [`replay of ${MISSED} missed messages`, `${out.replay_msgs_per_s} msgs/s (${out.replay_seconds} s)`],
     [`resume latency, upgrade → first replayed frame (${RESUMES} resumes)`, `p50 ${out.resume_latency_ms.p50} ms, p99 ${out.resume_latency_ms.p99} ms`],
-  ]) + `\n\n${path}\n`,
+  ])}\n\n${path}\n`,
 );
 process.exit(0);

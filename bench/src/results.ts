@@ -9,7 +9,7 @@ export function writeResult(command: string, result: Record<string, unknown>): s
   const dir = fileURLToPath(new URL("../results/", import.meta.url));
   mkdirSync(dir, { recursive: true });
   const path = `${dir}${command}.json`;
-  writeFileSync(path, JSON.stringify({ command, date: new Date().toISOString(), machine: machine(), ...result }, null, 2) + "\n");
+  writeFileSync(path, `${JSON.stringify({ command, date: new Date().toISOString(), machine: machine(), ...result }, null, 2)}\n`);
   return path;
 }
 

@@ -166,7 +166,7 @@ const result = {
 };
 const path = writeResult("soak", result);
 process.stdout.write(
-  table([
+  `${table([
     ["measure", "value"],
     ["sessions held (failed)", `${connections} (${failed})`],
     ["connect rate", `${result.connect_per_s}/s`],
@@ -176,6 +176,6 @@ process.stdout.write(
     ["sampled ping RTT p50 / p99", `${rtt.p50} / ${rtt.p99} ms (${rttCount} samples, ${sampleLost} lost)`],
     ["reconnect storm: all resumed in", `${storm.seconds} s (${storm.resumed} resumed, ${storm.refused} refused, ${storm.failed} failed)`],
     ["reconnect storm: answers lost / twice", `${storm.lost} / ${storm.duplicates} (all answered in ${storm.answered_seconds} s)`],
-  ]) + `\n\n${gatewayProcesses} gateway processes, ${loaders} load processes; ${path}\n`,
+  ])}\n\n${gatewayProcesses} gateway processes, ${loaders} load processes; ${path}\n`,
 );
 process.exit(0);

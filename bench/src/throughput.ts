@@ -154,7 +154,16 @@ const out = {
   post_ingress: { requests_per_s: ingress.perS, latency_ms: { p50: ingress.p50, p99: ingress.p99 }, non_2xx: ingress.non2xx },
 };
 const path = writeResult("throughput", out);
-const row = (name: string, r: Measured) => [name, r.msgsPerS, r.latencyMs.p50, r.latencyMs.p90, r.latencyMs.p99, r.latencyMs.p999, r.latencyMs.max, `${r.clientCpuPct} / ${r.serverCpuPct}`];
+const row = (name: string, r: Measured) => [
+  name,
+  r.msgsPerS,
+  r.latencyMs.p50,
+  r.latencyMs.p90,
+  r.latencyMs.p99,
+  r.latencyMs.p999,
+  r.latencyMs.max,
+  `${r.clientCpuPct} / ${r.serverCpuPct}`,
+];
 process.stdout.write(
   table([
     ["path", "msgs/s", "p50 ms", "p90", "p99", "p99.9", "max", "CPU % bench / server"],

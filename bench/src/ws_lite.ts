@@ -129,9 +129,7 @@ export function openLite(port: number, host: string, localAddress: string, path 
     socket.once("close", () => {
       if (c.socket === socket) c.closed = true;
     });
-    socket.once("connect", () =>
-      socket.write(upgradeRequest(path, host)),
-    );
+    socket.once("connect", () => socket.write(upgradeRequest(path, host)));
   });
 }
 

@@ -69,14 +69,35 @@ function setup(t: { teardown(f: () => unknown): void }, opts: { url?: string; ba
   const lost: { afterSeq: number; reason: string }[] = [];
   const closes: [number, string][] = [];
   const endedReasons: string[] = [];
-  c.on("message", (f) => (events.push("message"), messages.push(f)));
-  c.on("session", (s) => (events.push("session"), sessions.push(s)));
-  c.on("resumeRefused", (r) => (events.push("resumeRefused"), refused.push(r)));
-  c.on("reconnecting", (attempt, delay) => (events.push(`reconnecting ${attempt}`), delays.push(delay)));
+  c.on("message", (f) => {
+    events.push("message");
+    messages.push(f);
+  });
+  c.on("session", (s) => {
+    events.push("session");
+    sessions.push(s);
+  });
+  c.on("resumeRefused", (r) => {
+    events.push("resumeRefused");
+    refused.push(r);
+  });
+  c.on("reconnecting", (attempt, delay) => {
+    events.push(`reconnecting ${attempt}`);
+    delays.push(delay);
+  });
   c.on("takenOver", () => events.push("takenOver"));
-  c.on("ended", (r) => (events.push("ended"), endedReasons.push(r)));
-  c.on("historyLost", (l) => (events.push("historyLost"), lost.push(l)));
-  c.on("close", (code, reason) => (events.push(`close ${code}`), closes.push([code, reason])));
+  c.on("ended", (r) => {
+    events.push("ended");
+    endedReasons.push(r);
+  });
+  c.on("historyLost", (l) => {
+    events.push("historyLost");
+    lost.push(l);
+  });
+  c.on("close", (code, reason) => {
+    events.push(`close ${code}`);
+    closes.push([code, reason]);
+  });
   t.teardown(() => c.close());
   return { c, ws, events, messages, sessions, refused, delays, lost, closes, endedReasons };
 }
@@ -140,8 +161,14 @@ for (const code of [1006, 1012]) {
     ws.last().frame({ seq_num: 7, resume_token: "x", n: "b again" });
     ws.last().frame({ seq_num: 9, resume_token: "tok/9", n: "c" });
     ws.last().frame({ seq_num: 0, resume_token: "tok/9", error: { code: -32000 } }); // unstored: always delivered
-    t.same(messages.map((f) => f.n ?? "error"), ["a", "b", "c", "error"]);
-    t.same(sessions, [{ sid: "S1", resumed: false }, { sid: "S1", resumed: true }]);
+    t.same(
+      messages.map((f) => f.n ?? "error"),
+      ["a", "b", "c", "error"],
+    );
+    t.same(sessions, [
+      { sid: "S1", resumed: false },
+      { sid: "S1", resumed: true },
+    ]);
     t.same(refused, []);
     t.equal(c.lastSeq, 9);
     t.same(events, ["session", "message", "message", `close ${code}`, "reconnecting 1", "session", "message", "message"]);
@@ -170,7 +197,10 @@ t.test("backoff doubles per failed attempt, is capped, and starts over after a s
     await until(`reconnect ${i}`, () => ws.sockets.length === i + 1);
   }
   t.same(delays, [2, 4, 8, 8, 8], "4·2^n, capped at 16, times 0.5");
-  t.same(events.filter((e) => e.startsWith("reconnecting")), [1, 2, 3, 4, 5].map((n) => `reconnecting ${n}`));
+  t.same(
+    events.filter((e) => e.startsWith("reconnecting")),
+    [1, 2, 3, 4, 5].map((n) => `reconnecting ${n}`),
+  );
   for (const s of ws.sockets.slice(1)) t.equal(s.url, resumeUrl("T1", 0), "every attempt resumes with the same token");
   ws.last().session("S1", "T1", { resumed: true });
   ws.last().drop(1012);
@@ -279,10 +309,17 @@ t.test("4003 (history lost): historyLost with afterSeq, token forgotten, a fresh
   await until("the reconnect", () => ws.sockets.length === 2);
   t.equal(ws.last().url, BASE, "a fresh session: no resume parameter");
   ws.last().session("S2", "U1");
-  t.same(sessions, [{ sid: "S1", resumed: false }, { sid: "S2", resumed: false }]);
+  t.same(sessions, [
+    { sid: "S1", resumed: false },
+    { sid: "S2", resumed: false },
+  ]);
   t.same(refused, [], "no resume was tried, so none was refused");
   ws.last().frame({ seq_num: 61, resume_token: "U61", n: "c" });
-  t.same(messages.map((f) => f.n), ["a", "b", "c"], "delivered frames stay delivered, once");
+  t.same(
+    messages.map((f) => f.n),
+    ["a", "b", "c"],
+    "delivered frames stay delivered, once",
+  );
   t.equal(ws.sockets.length, 2);
   ws.last().drop(1006);
   await until("the next reconnect", () => ws.sockets.length === 3);

@@ -15,7 +15,13 @@ const AWAY = makeSessionId("awayBB", new Uint8Array(16).fill(2));
 function setup(o: { maxBackpressure?: number } = {}) {
   const nats = new FakeNats();
   const notices: unknown[] = [];
-  const d = new Delivery(nats, nats, { home: HOME, maxBackpressure: o.maxBackpressure ?? 1000, gapWaitMs: 20, maxHeld: 100, onControl: (_sid, c) => notices.push(c) });
+  const d = new Delivery(nats, nats, {
+    home: HOME,
+    maxBackpressure: o.maxBackpressure ?? 1000,
+    gapWaitMs: 20,
+    maxHeld: 100,
+    onControl: (_sid, c) => notices.push(c),
+  });
   return { nats, d, notices };
 }
 
@@ -80,7 +86,10 @@ t.test("a sink over its bound stops taking live messages; drained, it catches up
   s.buffered = 0;
   d.drained(SID);
   await until("caught up", () => s.got.length === 20);
-  t.same(s.bodies, Array.from({ length: 20 }, (_, i) => String(i)));
+  t.same(
+    s.bodies,
+    Array.from({ length: 20 }, (_, i) => String(i)),
+  );
 });
 
 t.test("replies go to the request waiting for them, the rest to the stream; the end closes the request", async (t) => {
@@ -192,9 +201,17 @@ t.test("a resume inside a message (its frames arrive one by one) gets the rest o
     from.push(fromFrame);
   };
   await d.openStream(SID, s, position(1, 0));
-  t.same(s.got.map((m) => m.seq), [1, 2], "message 1 again (its tail), then message 2");
+  t.same(
+    s.got.map((m) => m.seq),
+    [1, 2],
+    "message 1 again (its tail), then message 2",
+  );
   t.same(from, [1, 0], "from frame 1 of message 1");
   const whole = new Recorder();
   await d.openStream(SID, whole, endOf(1));
-  t.same(whole.got.map((m) => m.seq), [2], "at the end of message 1: nothing of it again");
+  t.same(
+    whole.got.map((m) => m.seq),
+    [2],
+    "at the end of message 1: nothing of it again",
+  );
 });

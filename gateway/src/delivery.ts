@@ -27,7 +27,22 @@
 // are told — never a silent drop.
 import { randomBytes } from "node:crypto";
 import type { MsgHdrs } from "@nats-io/nats-core";
-import { endOf, frameOf, headerOf, headers, HOME_LENGTH, homeOf, MAX_FRAMES, readControl, readReply, seqOf, subjects, type Control, type ReplyMeta, type SessionId } from "@radiant/wire";
+import {
+  endOf,
+  frameOf,
+  headerOf,
+  headers,
+  HOME_LENGTH,
+  homeOf,
+  MAX_FRAMES,
+  readControl,
+  readReply,
+  seqOf,
+  subjects,
+  type Control,
+  type ReplyMeta,
+  type SessionId,
+} from "@radiant/wire";
 import { metrics } from "./metrics.js";
 
 /** A stored message, as the line hands it on: its headers read once. */

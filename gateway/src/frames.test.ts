@@ -20,11 +20,11 @@ t.test("the scratch buffer grows for a large body and is reused", async (t) => {
 
 t.test("mcp framing: _meta spliced at the worker's slot, or the body as is", async (t) => {
   const prefix = '{"jsonrpc":"2.0","id":1,"result":';
-  const empty = Buffer.from(prefix + "{}}");
+  const empty = Buffer.from(`${prefix}{}}`);
   t.same(JSON.parse(text(liveFrame("mcp", 9, token, empty, { offset: prefix.length + 1, inMeta: false }))).result, { _meta: { "radiant/seq_num": 9 } });
-  const full = Buffer.from(prefix + '{"x":1}}');
+  const full = Buffer.from(`${prefix}{"x":1}}`);
   t.same(JSON.parse(text(liveFrame("mcp", 9, token, full, { offset: prefix.length + 1, inMeta: false }))).result, { _meta: { "radiant/seq_num": 9 }, x: 1 });
-  const meta = Buffer.from(prefix + '{"_meta":{"k":2},"x":1}}');
+  const meta = Buffer.from(`${prefix}{"_meta":{"k":2},"x":1}}`);
   t.same(JSON.parse(text(liveFrame("mcp", 9, token, meta, { offset: prefix.length + '{"_meta":{'.length, inMeta: true }))).result, {
     _meta: { "radiant/seq_num": 9, k: 2 },
     x: 1,

@@ -45,7 +45,8 @@ export function liveFrame(framing: Framing, seq: number, token: string, body: Ui
   at += b.write(seqText, at, "latin1");
   at = put(b, at, TOKEN_HEAD);
   at += b.write(token, at, "latin1");
-  if (body[1] === CLOSE_BRACE) at = put(b, at, TOKEN_TAIL_EMPTY); // body is {}
+  if (body[1] === CLOSE_BRACE)
+    at = put(b, at, TOKEN_TAIL_EMPTY); // body is {}
   else {
     at = put(b, at, TOKEN_TAIL);
     at = put(b, at, body, 1);

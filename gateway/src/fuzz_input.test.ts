@@ -112,7 +112,7 @@ const signed = (header: string, payload: string, secret = SECRET): string => {
 const REPRO = {
   escapes: ['{"id":"\\q","x":1}', '{"jsonrpc":"2.0","id":"a\\\nb","method":"ping"}'],
   nonJsonFault: '{"id":1,"x":tru}',
-  tokenNull: ['null', '{}'] as const,
+  tokenNull: ["null", "{}"] as const,
   mcpNotJson: '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":tru}}',
   rawKeys: '{"jsonrpc":"2.0","method":"ping","i\\u0064":1}',
   nullId: '{"jsonrpc":"2.0","id":null,"method":"ping"}',
@@ -127,13 +127,10 @@ const known = {
       return (a.fault !== undefined && !parses(a.fault)) || (b.fault === undefined && !FAULTS.includes(b.r as FrameFault));
     },
   ),
-  nonJsonFault: bug(
-    "a frame that is not JSON but of no protocol gets -32600 naming an id (README: text that is not JSON → -32700, id null)",
-    () => {
-      const f = frameFault(REPRO.nonJsonFault);
-      return f.fault !== undefined && (JSON.parse(f.fault) as { error: { code: number } }).error.code !== -32700;
-    },
-  ),
+  nonJsonFault: bug("a frame that is not JSON but of no protocol gets -32600 naming an id (README: text that is not JSON → -32700, id null)", () => {
+    const f = frameFault(REPRO.nonJsonFault);
+    return f.fault !== undefined && (JSON.parse(f.fault) as { error: { code: number } }).error.code !== -32700;
+  }),
   tokenNull: bug(
     "ResumeTokens.verify throws a TypeError (not a ResumeTokenError) for a correctly signed token whose header or payload is JSON null: prepare() and every HTTP transport rethrow it (WS upgrade 500, POST 500, internal error counted)",
     () => {
@@ -167,7 +164,7 @@ const known = {
     },
   ),
   deepBatch: bug(
-    "POST /mcp: readBody re-serialises a batch that had an item refused (JSON.stringify), which throws RangeError on deep nesting; post() then answers 400 -32700 \"not valid JSON\" to valid JSON",
+    'POST /mcp: readBody re-serialises a batch that had an item refused (JSON.stringify), which throws RangeError on deep nesting; post() then answers 400 -32700 "not valid JSON" to valid JSON',
     () => {
       readBody(Buffer.from(REPRO.deepBatch));
       return false;
@@ -202,24 +199,99 @@ function reportKnown(t: { comment(...a: unknown[]): unknown }, tags: Tag[]): voi
 const bytesOf = (x: string | number[]): Buffer => (typeof x === "string" ? Buffer.from(x, "utf8") : Buffer.from(x));
 const STRUCTURE = ["{", "}", "[", "]", ",", ":", '"', " ", "\t", "\n", "\r\n", "\\", "{}", "[]", "{ }"];
 const MEMBERS = [
-  '"jsonrpc":"2.0"', '"jsonrpc":2.0', '"jsonrpc":"1.0"', '"id":', '"method":"ping"', '"method":"initialize"', '"method":"tasks/get"',
-  '"method":"message/send"', '"method":"radiant.test/echo"', '"method":', '"params":', '"params":{"taskId":"*"}', '"params":[]',
-  '"messages":[]', '"contents":[]', '"system":"s"', '"top_k":1', '"n":2', '"result":{}', '"error":{"code":1,"message":"m"}',
-  '"i\\u0064":', '"m\\u0065thod":"ping"', '"json\\u0072pc":"2.0"', '"_meta":{}', '"id":"in.mcp.>"', '"__proto__":{}',
+  '"jsonrpc":"2.0"',
+  '"jsonrpc":2.0',
+  '"jsonrpc":"1.0"',
+  '"id":',
+  '"method":"ping"',
+  '"method":"initialize"',
+  '"method":"tasks/get"',
+  '"method":"message/send"',
+  '"method":"radiant.test/echo"',
+  '"method":',
+  '"params":',
+  '"params":{"taskId":"*"}',
+  '"params":[]',
+  '"messages":[]',
+  '"contents":[]',
+  '"system":"s"',
+  '"top_k":1',
+  '"n":2',
+  '"result":{}',
+  '"error":{"code":1,"message":"m"}',
+  '"i\\u0064":',
+  '"m\\u0065thod":"ping"',
+  '"json\\u0072pc":"2.0"',
+  '"_meta":{}',
+  '"id":"in.mcp.>"',
+  '"__proto__":{}',
 ];
 const NUMBERS = [
-  "1e400", "-1e400", "-0", "01", "1.5e-999", "0", "1", "-1", "1.0", "1E5", "1e+2", "9007199254740993", "1.", ".5", "+1", "-", "NaN",
-  "Infinity", "0x10", "1e", "--1", "0.0000001", "123456789012345678901234567890",
+  "1e400",
+  "-1e400",
+  "-0",
+  "01",
+  "1.5e-999",
+  "0",
+  "1",
+  "-1",
+  "1.0",
+  "1E5",
+  "1e+2",
+  "9007199254740993",
+  "1.",
+  ".5",
+  "+1",
+  "-",
+  "NaN",
+  "Infinity",
+  "0x10",
+  "1e",
+  "--1",
+  "0.0000001",
+  "123456789012345678901234567890",
 ];
 const LITERALS = ["true", "false", "null", "tru", "nul", "True", "undefined"];
 const STRINGS = [
-  '"a"', '""', '"\\u0000"', '"\\ud800"', '"\\udc00\\ud800"', '"\\""', '"\\\\"', '"\\n"', '"\\r\\n"', '"\\q"', '"\\u12"', '"\\u"', '"\\',
-  '"*"', '">"', '"a.b"', '"a b"', '"in.mcp.>"', '"\\u2028"', '"$JS.API.>"', '"\\/"',
+  '"a"',
+  '""',
+  '"\\u0000"',
+  '"\\ud800"',
+  '"\\udc00\\ud800"',
+  '"\\""',
+  '"\\\\"',
+  '"\\n"',
+  '"\\r\\n"',
+  '"\\q"',
+  '"\\u12"',
+  '"\\u"',
+  '"\\',
+  '"*"',
+  '">"',
+  '"a.b"',
+  '"a b"',
+  '"in.mcp.>"',
+  '"\\u2028"',
+  '"$JS.API.>"',
+  '"\\/"',
 ];
 const RAW_BYTES: number[][] = [
   ...Array.from({ length: 32 }, (_, i) => [i]),
-  [0x7f], [0x80], [0xbf], [0xc0, 0x80], [0xc3], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xfe], [0xff],
-  [0xef, 0xbb, 0xbf], [0xe2, 0x80, 0xa8], [0x5c, 0x0a], [0x5c, 0x00], [0x5c, 0x22],
+  [0x7f],
+  [0x80],
+  [0xbf],
+  [0xc0, 0x80],
+  [0xc3],
+  [0xed, 0xa0, 0x80],
+  [0xed, 0xbf, 0xbf],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xfe],
+  [0xff],
+  [0xef, 0xbb, 0xbf],
+  [0xe2, 0x80, 0xa8],
+  [0x5c, 0x0a],
+  [0x5c, 0x00],
+  [0x5c, 0x22],
 ];
 const WILD = ["*", ">", ".", " ", "$", "%", "\u00e9", "\u{1f600}", "\ud800", "\udc00"];
 
@@ -227,8 +299,12 @@ const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
 const hugeDigits = fc.integer({ min: 17, max: 420 }).map((n) => "7".repeat(n));
 const longString = fc.integer({ min: 900, max: 3000 }).map((n) => `"${"x".repeat(n)}"`);
 const deep = fc
-  .tuple(fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 3000 }) }, { weight: 1, arbitrary: fc.integer({ min: 3000, max: 30_000 }) }), fc.boolean(), fc.boolean())
-  .map(([n, obj, closed]) => (obj ? '{"a":'.repeat(n) + "1" + (closed ? "}".repeat(n) : "") : "[".repeat(n) + (closed ? "]".repeat(n) : "")));
+  .tuple(
+    fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 3000 }) }, { weight: 1, arbitrary: fc.integer({ min: 3000, max: 30_000 }) }),
+    fc.boolean(),
+    fc.boolean(),
+  )
+  .map(([n, obj, closed]) => (obj ? `${'{"a":'.repeat(n)}1${closed ? "}".repeat(n) : ""}` : "[".repeat(n) + (closed ? "]".repeat(n) : "")));
 /** a JSON value, as text, sometimes hostile */
 const hostileValue: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 3, arbitrary: pick(NUMBERS).map(bytesOf) },
@@ -243,7 +319,9 @@ const hostileValue: fc.Arbitrary<Buffer> = fc.oneof(
     // a string holding raw bytes, after a backslash or not
     arbitrary: fc
       .tuple(fc.string({ maxLength: 6 }), pick(RAW_BYTES), fc.boolean(), fc.string({ maxLength: 6 }))
-      .map(([a, raw, slash, b]) => Buffer.concat([bytesOf(`"${a.replace(/["\\]/g, "")}`), slash ? bytesOf("\\") : Buffer.alloc(0), bytesOf(raw), bytesOf(`${b.replace(/["\\]/g, "")}"`)])),
+      .map(([a, raw, slash, b]) =>
+        Buffer.concat([bytesOf(`"${a.replace(/["\\]/g, "")}`), slash ? bytesOf("\\") : Buffer.alloc(0), bytesOf(raw), bytesOf(`${b.replace(/["\\]/g, "")}"`)]),
+      ),
   },
   { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 8 }).map((s) => bytesOf(JSON.stringify(s))) },
   { weight: 1, arbitrary: pick(["{}", "[]", '{"a":1}', "[1,[2]]", '{"x":{"y":[]}}']).map(bytesOf) },
@@ -255,7 +333,21 @@ const fragment: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 2, arbitrary: pick(RAW_BYTES).map(bytesOf) },
   { weight: 1, arbitrary: pick(WILD).map(bytesOf) },
 );
-const KEYS = ['"jsonrpc"', '"id"', '"method"', '"params"', '"messages"', '"contents"', '"result"', '"error"', '"x"', '"i\\u0064"', '"m\\u0065thod"', '""', '"system"'];
+const KEYS = [
+  '"jsonrpc"',
+  '"id"',
+  '"method"',
+  '"params"',
+  '"messages"',
+  '"contents"',
+  '"result"',
+  '"error"',
+  '"x"',
+  '"i\\u0064"',
+  '"m\\u0065thod"',
+  '""',
+  '"system"',
+];
 const member = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(pick(KEYS), hostileValue).map(([k, v]) => Buffer.concat([bytesOf(`${k}:`), v])) },
   { weight: 3, arbitrary: pick(MEMBERS.filter((m) => !m.endsWith(":"))).map(bytesOf) },
@@ -275,14 +367,23 @@ const objectFrame = fc
   .map(([ms, ws]) => Buffer.concat([bytesOf(`${ws}{`), ...ms.flatMap((m, i) => (i === 0 ? [m] : [bytesOf(","), m])), bytesOf(`}${ws}`)]));
 const RPC_METHODS = ["ping", "initialize", "tasks/get", "message/send", "x", "notifications/initialized"];
 /** a real JSON-RPC message, or any JSON value */
-const jsonFrame = fc.oneof(
-  fc.record(
-    { jsonrpc: fc.constant("2.0"), id: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.double(), fc.string({ unit: "binary" })), method: pick(RPC_METHODS), params: fc.jsonValue({ maxDepth: 2 }) },
-    { requiredKeys: ["jsonrpc"] },
-  ),
-  fc.jsonValue({ maxDepth: 4 }),
-  fc.array(fc.record({ jsonrpc: fc.constant("2.0"), id: fc.jsonValue({ maxDepth: 1 }), method: pick(RPC_METHODS) }, { requiredKeys: ["jsonrpc"] }), { maxLength: 4 }),
-).map((v) => bytesOf(JSON.stringify(v) ?? "null"));
+const jsonFrame = fc
+  .oneof(
+    fc.record(
+      {
+        jsonrpc: fc.constant("2.0"),
+        id: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.double(), fc.string({ unit: "binary" })),
+        method: pick(RPC_METHODS),
+        params: fc.jsonValue({ maxDepth: 2 }),
+      },
+      { requiredKeys: ["jsonrpc"] },
+    ),
+    fc.jsonValue({ maxDepth: 4 }),
+    fc.array(fc.record({ jsonrpc: fc.constant("2.0"), id: fc.jsonValue({ maxDepth: 1 }), method: pick(RPC_METHODS) }, { requiredKeys: ["jsonrpc"] }), {
+      maxLength: 4,
+    }),
+  )
+  .map((v) => bytesOf(JSON.stringify(v) ?? "null"));
 /** JSON mutated: fragments inserted, bytes cut out or overwritten */
 const mutated = fc
   .tuple(jsonFrame, fc.array(fc.tuple(fc.nat(), fc.nat({ max: 4 }), fragment, fc.constantFrom("insert", "replace", "cut")), { minLength: 1, maxLength: 3 }))
@@ -296,7 +397,9 @@ const mutated = fc
   });
 const batch = fc
   .tuple(fc.array(fc.oneof(objectFrame, jsonFrame), { maxLength: 4 }), fc.integer({ min: 1, max: 12 }))
-  .map(([items, depth]) => Buffer.concat([bytesOf("[".repeat(depth)), ...items.flatMap((m, i) => (i === 0 ? [m] : [bytesOf(","), m])), bytesOf("]".repeat(depth))]));
+  .map(([items, depth]) =>
+    Buffer.concat([bytesOf("[".repeat(depth)), ...items.flatMap((m, i) => (i === 0 ? [m] : [bytesOf(","), m])), bytesOf("]".repeat(depth))]),
+  );
 const soup = fc.array(fragment, { maxLength: 30 }).map((fs) => Buffer.concat(fs));
 /** any frame a hostile client could send */
 const hostileFrame: fc.Arbitrary<Buffer> = fc.oneof(
@@ -311,7 +414,17 @@ const hostileFrame: fc.Arbitrary<Buffer> = fc.oneof(
 /** hostile text for headers, queries and tokens */
 const hostileString: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: "binary", maxLength: 40 }),
-  fc.array(fc.oneof(pick(WILD), pick(STRUCTURE), pick(NUMBERS), pick(["http://", "https://", "a.b", ":80", ":443", "@", "/", "?", "#", "[::1]", "null", "xn--", "%2e", "\u0000", "\r\n"])), { maxLength: 10 }).map((a) => a.join("")),
+  fc
+    .array(
+      fc.oneof(
+        pick(WILD),
+        pick(STRUCTURE),
+        pick(NUMBERS),
+        pick(["http://", "https://", "a.b", ":80", ":443", "@", "/", "?", "#", "[::1]", "null", "xn--", "%2e", "\u0000", "\r\n"]),
+      ),
+      { maxLength: 10 },
+    )
+    .map((a) => a.join("")),
   hostileFrame.map((b) => b.toString("latin1")),
 );
 
@@ -334,10 +447,20 @@ t.test("protocolOf never throws; a fault's error is JSON-RPC naming null or the 
       check(got.ok, "escapes", `faultJson returned ${show(json)}, not JSON`, b);
       if (!got.ok) return;
       const e = got.v as { jsonrpc?: unknown; id?: unknown; error?: { code?: unknown } };
-      check(e.jsonrpc === "2.0" && (e.error?.code === -32700 || e.error?.code === -32600), undefined, `faultJson is not a JSON-RPC parse/invalid error: ${json}`, b);
+      check(
+        e.jsonrpc === "2.0" && (e.error?.code === -32700 || e.error?.code === -32600),
+        undefined,
+        `faultJson is not a JSON-RPC parse/invalid error: ${json}`,
+        b,
+      );
       const frame = parse(text(b));
       const own = frame.ok && isObject(frame.v) && Object.hasOwn(frame.v, "id") ? { id: frame.v.id } : undefined;
-      check(e.id === null || (own !== undefined && sameId(e.id, own.id)), frame.ok ? "rawKeys" : "nonJsonFault", `faultJson names id ${JSON.stringify(e.id)}, not the frame's`, b);
+      check(
+        e.id === null || (own !== undefined && sameId(e.id, own.id)),
+        frame.ok ? "rawKeys" : "nonJsonFault",
+        `faultJson names id ${JSON.stringify(e.id)}, not the frame's`,
+        b,
+      );
       if (!frame.ok) check(e.error?.code === -32700, "nonJsonFault", `a frame that is not JSON got ${String(e.error?.code)}`, b);
     }),
     opts(RUNS * 4),
@@ -348,19 +471,18 @@ t.test("protocolOf never throws; a fault's error is JSON-RPC naming null or the 
 
 t.test("peek and JSON.parse agree: valid JSON is never a parse fault; a raw control byte inside a string never gets a protocol", async (t) => {
   // JSON values whose strings then get a raw control byte (after a backslash or not) at some place
-  const withControl = fc
-    .tuple(jsonFrame, fc.nat(), fc.integer({ min: 0, max: 0x1f }), fc.boolean())
-    .map(([b, at, c, slash]) => {
-      const s = b.toString("latin1");
-      const quotes = [...s.matchAll(/"/g)].map((m) => m.index);
-      if (quotes.length === 0) return undefined;
-      const i = quotes[at % quotes.length]! + 1; // just after a quote: inside a string (an opening quote) or after one (outside)
-      return Buffer.concat([b.subarray(0, i), Buffer.from(slash ? [0x5c, c] : [c]), b.subarray(i)]);
-    });
+  const withControl = fc.tuple(jsonFrame, fc.nat(), fc.integer({ min: 0, max: 0x1f }), fc.boolean()).map(([b, at, c, slash]) => {
+    const s = b.toString("latin1");
+    const quotes = [...s.matchAll(/"/g)].map((m) => m.index);
+    if (quotes.length === 0) return undefined;
+    const i = quotes[at % quotes.length]! + 1; // just after a quote: inside a string (an opening quote) or after one (outside)
+    return Buffer.concat([b.subarray(0, i), Buffer.from(slash ? [0x5c, c] : [c]), b.subarray(i)]);
+  });
   fc.assert(
     fc.property(fc.oneof(hostileFrame, jsonFrame), withControl, fc.constantFrom("json" as const, "mcp" as const), (b, ctl, framing) => {
       const p = peek(b, new Peek());
-      if (p.ok && !p.array && parses(text(b))) check(ingress.protocolOf(b, framing) !== "parse", undefined, "valid JSON peeked ok is reported as a parse fault", b);
+      if (p.ok && !p.array && parses(text(b)))
+        check(ingress.protocolOf(b, framing) !== "parse", undefined, "valid JSON peeked ok is reported as a parse fault", b);
       if (ctl === undefined || parses(text(ctl))) return;
       // JSON.parse refuses it: if a raw control byte now sits inside a string, that is why
       if (!insideString(ctl)) return;
@@ -384,17 +506,47 @@ t.test("isJsonText and JSON.parse agree on any bytes: JSON, JSON cut or spliced,
   });
   const anyJson = fc.jsonValue({ maxDepth: 6 }).map((v) => Buffer.from(JSON.stringify(v, null, [0, 2, "\t"][JSON.stringify(v).length % 3])));
   fc.assert(
-    fc.property(fc.oneof(hostileFrame, jsonFrame, nearMiss, anyJson, fc.string({ unit: "binary" }).map((x) => Buffer.from(x))), (b) => {
-      check(isJsonText(b) === parses(text(b)), undefined, `isJsonText says ${isJsonText(b)}, JSON.parse the opposite`, b);
-    }),
+    fc.property(
+      fc.oneof(
+        hostileFrame,
+        jsonFrame,
+        nearMiss,
+        anyJson,
+        fc.string({ unit: "binary" }).map((x) => Buffer.from(x)),
+      ),
+      (b) => {
+        check(isJsonText(b) === parses(text(b)), undefined, `isJsonText says ${isJsonText(b)}, JSON.parse the opposite`, b);
+      },
+    ),
     opts(RUNS * 8),
   );
   for (const [s, want] of [
-    ["", false], [" ", false], ["0", true], ["-0.5e+7", true], ["01", false], ["1.", false], [".5", false], ["-", false], ["1e", false],
-    ['"a\\u00e9"', true], ['"\\x"', false], ['"\\u12"', false], ["[1,]", false], ["{,}", false], ['{"a":1,}', false], ['{"a" 1}', false],
-    ["[[[]]]", true], ["[[[]]", false], ["[]]", false], ["true false", false], ["nul", false], ["\ufeff{}", false], ["{}\n", true],
+    ["", false],
+    [" ", false],
+    ["0", true],
+    ["-0.5e+7", true],
+    ["01", false],
+    ["1.", false],
+    [".5", false],
+    ["-", false],
+    ["1e", false],
+    ['"a\\u00e9"', true],
+    ['"\\x"', false],
+    ['"\\u12"', false],
+    ["[1,]", false],
+    ["{,}", false],
+    ['{"a":1,}', false],
+    ['{"a" 1}', false],
+    ["[[[]]]", true],
+    ["[[[]]", false],
+    ["[]]", false],
+    ["true false", false],
+    ["nul", false],
+    ["\ufeff{}", false],
+    ["{}\n", true],
     [`${"[".repeat(20_000)}${"]".repeat(20_000)}`, true],
-  ] as const) t.equal(isJsonText(Buffer.from(s)), want, JSON.stringify(s.slice(0, 40)));
+  ] as const)
+    t.equal(isJsonText(Buffer.from(s)), want, JSON.stringify(s.slice(0, 40)));
 });
 
 /** Whether some byte < 0x20 lies inside a JSON string (a scan that knows escapes: `\` + byte is two bytes of the string). */
@@ -415,52 +567,80 @@ function insideString(b: Buffer): boolean {
   return false;
 }
 
-t.test("ResumeTokens.verify: any string, any principal → claims with a valid sid, or a ResumeTokenError; also for tokens signed with the right secret around any claims", async (t) => {
-  const claimsValue = fc.oneof(
-    fc.jsonValue({ maxDepth: 2 }),
-    fc.record(
-      {
-        sid: fc.oneof(fc.jsonValue({ maxDepth: 1 }), pick([SID, `${SID}*`, "in.>", "*", ">", "a.b", SID.slice(1) + ".", "x".repeat(28), `${SID.slice(0, 27)}\n`]), hostileString),
-        sub: fc.oneof(fc.constant("anonymous"), fc.jsonValue({ maxDepth: 1 })),
-        ep: fc.oneof(fc.constant("e1"), fc.jsonValue({ maxDepth: 1 })),
-        exp: fc.oneof(fc.constant(9e9), fc.double(), fc.jsonValue({ maxDepth: 1 }), pick([1e400, -0, 2 ** 53])),
-      },
-      { requiredKeys: [] },
-    ),
-  );
-  const headerValue = fc.oneof(fc.constant({ alg: "HS256", typ: "JWT" }), fc.constant({ alg: "none" }), fc.jsonValue({ maxDepth: 2 }));
-  const asText = (v: unknown) => JSON.stringify(v) ?? "null";
-  const anyToken = fc.oneof(
-    hostileString,
-    fc.tuple(hostileString, hostileString, hostileString).map((p) => p.join(".")),
-    fc.tuple(headerValue, claimsValue).map(([h, c]) => signed(asText(h), asText(c))),
-    fc.tuple(fc.oneof(pick(["null", "1", '"x"', "[]", "{"]), headerValue.map(asText)), fc.oneof(pick(["null", "1", '"x"', "[]", "{", "\u0000"]), claimsValue.map(asText))).map(([h, c]) => signed(h, c)),
-    fc.constant(tokens.issue({ sid: SID, principal: "anonymous", epoch: "e1" })),
-  );
-  fc.assert(
-    fc.property(anyToken, fc.oneof(fc.constant("anonymous"), hostileString), (token, principal) => {
-      let c;
-      try {
-        c = tokens.verify(token, principal);
-      } catch (e) {
-        check(e instanceof ResumeTokenError, "tokenNull", `verify threw ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`, token);
-        return;
-      }
-      check(asSessionId(c.sid) !== undefined && c.principal === principal && typeof c.epoch === "string", undefined, `verify returned ${JSON.stringify(c)}`, token);
-    }),
-    opts(RUNS * 4),
-  );
-  reportKnown(t, ["tokenNull"]);
-  t.pass();
-});
+t.test(
+  "ResumeTokens.verify: any string, any principal → claims with a valid sid, or a ResumeTokenError; also for tokens signed with the right secret around any claims",
+  async (t) => {
+    const claimsValue = fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.record(
+        {
+          sid: fc.oneof(
+            fc.jsonValue({ maxDepth: 1 }),
+            pick([SID, `${SID}*`, "in.>", "*", ">", "a.b", `${SID.slice(1)}.`, "x".repeat(28), `${SID.slice(0, 27)}\n`]),
+            hostileString,
+          ),
+          sub: fc.oneof(fc.constant("anonymous"), fc.jsonValue({ maxDepth: 1 })),
+          ep: fc.oneof(fc.constant("e1"), fc.jsonValue({ maxDepth: 1 })),
+          // biome-ignore lint/correctness/noPrecisionLoss: 1e400 is Infinity on purpose: a hostile expiry
+          exp: fc.oneof(fc.constant(9e9), fc.double(), fc.jsonValue({ maxDepth: 1 }), pick([1e400, -0, 2 ** 53])),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    const headerValue = fc.oneof(fc.constant({ alg: "HS256", typ: "JWT" }), fc.constant({ alg: "none" }), fc.jsonValue({ maxDepth: 2 }));
+    const asText = (v: unknown) => JSON.stringify(v) ?? "null";
+    const anyToken = fc.oneof(
+      hostileString,
+      fc.tuple(hostileString, hostileString, hostileString).map((p) => p.join(".")),
+      fc.tuple(headerValue, claimsValue).map(([h, c]) => signed(asText(h), asText(c))),
+      fc
+        .tuple(
+          fc.oneof(pick(["null", "1", '"x"', "[]", "{"]), headerValue.map(asText)),
+          fc.oneof(pick(["null", "1", '"x"', "[]", "{", "\u0000"]), claimsValue.map(asText)),
+        )
+        .map(([h, c]) => signed(h, c)),
+      fc.constant(tokens.issue({ sid: SID, principal: "anonymous", epoch: "e1" })),
+    );
+    fc.assert(
+      fc.property(anyToken, fc.oneof(fc.constant("anonymous"), hostileString), (token, principal) => {
+        let c: ReturnType<ResumeTokens["verify"]>;
+        try {
+          c = tokens.verify(token, principal);
+        } catch (e) {
+          check(e instanceof ResumeTokenError, "tokenNull", `verify threw ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`, token);
+          return;
+        }
+        check(
+          asSessionId(c.sid) !== undefined && c.principal === principal && typeof c.epoch === "string",
+          undefined,
+          `verify returned ${JSON.stringify(c)}`,
+          token,
+        );
+      }),
+      opts(RUNS * 4),
+    );
+    reportKnown(t, ["tokenNull"]);
+    t.pass();
+  },
+);
 
 t.test("prepare: any resume and last_seq strings → fresh, or a resume with a valid sid and a safe integer last_seq >= 0", async (t) => {
   const good = tokens.issue({ sid: SID, principal: "anonymous", epoch: "e1" });
-  const resume = fc.oneof(fc.constant(undefined), fc.constant(good), hostileString, fc.tuple(pick(["null", "{}"]), pick(["null", "{}", `{"sid":"${SID}","sub":"anonymous","ep":"e","exp":9e9}`])).map(([h, p]) => signed(h, p)));
-  const lastSeq = fc.oneof(fc.constant(undefined), pick(["", "0", "-0", "01", "1e3", "0x10", " 5 ", "-1", "1.5", "9007199254740993", "Infinity", "NaN", "1e400"]), fc.nat().map(String), hostileString);
+  const resume = fc.oneof(
+    fc.constant(undefined),
+    fc.constant(good),
+    hostileString,
+    fc.tuple(pick(["null", "{}"]), pick(["null", "{}", `{"sid":"${SID}","sub":"anonymous","ep":"e","exp":9e9}`])).map(([h, p]) => signed(h, p)),
+  );
+  const lastSeq = fc.oneof(
+    fc.constant(undefined),
+    pick(["", "0", "-0", "01", "1e3", "0x10", " 5 ", "-1", "1.5", "9007199254740993", "Infinity", "NaN", "1e400"]),
+    fc.nat().map(String),
+    hostileString,
+  );
   fc.assert(
     fc.property(resume, lastSeq, (r, l) => {
-      let p;
+      let p: ReturnType<typeof prepare>;
       try {
         p = prepare((tok) => tokens.verify(tok, "anonymous"), { resume: r, lastSeq: l }, newSid);
       } catch (e) {
@@ -469,7 +649,12 @@ t.test("prepare: any resume and last_seq strings → fresh, or a resume with a v
       }
       check(asSessionId(p.sid) !== undefined, undefined, `prepare gave sid ${p.sid}`, r ?? "");
       if (p.kind === "resume") {
-        check(typeof p.lastSeq === "number" && Number.isSafeInteger(p.lastSeq) && p.lastSeq >= 0, undefined, `prepare resumed from ${String(p.lastSeq)} for last_seq ${JSON.stringify(l)}`, r ?? "");
+        check(
+          typeof p.lastSeq === "number" && Number.isSafeInteger(p.lastSeq) && p.lastSeq >= 0,
+          undefined,
+          `prepare resumed from ${String(p.lastSeq)} for last_seq ${JSON.stringify(l)}`,
+          r ?? "",
+        );
       }
     }),
     opts(RUNS * 2),
@@ -481,50 +666,95 @@ t.test("prepare: any resume and last_seq strings → fresh, or a resume with a v
 /** a batch with items refused for their id next to a deeply nested one */
 const deepBatch = fc
   .tuple(fc.array(idFrame, { minLength: 1, maxLength: 3 }), deep)
-  .map(([items, d]) => Buffer.concat([bytesOf("["), ...items.flatMap((m) => [m, bytesOf(",")]), bytesOf('{"jsonrpc":"2.0","method":"x","params":{"a":'), bytesOf(d), bytesOf("}}]")]));
-
-t.test("readBody (POST /mcp): an error is a JSON-RPC error; a body it takes is JSON whose requests are the ids the worker will answer; it throws only for what is not JSON", async (t) => {
-  fc.assert(
-    fc.property(fc.oneof(hostileFrame, batch, jsonFrame, deepBatch), (b) => {
-      const frame = parse(text(b));
-      let r: ReturnType<typeof readBody>;
-      try {
-        r = readBody(b);
-      } catch (e) {
-        // post() catches it and answers 400 "not valid JSON": right only if it is not
-        check(!frame.ok, "deepBatch", `readBody threw ${(e as Error)?.message} for valid JSON (answered as a parse error)`, b);
-        return;
-      }
-      if ("error" in r) {
-        const e = parse(r.error);
-        check(e.ok && isObject(e.v) && e.v.jsonrpc === "2.0" && isObject(e.v.error) && typeof e.v.error.code === "number" && e.v.id === null, undefined, `error ${r.error}`, b);
-        check(r.status.startsWith("400 "), undefined, `status ${r.status}`, b);
-        if (!frame.ok) check(e.ok && (e.v as { error: { code: number } }).error.code === -32700, "nonJsonFault", "a body that is not JSON refused with another code than -32700", b);
-        return;
-      }
-      check(r.requests.every(parses) && r.rejected.every(parses), undefined, "requests/rejected not JSON", b);
-      check(parses(r.idJson), "escapes", `idJson ${show(r.idJson)} (named in a 503/413 answer) is not JSON`, b);
-      if (r.forward === undefined) return;
-      const fwd = parse(text(r.forward));
-      check(fwd.ok, "mcpNotJson", "readBody forwards a body that is not JSON (a request's POST then waits for a reply that never names it)", b);
-      if (!fwd.ok) return;
-      // what the worker will answer, by id (handler_mcp.ts): a request = an object with a string method and a valid "id"
-      const items = r.batch ? (fwd.v as unknown[]) : [fwd.v];
-      const answered = new Set(items.filter((m) => isObject(m) && typeof m.method === "string" && Object.hasOwn(m, "id") && validId(m.id) && m.id !== null).map((m) => JSON.stringify((m as { id: unknown }).id)));
-      const waits = new Set(r.requests);
-      check([...waits].every((id) => answered.has(id)), waits.has("null") ? "nullId" : "rawKeys", `the POST waits for ${[...waits].join(",")}; the worker answers ${[...answered].join(",")}`, b);
-      if (!r.batch) check([...answered].every((id) => waits.has(id)), "rawKeys", `a request (${[...answered].join(",")}) the POST does not wait for: answered 202`, b);
-    }),
-    opts(RUNS * 4),
+  .map(([items, d]) =>
+    Buffer.concat([
+      bytesOf("["),
+      ...items.flatMap((m) => [m, bytesOf(",")]),
+      bytesOf('{"jsonrpc":"2.0","method":"x","params":{"a":'),
+      bytesOf(d),
+      bytesOf("}}]"),
+    ]),
   );
-  reportKnown(t, ["mcpNotJson", "rawKeys", "nullId", "nonJsonFault", "deepBatch"]);
-  t.pass();
-});
+
+t.test(
+  "readBody (POST /mcp): an error is a JSON-RPC error; a body it takes is JSON whose requests are the ids the worker will answer; it throws only for what is not JSON",
+  async (t) => {
+    fc.assert(
+      fc.property(fc.oneof(hostileFrame, batch, jsonFrame, deepBatch), (b) => {
+        const frame = parse(text(b));
+        let r: ReturnType<typeof readBody>;
+        try {
+          r = readBody(b);
+        } catch (e) {
+          // post() catches it and answers 400 "not valid JSON": right only if it is not
+          check(!frame.ok, "deepBatch", `readBody threw ${(e as Error)?.message} for valid JSON (answered as a parse error)`, b);
+          return;
+        }
+        if ("error" in r) {
+          const e = parse(r.error);
+          check(
+            e.ok && isObject(e.v) && e.v.jsonrpc === "2.0" && isObject(e.v.error) && typeof e.v.error.code === "number" && e.v.id === null,
+            undefined,
+            `error ${r.error}`,
+            b,
+          );
+          check(r.status.startsWith("400 "), undefined, `status ${r.status}`, b);
+          if (!frame.ok)
+            check(
+              e.ok && (e.v as { error: { code: number } }).error.code === -32700,
+              "nonJsonFault",
+              "a body that is not JSON refused with another code than -32700",
+              b,
+            );
+          return;
+        }
+        check(r.requests.every(parses) && r.rejected.every(parses), undefined, "requests/rejected not JSON", b);
+        check(parses(r.idJson), "escapes", `idJson ${show(r.idJson)} (named in a 503/413 answer) is not JSON`, b);
+        if (r.forward === undefined) return;
+        const fwd = parse(text(r.forward));
+        check(fwd.ok, "mcpNotJson", "readBody forwards a body that is not JSON (a request's POST then waits for a reply that never names it)", b);
+        if (!fwd.ok) return;
+        // what the worker will answer, by id (handler_mcp.ts): a request = an object with a string method and a valid "id"
+        const items = r.batch ? (fwd.v as unknown[]) : [fwd.v];
+        const answered = new Set(
+          items
+            .filter((m) => isObject(m) && typeof m.method === "string" && Object.hasOwn(m, "id") && validId(m.id) && m.id !== null)
+            .map((m) => JSON.stringify((m as { id: unknown }).id)),
+        );
+        const waits = new Set(r.requests);
+        check(
+          [...waits].every((id) => answered.has(id)),
+          waits.has("null") ? "nullId" : "rawKeys",
+          `the POST waits for ${[...waits].join(",")}; the worker answers ${[...answered].join(",")}`,
+          b,
+        );
+        if (!r.batch)
+          check(
+            [...answered].every((id) => waits.has(id)),
+            "rawKeys",
+            `a request (${[...answered].join(",")}) the POST does not wait for: answered 202`,
+            b,
+          );
+      }),
+      opts(RUNS * 4),
+    );
+    reportKnown(t, ["mcpNotJson", "rawKeys", "nullId", "nonJsonFault", "deepBatch"]);
+    t.pass();
+  },
+);
 
 t.test("OriginPolicy.allows, sameOrigin, accepts, isJson never throw on any strings", async (t) => {
   const policies = [new OriginPolicy([]), new OriginPolicy(["*"]), new OriginPolicy(["http://app.example", "null", ""])];
-  const origin = fc.oneof(hostileString, fc.webUrl(), fc.tuple(pick(["http://", "https://", "ws://", "file://", ""]), hostileString, pick(["", ":80", ":443", ":0", ":99999", "/", "/x"])).map((p) => p.join("")));
-  const host = fc.oneof(hostileString, fc.domain(), fc.tuple(fc.domain(), fc.integer({ min: 0, max: 70000 })).map(([d, p]) => `${d}:${p}`));
+  const origin = fc.oneof(
+    hostileString,
+    fc.webUrl(),
+    fc.tuple(pick(["http://", "https://", "ws://", "file://", ""]), hostileString, pick(["", ":80", ":443", ":0", ":99999", "/", "/x"])).map((p) => p.join("")),
+  );
+  const host = fc.oneof(
+    hostileString,
+    fc.domain(),
+    fc.tuple(fc.domain(), fc.integer({ min: 0, max: 70000 })).map(([d, p]) => `${d}:${p}`),
+  );
   fc.assert(
     fc.property(origin, host, (o, h) => {
       for (const p of policies) p.allows(o, h);
@@ -540,10 +770,18 @@ t.test("OriginPolicy.allows, sameOrigin, accepts, isJson never throw on any stri
 });
 
 t.test("framingFault: any Content-Length headers → undefined only for one agreed whole number", async (t) => {
-  const value = fc.oneof(fc.nat().map(String), pick(["", " 5", "5 ", "05", "+5", "-5", "5,5", "0x5", "1e3", "5\t", "９", "99999999999999999", "NaN"]), hostileString);
+  const value = fc.oneof(
+    fc.nat().map(String),
+    pick(["", " 5", "5 ", "05", "+5", "-5", "5,5", "0x5", "1e3", "5\t", "９", "99999999999999999", "NaN"]),
+    hostileString,
+  );
   fc.assert(
     fc.property(fc.array(fc.tuple(pick(["content-length", "content-type", "transfer-encoding", "x"]), value), { maxLength: 5 }), (hs) => {
-      const req = { forEach: (f: (k: string, v: string) => void) => hs.forEach(([k, v]) => f(k, v)) } as unknown as HttpRequest;
+      const req = {
+        forEach: (f: (k: string, v: string) => void) => {
+          for (const [k, v] of hs) f(k, v);
+        },
+      } as unknown as HttpRequest;
       const fault = framingFault(req);
       const lengths = hs.filter(([k]) => k === "content-length").map(([, v]) => v.trim());
       const fine = lengths.every((v) => /^\d{1,15}$/.test(v) && v === lengths[0]);
@@ -557,7 +795,11 @@ t.test("framingFault: any Content-Length headers → undefined only for one agre
 t.test("eventBytes: any frame (string or bytes), any seq → one event whose data holds no raw line break", async (t) => {
   const frame = fc.oneof(
     fc.string({ unit: "binary", maxLength: 200 }),
-    fc.array(fc.oneof(pick(["\n", "\r", "\r\n", "\n\n", "data: x", "id: 1", ":", "\u2028", "\u0085", "\ud800"]), fc.string({ maxLength: 5 })), { maxLength: 20 }).map((a) => a.join("")),
+    fc
+      .array(fc.oneof(pick(["\n", "\r", "\r\n", "\n\n", "data: x", "id: 1", ":", "\u2028", "\u0085", "\ud800"]), fc.string({ maxLength: 5 })), {
+        maxLength: 20,
+      })
+      .map((a) => a.join("")),
     hostileFrame,
     fc.uint8Array({ maxLength: 200 }),
   );
@@ -570,7 +812,12 @@ t.test("eventBytes: any frame (string or bytes), any seq → one event whose dat
       const head = "data: ";
       const tail = s > 0 ? `\nid: ${String(s)}\n\n` : "\n\n";
       check(ev.subarray(0, head.length).toString("latin1") === head, undefined, `event head ${show(ev.subarray(0, 40))}`, body);
-      check(ev.subarray(ev.length - Buffer.byteLength(tail)).toString("latin1") === tail, undefined, "event does not end with its id line and a blank line", body);
+      check(
+        ev.subarray(ev.length - Buffer.byteLength(tail)).toString("latin1") === tail,
+        undefined,
+        "event does not end with its id line and a blank line",
+        body,
+      );
       const data = ev.subarray(head.length, ev.length - Buffer.byteLength(tail));
       check(!data.includes(0x0a) && !data.includes(0x0d), undefined, "a raw line break inside the event's data", body);
       check(data.length === body.length, undefined, "the event's data is not the frame (line breaks as spaces)", body);

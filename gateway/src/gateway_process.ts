@@ -66,7 +66,10 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
   const natsMaxPayload = link.nc.info?.max_payload ?? 1024 * 1024;
   const maxPayload = Math.min(cfg.maxPayload, natsMaxPayload - ENVELOPE_ALLOWANCE);
   if (maxPayload < cfg.maxPayload) {
-    log.warn({ GATEWAY_MAX_PAYLOAD: cfg.maxPayload, natsMaxPayload, maxPayload }, "GATEWAY_MAX_PAYLOAD is more than NATS max_payload can carry with the envelope: frames are limited to maxPayload bytes (raise NATS max_payload to allow more)");
+    log.warn(
+      { GATEWAY_MAX_PAYLOAD: cfg.maxPayload, natsMaxPayload, maxPayload },
+      "GATEWAY_MAX_PAYLOAD is more than NATS max_payload can carry with the envelope: frames are limited to maxPayload bytes (raise NATS max_payload to allow more)",
+    );
   }
   const js = jetstream(link.nc);
   // no API check: NATS may still be down; direct gets work once it is up
@@ -118,7 +121,9 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
   );
   startHeartbeats(cfg.sseHeartbeatS * 1000);
   app.any("/*", (res) => {
-    res.cork(() => res.writeStatus("404 Not Found").end("not found: clients connect to /ws (WebSocket), /sse (server-sent events) or /mcp (MCP Streamable HTTP)"));
+    res.cork(() =>
+      res.writeStatus("404 Not Found").end("not found: clients connect to /ws (WebSocket), /sse (server-sent events) or /mcp (MCP Streamable HTTP)"),
+    );
   });
 
   const listenSocket = await new Promise<unknown>((resolve) => {

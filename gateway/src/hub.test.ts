@@ -3,7 +3,7 @@
 // another process, an ended session, frames sent while a resume is decided,
 // and HISTORY unreadable at a resume.
 import t from "tap";
-import { closeCodes, controlHeaders, headers, makeSessionId, position, type Control, type SessionId } from "@radiant/wire";
+import { closeCodes, type controlHeaders, headers, makeSessionId, position, type Control, type SessionId } from "@radiant/wire";
 import { FakeNats } from "../test/fake_nats.js";
 import { Delivery } from "./delivery.js";
 import type { EndedSessions } from "./ended.js";
@@ -44,7 +44,10 @@ class FakeTransport implements Transport {
 async function setup(o: { historyDown?: boolean } = {}) {
   const nats = new FakeNats();
   const published: { subject: string; control: Control | undefined }[] = [];
-  const nc = { publish: (subject: string, _d: unknown, opts?: { headers?: ReturnType<typeof controlHeaders> }) => published.push({ subject, control: opts?.headers ? { kind: opts.headers.get(headers.control) } as never : undefined }) };
+  const nc = {
+    publish: (subject: string, _d: unknown, opts?: { headers?: ReturnType<typeof controlHeaders> }) =>
+      published.push({ subject, control: opts?.headers ? ({ kind: opts.headers.get(headers.control) } as never) : undefined }),
+  };
   const ingested: [string, string][] = [];
   const ingress = { frame: (s: Session, f: Buffer) => ingested.push([s.sid, f.toString()]), refuseOverloaded: () => {} } as unknown as Ingress;
   const created = new Date(1_700_000_000_000).toISOString();
@@ -131,7 +134,10 @@ t.test("takeover from another process closes this one (4001); a notice of our ow
   t.equal(hub.sessions.get(q.sid), undefined, "and no longer the session's stream");
   const resumedElsewhere = new FakeTransport();
   hub.open(hub.prepare("anonymous", { resume: s.token, lastSeq: "0" }), "anonymous", resumedElsewhere);
-  t.ok(published.some((p) => p.control !== undefined), "a resume announces itself to other processes");
+  t.ok(
+    published.some((p) => p.control !== undefined),
+    "a resume announces itself to other processes",
+  );
 });
 
 t.test("an ended session closes with 4002; HISTORY unreadable at a resume closes with 1013", async (t) => {

@@ -4,7 +4,18 @@
 // once, in the caller's protocol and naming its JSON-RPC id — never dropped.
 import { PublishError, type AckedPublisher, type PubAck } from "@radiant/infra/publish";
 import { protocolErrorJson, type ErrorKind } from "@radiant/wire";
-import { controlHeaders, encodeInbox, requestMsgId, RequestIds, rpcRequestId, subjects, type CancelReason, type Operation, type Protocol, type SessionId } from "@radiant/wire";
+import {
+  controlHeaders,
+  encodeInbox,
+  requestMsgId,
+  RequestIds,
+  rpcRequestId,
+  subjects,
+  type CancelReason,
+  type Operation,
+  type Protocol,
+  type SessionId,
+} from "@radiant/wire";
 import { directFrame } from "./frames.js";
 import type { Exchange } from "./transport/http.js";
 import { metrics } from "./metrics.js";
@@ -60,7 +71,9 @@ export function notQueued(x: Exchange, e: unknown, proto: Protocol, id: string):
   } else if (e.tooLarge) {
     x.reply("413 Payload Too Large", protocolErrorJson(proto, "tooLarge", `Request too large: ${e.message}`, id));
   } else {
-    x.reply("503 Service Unavailable", protocolErrorJson(proto, "unavailable", `Service unavailable: ${e.message}; retry`, id), { headers: [["Retry-After", "1"]] });
+    x.reply("503 Service Unavailable", protocolErrorJson(proto, "unavailable", `Service unavailable: ${e.message}; retry`, id), {
+      headers: [["Retry-After", "1"]],
+    });
   }
 }
 
@@ -157,7 +170,13 @@ export class Ingress {
     }
     const p = seen;
     if (s.inflight >= this.o.maxInflight || s.inflightBytes + frame.byteLength > this.o.maxInflightBytes) {
-      return this.refuse(s, proto, "overloaded", `Too many requests in flight on this session (limit ${this.o.maxInflight}): retry after replies arrive`, idJson(frame, p));
+      return this.refuse(
+        s,
+        proto,
+        "overloaded",
+        `Too many requests in flight on this session (limit ${this.o.maxInflight}): retry after replies arrive`,
+        idJson(frame, p),
+      );
     }
     if (!this.o.connected()) {
       return this.refuse(s, proto, "unavailable", "Service unavailable: the gateway cannot reach its message broker; retry", idJson(frame, p));

@@ -19,7 +19,11 @@ export const metrics = {
     help: "Open client connections: WebSockets and event streams (GET /sse, GET /mcp parked or not, POST /mcp answered as a stream)",
     registers: [registry],
   }),
-  totalConnections: new Counter({ name: "radiant_connections_total", help: "Client connections opened (as counted in radiant_active_connections)", registers: [registry] }),
+  totalConnections: new Counter({
+    name: "radiant_connections_total",
+    help: "Client connections opened (as counted in radiant_active_connections)",
+    registers: [registry],
+  }),
   messagesIn: new Counter({ name: "radiant_messages_in_total", help: "Client frames accepted into INBOX", registers: [registry] }),
   messagesOut: new Counter({ name: "radiant_messages_out_total", help: "Frames delivered to clients", registers: [registry] }),
   ingressErrors: new Counter({

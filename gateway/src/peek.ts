@@ -274,7 +274,7 @@ const TRUE = Buffer.from("true");
 const FALSE = Buffer.from("false");
 const NULL = Buffer.from("null");
 
-const enum Expect {
+enum Expect {
   Value,
   /** just after `[` */
   ValueOrClose,
@@ -352,4 +352,3 @@ export function isJsonText(b: Uint8Array): boolean {
     expect = Expect.Next;
   }
 }
-

@@ -25,7 +25,7 @@ export function prepare(
   newSid: () => SessionId,
 ): Prepared {
   if (!query.resume) return { kind: "fresh", sid: newSid() };
-  let claims;
+  let claims: ResumeClaims;
   try {
     claims = claimsOf(query.resume);
   } catch (e) {
@@ -81,7 +81,11 @@ export class HistoryStateCache {
  * oldest messages first (age, per-session count), so while the message at
  * last_seq is still stored, everything after it is too.
  */
-export async function refusal(p: { sid: SessionId; lastSeq: number; epoch: string }, h: HistoryState, history: Pick<HistoryReader, "holds">): Promise<string | undefined> {
+export async function refusal(
+  p: { sid: SessionId; lastSeq: number; epoch: string },
+  h: HistoryState,
+  history: Pick<HistoryReader, "holds">,
+): Promise<string | undefined> {
   if (p.epoch !== h.epoch) return "history was reset (epoch changed): old seq_nums mean nothing now";
   if (p.lastSeq > h.lastSeq) return "last_seq is beyond the end of history";
   if (p.lastSeq > 0 && !(await history.holds(p.sid, p.lastSeq))) return "history after last_seq has expired";

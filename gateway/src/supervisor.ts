@@ -25,7 +25,9 @@ try {
   process.exit(fatalExit.noNativeUws);
 }
 if (cfg.resumeTokenSecret === DEV_SECRET) {
-  log.warn("RESUME_TOKEN_SECRET is the default 'dev-secret' (allowed because GATEWAY_DEV=true): anyone can forge resume tokens. Never run this way in production.");
+  log.warn(
+    "RESUME_TOKEN_SECRET is the default 'dev-secret' (allowed because GATEWAY_DEV=true): anyone can forge resume tokens. Never run this way in production.",
+  );
 }
 
 const FATAL_EXITS = new Set<number>(Object.values(fatalExit));
@@ -64,7 +66,8 @@ function start(i: number): void {
     }
     const delay = Math.min(5000, 500 * 2 ** failedRestarts[i]!);
     failedRestarts[i]!++;
-    if (relisten) log.warn({ process: i, retryInMs: delay }, "gateway process cannot listen yet (the port still holds the dead process's connections); retrying");
+    if (relisten)
+      log.warn({ process: i, retryInMs: delay }, "gateway process cannot listen yet (the port still holds the dead process's connections); retrying");
     else log.error({ process: i, code, signal, retryInMs: delay }, "gateway process died; restarting it");
     setTimeout(() => !stopping && start(i), delay);
   });
@@ -113,8 +116,14 @@ async function someoneListens(p: number): Promise<boolean> {
   const host = cfg.listen.host === "0.0.0.0" ? "127.0.0.1" : cfg.listen.host;
   return new Promise((resolve) => {
     const sock = connectTcp({ port: p, host, timeout: 1000 });
-    sock.once("connect", () => (sock.destroy(), resolve(true)));
-    sock.once("timeout", () => (sock.destroy(), resolve(false)));
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("timeout", () => {
+      sock.destroy();
+      resolve(false);
+    });
     sock.once("error", () => resolve(false));
   });
 }

@@ -91,7 +91,10 @@ t.test("10,000 frames flooded without reading replies: memory bounded, every fra
   const growth = peak - before;
   t.comment(`gateway RSS growth at peak: ${(growth / 1024 / 1024).toFixed(1)} MiB; close: ${c.closeCode ?? "none"}`);
   t.ok(growth < 128 * 1024 * 1024, "gateway memory stays within 128 MiB of where it started");
-  t.ok([...answered.values()].every((k) => k === 1), "no frame answered twice");
+  t.ok(
+    [...answered.values()].every((k) => k === 1),
+    "no frame answered twice",
+  );
   t.equal(c.closeCode, undefined, "the socket stays open");
   t.equal(answered.size, n, "every frame answered");
   const overloaded = c.frames.filter((f) => (f.error as { code?: number } | undefined)?.code === -32000).length;

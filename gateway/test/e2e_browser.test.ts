@@ -16,7 +16,15 @@ import { request } from "./sse_client.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 // the flags this machine needs (closed network, root, no GPU): .library/env/machines/node.md
-const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const FLAGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>radiant sse</title>
 <script>
@@ -79,7 +87,10 @@ t.test("native EventSource: the stream is cut midway, the browser reconnects by 
   const opens = await tab.evaluate(() => (globalThis as unknown as { opens: number }).opens);
   t.ok(opens >= 2, `the browser reconnected on its own (${opens} opens)`);
   const sessions = all.filter((g) => g.frame.type === "session");
-  t.ok(sessions.every((s) => s.frame.sid === hello!.frame.sid), "the same session every time");
+  t.ok(
+    sessions.every((s) => s.frame.sid === hello!.frame.sid),
+    "the same session every time",
+  );
   const replies = all.filter((g) => g.frame.type !== "session").map((g) => g.frame);
   t.equal(replies.length, n + 1, "nothing twice");
   t.same(

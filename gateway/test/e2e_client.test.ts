@@ -23,7 +23,10 @@ t.test("resumes by itself after a drop; the async iterator sees each frame once"
     got.push(f);
     if (f.id === "s") break;
   }
-  t.same(got.filter((f) => f.method).map((f) => (f.params as { i: number }).i), Array.from({ length: 1000 }, (_, i) => i));
+  t.same(
+    got.filter((f) => f.method).map((f) => (f.params as { i: number }).i),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   t.equal(c.sid, sid, "the same session");
   t.same(refused, []);
   c.close();

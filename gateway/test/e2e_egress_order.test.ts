@@ -22,7 +22,10 @@ t.test("3 workers, 5 sessions × 300 requests at once: each reply once, seq stri
   for (const { c } of sessions) {
     const got = await c.take(300, 60_000);
     const seqs = got.map((f) => f.seq_num!);
-    t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), "in order");
+    t.ok(
+      seqs.every((s, i) => i === 0 || s > seqs[i - 1]!),
+      "in order",
+    );
     t.same(new Set(got.map((f) => f.id)).size, 300, "each once");
     await c.close();
   }
@@ -50,7 +53,11 @@ t.test("a message the live path lost (gateway off NATS a moment) is read back fr
   await eventually("the gateway to reconnect", async () => (await stack.health()).code === 200, 30_000);
   await publish(3);
   const got = await c.take(2);
-  t.same(got.map((f) => (f.params as { n: number }).n), [2, 3], "the lost 2 from HISTORY, then 3");
+  t.same(
+    got.map((f) => (f.params as { n: number }).n),
+    [2, 3],
+    "the lost 2 from HISTORY, then 3",
+  );
   t.equal(got[0]!.seq_num, position(lost.seq, 0), "in its place: the position of the message HISTORY stored");
   t.match(await (await fetch(`${stack.healthUrl}/metrics`)).text(), /radiant_history_reads_total [1-9]/);
   await c.close();
@@ -60,7 +67,9 @@ t.test("a reply stored while the gateway's NATS link is cut reaches its POST onc
   const base = stack.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
   const post = (body: unknown, h: Record<string, string>) =>
     request(`${base}/mcp`, { method: "POST", headers: { "content-type": "application/json", ...h }, body: JSON.stringify(body) });
-  const init = await post(rpc(0, "initialize", { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } }), { accept: "application/json" });
+  const init = await post(rpc(0, "initialize", { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } }), {
+    accept: "application/json",
+  });
   const sessionId = init.headers["mcp-session-id"] as string;
   const nc = await connect({ servers: stack.nats.url });
   t.teardown(() => nc.close());

@@ -81,7 +81,11 @@ t.test("4. kill -9 a worker holding unacked requests: the other one answers them
   const victim = stack.workers[0]!;
   victim.child.kill("SIGKILL");
   const got = await c.take(n, 60_000);
-  t.same(got.map((f) => f.id).sort((a, b) => Number(a) - Number(b)), range(n), "every request answered exactly once");
+  t.same(
+    got.map((f) => f.id).sort((a, b) => Number(a) - Number(b)),
+    range(n),
+    "every request answered exactly once",
+  );
   await new Promise((r) => setTimeout(r, 2500));
   t.equal(c.frames.length, n + 1, "and no late duplicates");
   await c.close();

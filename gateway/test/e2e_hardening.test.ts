@@ -74,7 +74,12 @@ async function stillServing(t: { equal: typeof tap.equal; same: typeof tap.same 
 }
 
 t.test("a raw line feed, CR LF or NUL inside an id: -32700, the socket stays open, the process stays up", async (t) => {
-  const bad = ['{"jsonrpc":"2.0","id":"a\nb","method":"ping"}', '{"jsonrpc":"2.0","id":"a\r\nb","method":"ping"}', '{"jsonrpc":"2.0","id":"a\u0000b","method":"ping"}', '{"jsonrpc":"2.0","id":1,"method":"pi\nng"}'];
+  const bad = [
+    '{"jsonrpc":"2.0","id":"a\nb","method":"ping"}',
+    '{"jsonrpc":"2.0","id":"a\r\nb","method":"ping"}',
+    '{"jsonrpc":"2.0","id":"a\u0000b","method":"ping"}',
+    '{"jsonrpc":"2.0","id":1,"method":"pi\nng"}',
+  ];
   for (const framing of ["json", "mcp"] as const) {
     const c = await Client.connect(stack.wsUrl, framing === "mcp" ? ["mcp"] : []);
     await c.next(); // the session frame (a notification on the mcp subprotocol)
@@ -88,12 +93,20 @@ t.test("a raw line feed, CR LF or NUL inside an id: -32700, the socket stays ope
   }
   const token = await sseToken();
   for (const frame of bad) {
-    const r = await request(`${base}/sse/messages`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: frame });
+    const r = await request(`${base}/sse/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: frame,
+    });
     t.equal(r.status, 400, `POST /sse/messages ${JSON.stringify(frame)}`);
     t.match(JSON.parse(r.body), { id: null, error: { code: -32700 } }, "a JSON body, no raw control character in it");
   }
   const sid = await mcpSession();
-  const r = await request(`${base}/mcp`, { method: "POST", headers: { "mcp-session-id": sid, "content-type": "application/json", accept: BOTH }, body: bad[0] });
+  const r = await request(`${base}/mcp`, {
+    method: "POST",
+    headers: { "mcp-session-id": sid, "content-type": "application/json", accept: BOTH },
+    body: bad[0],
+  });
   t.equal(r.status, 400);
   t.match(JSON.parse(r.body), { error: { code: -32700 } });
   await stillServing(t, "control characters");
@@ -117,9 +130,16 @@ t.test("a correctly signed token naming a wildcard or malformed session reaches 
     t.match(s, { type: "session", resumed: false, reason: /malformed/ }, `resume ${JSON.stringify(sid).slice(0, 30)}: refused`);
     t.not(s.sid, sid);
     t.same((await c.call(rpc(1, "ping"))).result, {}, "a fresh session of its own");
-    t.notOk(c.raw.some((f) => f.includes('"mine"')), "nothing of another session");
+    t.notOk(
+      c.raw.some((f) => f.includes('"mine"')),
+      "nothing of another session",
+    );
     await c.close();
-    const post = await request(`${base}/sse/messages`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(rpc(1, "ping")) });
+    const post = await request(`${base}/sse/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(rpc(1, "ping")),
+    });
     t.equal(post.status, 401, "POST /sse/messages: 401");
     const del = await request(`${base}/mcp`, { method: "DELETE", headers: { "mcp-session-id": token } });
     t.equal(del.status, 404, "DELETE /mcp: 404, nothing purged");
@@ -152,7 +172,11 @@ t.test("POST /mcp: an id no answer could name gets -32600 at once; in a batch th
   t.equal(json.status, 200);
   const items = JSON.parse(json.body) as Frame[];
   t.equal(items.length, 3, "one answer per item");
-  t.same(items.find((i) => i.id === 7), { jsonrpc: "2.0", id: 7, result: {} }, "the valid request answered");
+  t.same(
+    items.find((i) => i.id === 7),
+    { jsonrpc: "2.0", id: 7, result: {} },
+    "the valid request answered",
+  );
   t.equal(items.filter((i) => (i.error as { code: number } | undefined)?.code === -32600).length, 2, "each unusable id refused");
   const sse = await SseReader.open(`${base}/mcp`, { ...h, accept: BOTH }, "POST", batch);
   await sse.waitEnd();
@@ -166,18 +190,26 @@ t.test("Content-Length given twice with different values: 400 and the connection
   const token = await sseToken();
   const ping = JSON.stringify(rpc("smuggled", "ping"));
   const smuggled = `POST /sse/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${ping.length}\r\n\r\n${ping}`;
-  const alone = await rawExchange(`POST /sse/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 44\r\n\r\n{}`);
+  const alone = await rawExchange(
+    `POST /sse/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 44\r\n\r\n{}`,
+  );
   t.match(alone.text, /^HTTP\/1\.1 400 Bad Request\r\n/);
   t.match(alone.text, /Content-Length given twice with different values/);
   t.ok(alone.closed, "the server closed the connection");
   // with a request pipelined behind it, the socket layer drops the connection before anything more runs
-  const r = await rawExchange(`POST /sse/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 44\r\n\r\n{}${smuggled}`);
+  const r = await rawExchange(
+    `POST /sse/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 44\r\n\r\n{}${smuggled}`,
+  );
   t.notMatch(r.text, /202 Accepted/, "the smuggled request never ran");
   t.ok((r.text.match(/HTTP\/1\.1 /g)?.length ?? 0) <= 1, "at most the 400");
   t.ok(r.closed, "the connection is closed");
-  const same = await rawExchange(`POST /sse/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${ping.length}\r\nContent-Length: ${ping.length}\r\nConnection: close\r\n\r\n${ping}`);
+  const same = await rawExchange(
+    `POST /sse/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${ping.length}\r\nContent-Length: ${ping.length}\r\nConnection: close\r\n\r\n${ping}`,
+  );
   t.match(same.text, /^HTTP\/1\.1 202 Accepted/, "the same value twice is one length (RFC 9112)");
-  const mcp = await rawExchange(`POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: ${BOTH}\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n{}{}{}`);
+  const mcp = await rawExchange(
+    `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: ${BOTH}\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n{}{}{}`,
+  );
   t.match(mcp.text, /^HTTP\/1\.1 400 Bad Request/, "the same on /mcp");
   await stillServing(t, "content-length");
 });
@@ -218,7 +250,11 @@ t.test("too large for the broker is 'too large' (1009 / 413), never 'unavailable
   t.equal(closed.code, 1009);
   t.match(closed.reason, /frame too big: the limit is \d+ bytes/);
   const token = await sseToken();
-  const r = await request(`${base}/sse/messages`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: frame });
+  const r = await request(`${base}/sse/messages`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: frame,
+  });
   t.equal(r.status, 413);
   t.notMatch(r.body, /retry/i);
   const long = await openSession(stack.wsUrl);
@@ -242,7 +278,11 @@ t.test("valid JSON that is no object is an invalid request, not 'not valid JSON'
   }
   await c.close();
   const token = await sseToken();
-  const r = await request(`${base}/sse/messages`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "123" });
+  const r = await request(`${base}/sse/messages`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: "123",
+  });
   t.equal(r.status, 400);
   t.match(JSON.parse(r.body), { error: { code: -32600 } });
 });
@@ -257,7 +297,9 @@ t.test("a slow upload gets 408 with a reason before the socket layer's cut", asy
     s.on("data", (d) => (text += d.toString("latin1")));
     s.on("error", () => {});
     s.on("close", () => resolve({ text, ms: Date.now() - started }));
-    s.write(`POST /sse/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+    s.write(
+      `POST /sse/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
     let i = 0;
     const drip = setInterval(() => (i < body.length && !s.destroyed ? s.write(body[i++]!) : clearInterval(drip)), 500);
     setTimeout(() => s.destroy(), 30_000);
@@ -281,7 +323,11 @@ t.test("counters: a gateway process restarted keeps totals; POST answers count a
   const health = async () => (await stack.health()).body as unknown as Counts;
   const sid = await mcpSession();
   const h0 = await health();
-  const post = await request(`${base}/mcp`, { method: "POST", headers: { "mcp-session-id": sid, "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(rpc(1, "ping")) });
+  const post = await request(`${base}/mcp`, {
+    method: "POST",
+    headers: { "mcp-session-id": sid, "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify(rpc(1, "ping")),
+  });
   t.equal(post.status, 200);
   const h1 = await health();
   t.ok(h1.messages_out > h0.messages_out, "a reply delivered on a POST response is counted out");

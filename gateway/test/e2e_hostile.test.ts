@@ -95,7 +95,8 @@ function due(b: Buffer, framing: "json" | "mcp"): { counts: Set<number>; ids: Se
   const p = parse(s);
   const ids = new Set(["null"]);
   let n: number;
-  if (!p.ok) n = 1; // -32700 from the gateway or the worker (or another protocol's error)
+  if (!p.ok)
+    n = 1; // -32700 from the gateway or the worker (or another protocol's error)
   else if (Array.isArray(p.v)) {
     n = p.v.length === 0 ? 1 : p.v.reduce((k: number, m) => k + mcpReplies(m), 0);
     for (const m of p.v) if (isObject(m) && validId(m.id)) ids.add(JSON.stringify(m.id));
@@ -124,11 +125,21 @@ function mcpDue(b: Buffer): string[] | undefined {
   const p = parse(b.toString("utf8"));
   if (!p.ok) return undefined;
   const items = Array.isArray(p.v) ? p.v : [p.v];
-  return items.filter((m) => isObject(m) && typeof m.method === "string" && Object.hasOwn(m, "id") && validId(m.id) && m.id !== null).map((m) => JSON.stringify((m as { id: unknown }).id));
+  return items
+    .filter((m) => isObject(m) && typeof m.method === "string" && Object.hasOwn(m, "id") && validId(m.id) && m.id !== null)
+    .map((m) => JSON.stringify((m as { id: unknown }).id));
 }
 
 // ---- known bugs (gateway/src/fuzz_input.test.ts has each minimal reproduction) ---------
-const ingress = new Ingress({ publisher: {} as IngressOptions["publisher"], notify: () => {}, home: "hostil", connected: () => true, maxInflight: 1, maxInflightBytes: 1, defaultLlmProtocol: "openai" });
+const ingress = new Ingress({
+  publisher: {} as IngressOptions["publisher"],
+  notify: () => {},
+  home: "hostil",
+  connected: () => true,
+  maxInflight: 1,
+  maxInflightBytes: 1,
+  defaultLlmProtocol: "openai",
+});
 const tokens = new ResumeTokens(SECRET, 3600);
 /** a token signed with the right secret whose header is JSON null */
 const REPRO_TOKEN = ["null", "{}"] as const;
@@ -166,7 +177,9 @@ const shows: Record<Tag, (b: Buffer) => boolean> = {
   rawKeys: (b) => {
     const r = mcpBody(b);
     const want = mcpDue(b);
-    return r !== undefined && "requests" in r && want !== undefined && (want.some((id) => !r.requests.includes(id)) || r.requests.some((id) => !want.includes(id)));
+    return (
+      r !== undefined && "requests" in r && want !== undefined && (want.some((id) => !r.requests.includes(id)) || r.requests.some((id) => !want.includes(id)))
+    );
   },
   deepBatch: (b) => parses(b.toString("utf8")) && mcpBody(b) === undefined,
   wsUtf8: (b) => !isUtf8(b),
@@ -271,7 +284,13 @@ function httpRequest(url: string, method: string, headers: Record<string, string
       const chunks: Buffer[] = [];
       const done = (timedOut: boolean) => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, type: String(res.headers["content-type"] ?? ""), body: Buffer.concat(chunks).toString("utf8"), timedOut });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          type: String(res.headers["content-type"] ?? ""),
+          body: Buffer.concat(chunks).toString("utf8"),
+          timedOut,
+        });
       };
       const timer = setTimeout(() => {
         res.destroy();
@@ -295,7 +314,10 @@ function httpRequest(url: string, method: string, headers: Record<string, string
 function sseData(text: string): string[] {
   const out: string[] = [];
   for (const block of text.split("\n\n")) {
-    const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, ""));
+    const data = block
+      .split("\n")
+      .filter((l) => l.startsWith("data:"))
+      .map((l) => l.slice(5).replace(/^ /, ""));
     if (data.length > 0 && !(data.length === 1 && data[0] === "")) out.push(data.join("\n"));
   }
   return out;
@@ -422,7 +444,12 @@ async function viaWs(b: Buffer, framing: "json" | "mcp", o: { binary?: boolean }
     c.ws.send(ping(id));
     const d = o.binary ? { counts: new Set([0]), ids: undefined } : due(b, framing);
     const others = () => c.texts.slice(1).filter((x) => !x.includes(id));
-    await settle(d, () => others().length, () => c.texts.some((x) => x.includes(id)), () => c.code !== undefined);
+    await settle(
+      d,
+      () => others().length,
+      () => c.texts.some((x) => x.includes(id)),
+      () => c.code !== undefined,
+    );
     if (c.code !== undefined) {
       if (c.code === 1006) return fail("cut without a close frame (1006, no reason)", "wsUtf8");
       if (!DOCUMENTED_CLOSES.has(c.code) || c.reason === "") return fail(`closed with ${c.code} "${c.reason}"`);
@@ -430,8 +457,17 @@ async function viaWs(b: Buffer, framing: "json" | "mcp", o: { binary?: boolean }
       return pass(`close ${c.code}`);
     }
     if (!c.texts.some((x) => x.includes(id))) return fail("the ping sent after it was never answered: the session is stuck");
-    const v = judge(others().map((text) => ({ text, made: false })), d, (a) =>
-      framing === "json" ? (typeof a.seq_num === "number" && typeof a.resume_token === "string" ? undefined : "no seq_num/resume_token") : "seq_num" in a ? "seq_num at the top level of an mcp frame" : undefined,
+    const v = judge(
+      others().map((text) => ({ text, made: false })),
+      d,
+      (a) =>
+        framing === "json"
+          ? typeof a.seq_num === "number" && typeof a.resume_token === "string"
+            ? undefined
+            : "no seq_num/resume_token"
+          : "seq_num" in a
+            ? "seq_num at the top level of an mcp frame"
+            : undefined,
     );
     return v ?? pass();
   } finally {
@@ -459,10 +495,19 @@ async function viaSse(b: Buffer): Promise<Verdict> {
     if (s.status !== 202) return fail(`the ping after it answered ${s.status}`);
     const d = due(b, "json");
     const others = () => stream.data.slice(1).filter((x) => !x.includes(id));
-    await settle(d, () => answers.length + others().length, () => stream.data.some((x) => x.includes(id)), () => stream.ended);
+    await settle(
+      d,
+      () => answers.length + others().length,
+      () => stream.data.some((x) => x.includes(id)),
+      () => stream.ended,
+    );
     if (!stream.data.some((x) => x.includes(id))) return fail("the ping posted after it never came on the stream");
     const all = [...answers, ...others().map((text) => ({ text, made: false }))];
-    return judge(all, d, (f, made) => (made || (typeof f.seq_num === "number" && typeof f.resume_token === "string") ? undefined : "an event without seq_num/resume_token")) ?? pass();
+    return (
+      judge(all, d, (f, made) =>
+        made || (typeof f.seq_num === "number" && typeof f.resume_token === "string") ? undefined : "an event without seq_num/resume_token",
+      ) ?? pass()
+    );
   } finally {
     stream.close();
   }
@@ -471,7 +516,9 @@ async function viaSse(b: Buffer): Promise<Verdict> {
 const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
 async function mcpSession(): Promise<string> {
   // an id no generated frame has: a frame re-using it would be a retry of the initialize (answered from HISTORY), another test
-  const init = Buffer.from('{"jsonrpc":"2.0","id":"hostile-initialize","method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"hostile","version":"1"}}}');
+  const init = Buffer.from(
+    '{"jsonrpc":"2.0","id":"hostile-initialize","method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"hostile","version":"1"}}}',
+  );
   const r = await new Promise<string>((resolve, reject) => {
     const req = http.request(`${base}/mcp`, { method: "POST", headers: { "content-type": "application/json", accept: "application/json" } }, (res) => {
       res.resume();
@@ -494,7 +541,8 @@ async function viaMcp(b: Buffer, probe = false): Promise<Verdict> {
   const want = mcpDue(b);
   if (a.timedOut) return fail(`POST /mcp not answered within ${ANSWER_MS} ms`, "mcpNotJson", "nullId", "rawKeys");
   // nothing here takes long: a POST that lasted the response timeout waited for a reply that never came
-  if (Date.now() - started >= RESPONSE_TIMEOUT_MS - 250) return fail(`POST /mcp ended only by the response timeout (${a.status}, ${JSON.stringify(a.body.slice(0, 100))})`, "mcpNotJson", "nullId", "rawKeys");
+  if (Date.now() - started >= RESPONSE_TIMEOUT_MS - 250)
+    return fail(`POST /mcp ended only by the response timeout (${a.status}, ${JSON.stringify(a.body.slice(0, 100))})`, "mcpNotJson", "nullId", "rawKeys");
   const rpcError = () => {
     const p = parse(a.body);
     return p.ok && isObject(p.v) && p.v.jsonrpc === "2.0" && isObject(p.v.error) ? (p.v.error.code as number) : undefined;
@@ -526,7 +574,9 @@ async function viaMcp(b: Buffer, probe = false): Promise<Verdict> {
         }
       }
       const missing = (want ?? []).filter((id) => !answered.has(id));
-      return missing.length > 0 ? fail(`no reply to ${missing.join(",")} (the POST ended after ${RESPONSE_TIMEOUT_MS} ms)`, "mcpNotJson", "nullId", "rawKeys") : pass("200");
+      return missing.length > 0
+        ? fail(`no reply to ${missing.join(",")} (the POST ended after ${RESPONSE_TIMEOUT_MS} ms)`, "mcpNotJson", "nullId", "rawKeys")
+        : pass("200");
     }
     default:
       return fail(`POST /mcp answered ${a.status} ${a.body.slice(0, 200)}`);
@@ -569,7 +619,10 @@ const CORPUS: [string, Buffer][] = [
   ['"str"', B('"str"')],
   ["[]", B("[]")],
   ["a 10-level nested batch", B(`${"[".repeat(10)}{"jsonrpc":"2.0","id":1,"method":"ping"}${"]".repeat(10)}`)],
-  ["a batch nested 20,000 levels deep, an item refused", B(`[{"jsonrpc":"2.0","id":{}},{"jsonrpc":"2.0","method":"x","params":{"a":${"[".repeat(20_000)}${"]".repeat(20_000)}}}]`)],
+  [
+    "a batch nested 20,000 levels deep, an item refused",
+    B(`[{"jsonrpc":"2.0","id":{}},{"jsonrpc":"2.0","method":"x","params":{"a":${"[".repeat(20_000)}${"]".repeat(20_000)}}}]`),
+  ],
   ["tasks/get with taskId *", B('{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":"*"}}')],
   ["only white space", B(" \t\r\n  \n")],
   ["5,000 keys", B(`{"jsonrpc":"2.0","id":1,"method":"ping",${Array.from({ length: 5000 }, (_, i) => `"k${i}":${i}`).join(",")}}`)],
@@ -582,12 +635,67 @@ const CORPUS: [string, Buffer][] = [
 
 const bytesOf = (x: string | number[]): Buffer => (typeof x === "string" ? B(x) : Buffer.from(x));
 const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
-const RAW: number[][] = [...Array.from({ length: 32 }, (_, i) => [i]), [0x7f], [0x80], [0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xef, 0xbb, 0xbf], [0x5c, 0x0a]];
-const VALUES = [
-  "1e400", "-0", "01", "1.5e-999", "0", "1", "-1", "1.0", "9007199254740993", "1.", "+1", "NaN", "true", "false", "null", "tru", "{}", "[]",
-  '"a"', '""', '"\\u0000"', '"\\ud800"', '"\\q"', '"\\u12"', '"*"', '">"', '"a.b"', '"in.mcp.>"', '"\\u2028"', "[[[[]]]]", '{"a":{"b":1}}',
+const RAW: number[][] = [
+  ...Array.from({ length: 32 }, (_, i) => [i]),
+  [0x7f],
+  [0x80],
+  [0xff],
+  [0xc0, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0xef, 0xbb, 0xbf],
+  [0x5c, 0x0a],
 ];
-const MEMBERS = ['"jsonrpc":"2.0"', '"jsonrpc":2', '"method":"ping"', '"method":"initialize"', '"method":"tasks/get"', '"method":"message/send"', '"method":"x"', '"params":{}', '"params":[]', '"params":{"taskId":"*"}', '"messages":[]', '"contents":[]', '"result":{}', '"error":{"code":1,"message":"m"}', '"i\\u0064":1', '"x":1'];
+const VALUES = [
+  "1e400",
+  "-0",
+  "01",
+  "1.5e-999",
+  "0",
+  "1",
+  "-1",
+  "1.0",
+  "9007199254740993",
+  "1.",
+  "+1",
+  "NaN",
+  "true",
+  "false",
+  "null",
+  "tru",
+  "{}",
+  "[]",
+  '"a"',
+  '""',
+  '"\\u0000"',
+  '"\\ud800"',
+  '"\\q"',
+  '"\\u12"',
+  '"*"',
+  '">"',
+  '"a.b"',
+  '"in.mcp.>"',
+  '"\\u2028"',
+  "[[[[]]]]",
+  '{"a":{"b":1}}',
+];
+const MEMBERS = [
+  '"jsonrpc":"2.0"',
+  '"jsonrpc":2',
+  '"method":"ping"',
+  '"method":"initialize"',
+  '"method":"tasks/get"',
+  '"method":"message/send"',
+  '"method":"x"',
+  '"params":{}',
+  '"params":[]',
+  '"params":{"taskId":"*"}',
+  '"messages":[]',
+  '"contents":[]',
+  '"result":{}',
+  '"error":{"code":1,"message":"m"}',
+  '"i\\u0064":1',
+  '"x":1',
+];
 const value = fc.oneof(
   { weight: 4, arbitrary: pick(VALUES).map(bytesOf) },
   { weight: 1, arbitrary: fc.integer({ min: 300, max: 400 }).map((n) => bytesOf("7".repeat(n))) },
@@ -595,17 +703,17 @@ const value = fc.oneof(
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v) => bytesOf(JSON.stringify(v) ?? "null")) },
   {
     weight: 3,
-    arbitrary: fc.tuple(fc.string({ maxLength: 4 }), pick(RAW), fc.boolean()).map(([a, raw, slash]) => Buffer.concat([bytesOf(`"${a.replace(/["\\]/g, "")}`), slash ? bytesOf("\\") : Buffer.alloc(0), bytesOf(raw), bytesOf('"')])),
+    arbitrary: fc
+      .tuple(fc.string({ maxLength: 4 }), pick(RAW), fc.boolean())
+      .map(([a, raw, slash]) => Buffer.concat([bytesOf(`"${a.replace(/["\\]/g, "")}`), slash ? bytesOf("\\") : Buffer.alloc(0), bytesOf(raw), bytesOf('"')])),
   },
 );
 const join = (parts: Buffer[]) => Buffer.concat(parts.flatMap((m, i) => (i === 0 ? [m] : [bytesOf(","), m])));
-const message = fc
-  .tuple(fc.subarray(MEMBERS), fc.option(value, { nil: undefined }), fc.nat())
-  .map(([ms, id, at]) => {
-    const parts = ms.map(bytesOf);
-    if (id) parts.splice(at % (parts.length + 1), 0, Buffer.concat([bytesOf('"id":'), id]));
-    return Buffer.concat([bytesOf("{"), join(parts), bytesOf("}")]);
-  });
+const message = fc.tuple(fc.subarray(MEMBERS), fc.option(value, { nil: undefined }), fc.nat()).map(([ms, id, at]) => {
+  const parts = ms.map(bytesOf);
+  if (id) parts.splice(at % (parts.length + 1), 0, Buffer.concat([bytesOf('"id":'), id]));
+  return Buffer.concat([bytesOf("{"), join(parts), bytesOf("}")]);
+});
 const fragment = fc.oneof(pick(["{", "}", "[", "]", ",", ":", '"', " ", "\n", "\\"]).map(bytesOf), pick(MEMBERS).map(bytesOf), value, pick(RAW).map(bytesOf));
 const hostile: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 5, arbitrary: message },
@@ -617,7 +725,12 @@ const hostile: fc.Arbitrary<Buffer> = fc.oneof(
       return Buffer.concat([m.subarray(0, i), f, m.subarray(Math.min(m.length, i + cut))]);
     }),
   },
-  { weight: 2, arbitrary: fc.tuple(fc.array(message, { maxLength: 3 }), fc.integer({ min: 1, max: 3 })).map(([ms, depth]) => Buffer.concat([bytesOf("[".repeat(depth)), join(ms), bytesOf("]".repeat(depth))])) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.array(message, { maxLength: 3 }), fc.integer({ min: 1, max: 3 }))
+      .map(([ms, depth]) => Buffer.concat([bytesOf("[".repeat(depth)), join(ms), bytesOf("]".repeat(depth))])),
+  },
   { weight: 1, arbitrary: fc.array(fragment, { maxLength: 20 }).map((fs) => Buffer.concat(fs)) },
 );
 
@@ -661,7 +774,8 @@ function report(t: { fail(m: string): void; comment(...a: unknown[]): void }, ou
     }
     t.fail(`${o.way}: ${o.name}: ${o.verdict.why}; input ${show(o.input)}`);
   }
-  for (const [k, { n, example }] of known) t.comment(`known bug [${k}] ${n} inputs; shortest ${show(example.input)}: ${example.verdict.ok ? "" : example.verdict.why}`);
+  for (const [k, { n, example }] of known)
+    t.comment(`known bug [${k}] ${n} inputs; shortest ${show(example.input)}: ${example.verdict.ok ? "" : example.verdict.why}`);
 }
 
 // Which known bugs still show on this gateway: each minimal reproduction, tried live (together: about RESPONSE_TIMEOUT_MS)
@@ -676,8 +790,12 @@ const REPRO = {
 const notOk = (v: Verdict) => !v.ok;
 await Promise.all([
   viaSse(REPRO.escapes).then((v) => (reproduces.escapes = notOk(v))),
-  httpRequest(`${base}/sse/messages`, "POST", { "content-type": "application/json", authorization: `Bearer ${signed(...REPRO_TOKEN)}` }, B("{}")).then((r) => (reproduces.tokenNull = r.status !== 401)),
-  ...(["nonJsonFault", "mcpNotJson", "nullId", "rawKeys", "deepBatch"] as const).map((tag) => viaMcp(REPRO[tag], true).then((v) => (reproduces[tag] = notOk(v)))),
+  httpRequest(`${base}/sse/messages`, "POST", { "content-type": "application/json", authorization: `Bearer ${signed(...REPRO_TOKEN)}` }, B("{}")).then(
+    (r) => (reproduces.tokenNull = r.status !== 401),
+  ),
+  ...(["nonJsonFault", "mcpNotJson", "nullId", "rawKeys", "deepBatch"] as const).map((tag) =>
+    viaMcp(REPRO[tag], true).then((v) => (reproduces[tag] = notOk(v))),
+  ),
   (async () => {
     // uWS cuts a text frame that is not UTF-8 without a close frame: the client sees 1006, no reason
     const c = await RawWs.open(stack.wsUrl);
@@ -715,7 +833,12 @@ t.test("a fixed corpus of hostile frames, over /ws, /ws (mcp), POST /sse/message
   // frames that only a socket can send
   const binary = B('{"jsonrpc":"2.0","id":1,"method":"ping"}');
   outcomes.push({ way: "ws", name: "a binary frame", input: binary, verdict: await viaWs(binary, "json", { binary: true }) });
-  outcomes.push({ way: "ws", name: "invalid UTF-8 in a text frame", input: Buffer.from([0x7b, 0xff, 0x7d]), verdict: await viaWs(Buffer.from([0x7b, 0xff, 0x7d]), "json") });
+  outcomes.push({
+    way: "ws",
+    name: "invalid UTF-8 in a text frame",
+    input: Buffer.from([0x7b, 0xff, 0x7d]),
+    verdict: await viaWs(Buffer.from([0x7b, 0xff, 0x7d]), "json"),
+  });
   report(t, outcomes);
   t.comment(`${outcomes.length} inputs in ${Date.now() - started} ms: ${outcomes.filter((o) => o.verdict.ok).length} answered as due`);
   const caught = await internalErrors();
@@ -738,15 +861,42 @@ t.test(`${RUNS} generated hostile frames per way in (seed ${SEED})`, async (t) =
 t.test("hostile resume tokens at every door: refused in each door's terms", async (t) => {
   const good = tokens.issue({ sid: makeSessionId("hostil", randomBytes(16)), principal: "anonymous", epoch: "x" });
   const fixed = [
-    "", ".", "..", "a.b.c", "*", ">", "in.mcp.>", "\u0000", "%", "x".repeat(5000),
-    signed("null", "{}"), signed('{"alg":"HS256"}', "null"), signed('{"alg":"none"}', '{"sid":"*"}'), signed('{"alg":"HS256"}', '{"sid":">","sub":"anonymous","ep":"e","exp":9e9}'),
-    signed('{"alg":"HS256"}', '{"sid":"abcdef.ghijklmnopqrstuvwxyz0","sub":"anonymous","ep":"e","exp":9e9}'), signed('{"alg":"HS256"}', '{"sid":["x"],"sub":"anonymous","ep":"e","exp":1e400}'),
-    good.slice(0, -1), `${good}.`,
+    "",
+    ".",
+    "..",
+    "a.b.c",
+    "*",
+    ">",
+    "in.mcp.>",
+    "\u0000",
+    "%",
+    "x".repeat(5000),
+    signed("null", "{}"),
+    signed('{"alg":"HS256"}', "null"),
+    signed('{"alg":"none"}', '{"sid":"*"}'),
+    signed('{"alg":"HS256"}', '{"sid":">","sub":"anonymous","ep":"e","exp":9e9}'),
+    signed('{"alg":"HS256"}', '{"sid":"abcdef.ghijklmnopqrstuvwxyz0","sub":"anonymous","ep":"e","exp":9e9}'),
+    signed('{"alg":"HS256"}', '{"sid":["x"],"sub":"anonymous","ep":"e","exp":1e400}'),
+    good.slice(0, -1),
+    `${good}.`,
   ];
   const generated = fc.sample(
     fc.oneof(
       fc.string({ unit: "binary", maxLength: 60 }),
-      fc.tuple(fc.jsonValue({ maxDepth: 1 }), fc.record({ sid: fc.jsonValue({ maxDepth: 1 }), sub: fc.constantFrom("anonymous", 1), ep: fc.jsonValue({ maxDepth: 0 }), exp: fc.oneof(fc.constant(9e9), fc.double()) }, { requiredKeys: [] })).map(([h, c]) => signed(JSON.stringify(h) ?? "null", JSON.stringify(c))),
+      fc
+        .tuple(
+          fc.jsonValue({ maxDepth: 1 }),
+          fc.record(
+            {
+              sid: fc.jsonValue({ maxDepth: 1 }),
+              sub: fc.constantFrom("anonymous", 1),
+              ep: fc.jsonValue({ maxDepth: 0 }),
+              exp: fc.oneof(fc.constant(9e9), fc.double()),
+            },
+            { requiredKeys: [] },
+          ),
+        )
+        .map(([h, c]) => signed(JSON.stringify(h) ?? "null", JSON.stringify(c))),
     ),
     { seed: SEED, numRuns: Math.min(RUNS, 60) },
   );
@@ -754,14 +904,17 @@ t.test("hostile resume tokens at every door: refused in each door's terms", asyn
   const knownHits: string[] = [];
   const errorsBefore = await internalErrors();
   for (const token of [...fixed, ...generated]) {
-    const nullClaims = reproduces.tokenNull && !STRICT && stillBroken(() => {
-      try {
-        tokens.verify(token, "anonymous");
-        return false;
-      } catch (e) {
-        return !(e instanceof ResumeTokenError);
-      }
-    });
+    const nullClaims =
+      reproduces.tokenNull &&
+      !STRICT &&
+      stillBroken(() => {
+        try {
+          tokens.verify(token, "anonymous");
+          return false;
+        } catch (e) {
+          return !(e instanceof ResumeTokenError);
+        }
+      });
     const expect = (ok: boolean, what: string) => {
       if (ok) return;
       if (nullClaims) knownHits.push(what);
@@ -783,17 +936,26 @@ t.test("hostile resume tokens at every door: refused in each door's terms", asyn
     if (token === "") expect(sse.status === 307, `GET /sse?resume= (empty) answered ${sse.status}`);
     else {
       const hello = parse(sse.data);
-      expect(sse.status === 200 && hello.ok && isObject(hello.v) && hello.v.type === "session", `GET /sse?resume= answered ${sse.status} ${sse.data.slice(0, 100)}`);
+      expect(
+        sse.status === 200 && hello.ok && isObject(hello.v) && hello.v.type === "session",
+        `GET /sse?resume= answered ${sse.status} ${sse.data.slice(0, 100)}`,
+      );
     }
     if (token.trim() !== "") {
       const msg = headerSafe
         ? await httpRequest(`${base}/sse/messages`, "POST", { "content-type": "application/json", authorization: `Bearer ${token}` }, B(ping("t")))
         : await httpRequest(`${base}/sse/messages?token=${q}`, "POST", { "content-type": "application/json" }, B(ping("t")));
-      expect([202, 401].includes(msg.status) && (msg.status === 202 || parses(msg.body)), `POST /sse/messages answered ${msg.status} ${msg.body.slice(0, 100)}`);
+      expect(
+        [202, 401].includes(msg.status) && (msg.status === 202 || parses(msg.body)),
+        `POST /sse/messages answered ${msg.status} ${msg.body.slice(0, 100)}`,
+      );
     }
     if (headerSafe) {
       const mcp = await httpRequest(`${base}/mcp`, "POST", { ...MCP_HEADERS, "mcp-session-id": token }, B(ping("t")));
-      expect([200, 404].includes(mcp.status) && parses(mcp.status === 200 ? (sseData(mcp.body)[0] ?? "") : mcp.body), `POST /mcp answered ${mcp.status} ${mcp.body.slice(0, 100)}`);
+      expect(
+        [200, 404].includes(mcp.status) && parses(mcp.status === 200 ? (sseData(mcp.body)[0] ?? "") : mcp.body),
+        `POST /mcp answered ${mcp.status} ${mcp.body.slice(0, 100)}`,
+      );
     }
   }
   for (const f of failures.slice(0, 10)) t.fail(f);
@@ -809,7 +971,8 @@ t.test("request framing: what could hide a second request never runs one; plain 
   const b = '{"jsonrpc":"2.0","id":"smuggled","method":"initialize","params":{}}';
   const B = `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: ${b.length}\r\n\r\n${b}`;
   const A = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
-  const head = (extra: string, body: string, line = "POST /mcp HTTP/1.1") => `${line}\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json\r\n${extra}\r\n${body}`;
+  const head = (extra: string, body: string, line = "POST /mcp HTTP/1.1") =>
+    `${line}\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json\r\n${extra}\r\n${body}`;
   const n = A.length;
   // [name, bytes, B may run (both ends agree where the first request ends)]
   const cases: [string, string, boolean][] = [
@@ -873,9 +1036,17 @@ t.test("after all of it: the same gateway processes, healthy; sessions opened be
   const m = await httpRequest(`${base}/mcp`, "POST", { ...MCP_HEADERS, "mcp-session-id": bystanderMcp }, B(ping("after")));
   t.equal(m.status, 200, "the MCP session made before the corpus answers a ping");
   t.match(JSON.parse(sseData(m.body)[0] ?? "{}"), { id: "after", result: {} });
-  const posted = await httpRequest(`${base}/sse/messages`, "POST", { "content-type": "application/json", authorization: `Bearer ${bystanderSse.token}` }, B(ping("after")));
+  const posted = await httpRequest(
+    `${base}/sse/messages`,
+    "POST",
+    { "content-type": "application/json", authorization: `Bearer ${bystanderSse.token}` },
+    B(ping("after")),
+  );
   t.equal(posted.status, 202, "the SSE session made before the corpus takes a ping");
-  t.ok(await bystanderSse.stream.until(() => bystanderSse.stream.data.some((x) => x.includes('"after"'))), "and its stream, open all along, carries the answer");
+  t.ok(
+    await bystanderSse.stream.until(() => bystanderSse.stream.data.some((x) => x.includes('"after"'))),
+    "and its stream, open all along, carries the answer",
+  );
   t.match(JSON.parse(bystanderSse.stream.data.find((x) => x.includes('"after"'))!), { id: "after", result: {} });
   bystanderSse.stream.close();
   const fresh = await RawWs.open(stack.wsUrl);
@@ -896,33 +1067,54 @@ t.test("after all of it: the same gateway processes, healthy; sessions opened be
 // ---- known bugs, end to end: the minimal reproductions (todo while they reproduce) ----------
 const todo = (tag: Tag, why: string) => (reproduces[tag] ? `BUG [${tag}] ${why}` : false);
 
-t.test("POST /mcp with id null is answered and completed", { todo: todo("nullId", "POST /mcp with id null never completes: the reply comes as a related message, the response stays open until the response timeout") }, async (t) => {
-  const v = await viaMcp(rpcFrame("null"));
-  t.ok(v.ok, v.ok ? "" : v.why);
-});
+t.test(
+  "POST /mcp with id null is answered and completed",
+  { todo: todo("nullId", "POST /mcp with id null never completes: the reply comes as a related message, the response stays open until the response timeout") },
+  async (t) => {
+    const v = await viaMcp(rpcFrame("null"));
+    t.ok(v.ok, v.ok ? "" : v.why);
+  },
+);
 
-t.test("POST /mcp with a request that is not JSON inside is answered 400 -32700", { todo: todo("mcpNotJson", "POST /mcp forwards a body that is not JSON; its POST waits out the response timeout") }, async (t) => {
-  const v = await viaMcp(B('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":tru}}'));
-  t.ok(v.ok, v.ok ? "" : v.why);
-});
+t.test(
+  "POST /mcp with a request that is not JSON inside is answered 400 -32700",
+  { todo: todo("mcpNotJson", "POST /mcp forwards a body that is not JSON; its POST waits out the response timeout") },
+  async (t) => {
+    const v = await viaMcp(B('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":tru}}'));
+    t.ok(v.ok, v.ok ? "" : v.why);
+  },
+);
 
-t.test("an id with an invalid escape gets a JSON answer on every way in", { todo: todo("escapes", "the answer names the id as sent, which is not JSON") }, async (t) => {
-  for (const way of Object.keys(WAYS) as Way[]) {
-    const v = await WAYS[way](B('{"id":"\\q","x":1}'));
-    t.ok(v.ok, `${way}: ${v.ok ? "" : v.why}`);
-  }
-});
+t.test(
+  "an id with an invalid escape gets a JSON answer on every way in",
+  { todo: todo("escapes", "the answer names the id as sent, which is not JSON") },
+  async (t) => {
+    for (const way of Object.keys(WAYS) as Way[]) {
+      const v = await WAYS[way](B('{"id":"\\q","x":1}'));
+      t.ok(v.ok, `${way}: ${v.ok ? "" : v.why}`);
+    }
+  },
+);
 
 t.test("a signed token with null claims is refused, not a 500", { todo: todo("tokenNull", "ResumeTokens.verify throws a TypeError") }, async (t) => {
-  const r = await httpRequest(`${base}/sse/messages`, "POST", { "content-type": "application/json", authorization: `Bearer ${signed("null", "{}")}` }, B(ping("t")));
+  const r = await httpRequest(
+    `${base}/sse/messages`,
+    "POST",
+    { "content-type": "application/json", authorization: `Bearer ${signed("null", "{}")}` },
+    B(ping("t")),
+  );
   t.equal(r.status, 401);
 });
 
-t.test("a text frame that is not UTF-8 is closed with 1007 and a reason", { todo: todo("wsUtf8", "uWS cuts the connection without a close frame: the client sees 1006 and no reason") }, async (t) => {
-  const c = await RawWs.open(stack.wsUrl);
-  await c.until(() => c.texts.length >= 1);
-  c.ws.send(Buffer.from([0x7b, 0xff, 0x7d]), { binary: false });
-  await c.until(() => false, 5000);
-  t.equal(c.code, 1007);
-  t.not(c.reason, "");
-});
+t.test(
+  "a text frame that is not UTF-8 is closed with 1007 and a reason",
+  { todo: todo("wsUtf8", "uWS cuts the connection without a close frame: the client sees 1006 and no reason") },
+  async (t) => {
+    const c = await RawWs.open(stack.wsUrl);
+    await c.until(() => c.texts.length >= 1);
+    c.ws.send(Buffer.from([0x7b, 0xff, 0x7d]), { binary: false });
+    await c.until(() => false, 5000);
+    t.equal(c.code, 1007);
+    t.not(c.reason, "");
+  },
+);

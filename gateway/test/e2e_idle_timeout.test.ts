@@ -25,4 +25,3 @@ t.test("a client that goes silent is closed by the idle timeout, and its routing
   t.pass("closed by idle timeout; its route removed");
   sock.destroy();
 });
-

@@ -30,9 +30,13 @@ t.test("subprotocol echoed; session notification first; frames strictly JSON-RPC
   c.send("not json");
   const parseError = await c.next();
   for (const f of [hello, init, pong, echo, missing, parseError]) {
-    t.same(Object.keys(f).filter((k) => !JSONRPC_KEYS.has(k)), [], `no extra top-level fields: ${JSON.stringify(f).slice(0, 60)}`);
+    t.same(
+      Object.keys(f).filter((k) => !JSONRPC_KEYS.has(k)),
+      [],
+      `no extra top-level fields: ${JSON.stringify(f).slice(0, 60)}`,
+    );
   }
-  const seqOf = (f: Record<string, unknown>) => ((f.result as { _meta: Record<string, number> })._meta)["radiant/seq_num"]!;
+  const seqOf = (f: Record<string, unknown>) => (f.result as { _meta: Record<string, number> })._meta["radiant/seq_num"]!;
   t.ok(seqOf(init) > 0 && seqOf(pong) > seqOf(init) && seqOf(echo) > seqOf(pong), "seq in result._meta, increasing");
   t.same(echo.result, { _meta: { "radiant/seq_num": seqOf(echo), progressToken: "p" }, x: 1 }, "an existing _meta keeps its keys");
   t.same(missing.error, { code: -32601, message: "Method not found: nope" });
@@ -41,7 +45,10 @@ t.test("subprotocol echoed; session notification first; frames strictly JSON-RPC
   await c.call(rpc(5, "radiant.test/stream", { count: 3 }));
   const notes = c.frames.slice(chunks).filter((f) => f.method);
   t.equal(notes.length, 3);
-  t.ok(notes.every((n) => typeof (n.params as { _meta: Record<string, number> })._meta["radiant/seq_num"] === "number"), "notifications carry seq in params._meta");
+  t.ok(
+    notes.every((n) => typeof (n.params as { _meta: Record<string, number> })._meta["radiant/seq_num"] === "number"),
+    "notifications carry seq in params._meta",
+  );
   await c.close();
 });
 

@@ -24,7 +24,9 @@ const mcpPost = (body: unknown, headers: Record<string, string> = {}) =>
 
 /** A session made by hand: its Mcp-Session-Id. */
 async function initialize(): Promise<string> {
-  const r = await mcpPost(rpc(0, "initialize", { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "raw", version: "1" } }), { accept: "application/json" });
+  const r = await mcpPost(rpc(0, "initialize", { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "raw", version: "1" } }), {
+    accept: "application/json",
+  });
   if (r.status !== 200) throw new Error(`initialize: ${r.status} ${r.body}`);
   return r.headers["mcp-session-id"] as string;
 }
@@ -95,7 +97,11 @@ t.test("the SDK: a POST stream cut mid-way resumes on a GET with Last-Event-ID; 
   t.ok(state.cutDone, "the POST stream was cut");
   t.same(result, { count: n });
   t.equal(chunks.length, n, "nothing twice, nothing missing");
-  t.same(chunks, Array.from({ length: n }, (_, i) => i), "chunks 0..1999 once each, in order");
+  t.same(
+    chunks,
+    Array.from({ length: n }, (_, i) => i),
+    "chunks 0..1999 once each, in order",
+  );
   t.same(await client.ping(), {}, "and the session goes on");
 });
 
@@ -105,7 +111,12 @@ t.test("a POST stream whose client vanished without a goodbye: the GET resuming 
   t.teardown(() => proxy.close());
   const h = { "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" };
   const n = 2000;
-  const post = await SseReader.open(`http://127.0.0.1:${proxy.port}/mcp`, { ...h, "content-type": "application/json", accept: BOTH }, "POST", JSON.stringify(rpc("v", "radiant.test/stream", { count: n })));
+  const post = await SseReader.open(
+    `http://127.0.0.1:${proxy.port}/mcp`,
+    { ...h, "content-type": "application/json", accept: BOTH },
+    "POST",
+    JSON.stringify(rpc("v", "radiant.test/stream", { count: n })),
+  );
   await post.waitFor(300);
   // the client's network is gone: no FIN, no RST, so the gateway's side of the POST still looks open
   proxy.freeze();
@@ -116,7 +127,11 @@ t.test("a POST stream whose client vanished without a goodbye: the GET resuming 
   await eventually("the result on the resumed GET", () => resumed.events.some(isResult), 60_000);
   const all = [...before, ...resumed.events].filter((e) => e.data !== "");
   const chunks = all.filter((e) => !isResult(e)).map((e) => (JSON.parse(e.data) as { params: Chunk }).params.i);
-  t.same(chunks, Array.from({ length: n }, (_, i) => i), "chunks 0..1999 once each, in order, across the two streams");
+  t.same(
+    chunks,
+    Array.from({ length: n }, (_, i) => i),
+    "chunks 0..1999 once each, in order, across the two streams",
+  );
   t.equal(all.filter(isResult).length, 1, "the result once");
   resumed.cut();
 });
@@ -136,7 +151,12 @@ t.test("the SDK: terminateSession is DELETE; the session is gone everywhere afte
 t.test("POST: SSE answers by default, batches, 202 for notifications, MCP-Protocol-Version tolerated", async (t) => {
   const sid = await initialize();
   const h = { "mcp-session-id": sid };
-  const s = await SseReader.open(endpoint, { ...h, "content-type": "application/json", accept: BOTH }, "POST", JSON.stringify([rpc(1, "ping"), rpc(2, "radiant.test/echo", { b: 2 }), { jsonrpc: "2.0", method: "notifications/initialized" }]));
+  const s = await SseReader.open(
+    endpoint,
+    { ...h, "content-type": "application/json", accept: BOTH },
+    "POST",
+    JSON.stringify([rpc(1, "ping"), rpc(2, "radiant.test/echo", { b: 2 }), { jsonrpc: "2.0", method: "notifications/initialized" }]),
+  );
   t.equal(s.status, 200);
   t.match(s.res!.headers["content-type"], /^text\/event-stream/);
   await s.waitEnd();
@@ -144,7 +164,10 @@ t.test("POST: SSE answers by default, batches, 202 for notifications, MCP-Protoc
   t.equal(s.frames.length, 2, "one event per response, then the stream ends");
   t.same(byId.get(1)!.result, {});
   t.same(byId.get(2)!.result, { b: 2 });
-  t.ok(s.events.every((e) => /^\d+$/.test(e.id!)), "event ids are seq numbers");
+  t.ok(
+    s.events.every((e) => /^\d+$/.test(e.id!)),
+    "event ids are seq numbers",
+  );
   const note = await mcpPost({ jsonrpc: "2.0", method: "notifications/initialized" }, h);
   t.equal(note.status, 202);
   t.equal(note.body, "");
@@ -164,12 +187,27 @@ t.test("a request re-sent with the same id (a retry) is answered from HISTORY, n
   const json = await mcpPost(rpc(77, "radiant.test/echo", { n: 1 }), { ...h, accept: "application/json" });
   t.equal(json.status, 200, "JSON: answered");
   t.same(JSON.parse(json.body), JSON.parse(first.body), "with the stored response");
-  const s = await SseReader.open(endpoint, { ...h, "content-type": "application/json", accept: BOTH }, "POST", JSON.stringify(rpc(77, "radiant.test/echo", { n: 1 })));
+  const s = await SseReader.open(
+    endpoint,
+    { ...h, "content-type": "application/json", accept: BOTH },
+    "POST",
+    JSON.stringify(rpc(77, "radiant.test/echo", { n: 1 })),
+  );
   await s.waitEnd();
   t.same(s.frames, [JSON.parse(first.body)], "SSE: the stored response once, then the end");
-  const stream = await SseReader.open(endpoint, { ...h, "content-type": "application/json", accept: BOTH }, "POST", JSON.stringify(rpc("st", "radiant.test/stream", { count: 3 })));
+  const stream = await SseReader.open(
+    endpoint,
+    { ...h, "content-type": "application/json", accept: BOTH },
+    "POST",
+    JSON.stringify(rpc("st", "radiant.test/stream", { count: 3 })),
+  );
   await stream.waitEnd();
-  const again = await SseReader.open(endpoint, { ...h, "content-type": "application/json", accept: BOTH }, "POST", JSON.stringify(rpc("st", "radiant.test/stream", { count: 3 })));
+  const again = await SseReader.open(
+    endpoint,
+    { ...h, "content-type": "application/json", accept: BOTH },
+    "POST",
+    JSON.stringify(rpc("st", "radiant.test/stream", { count: 3 })),
+  );
   await again.waitEnd();
   t.same(again.frames, stream.frames, "a streamed answer: the same messages, once each");
   // the first attempt's connection dies while the request still runs; the retry gets the answer when it comes
@@ -193,7 +231,11 @@ t.test("GET: Last-Event-ID replays from HISTORY what no POST delivered; a GET wi
   // a JSON answer has no room for the chunks: they are stored for the session's GET stream
   const replay = await SseReader.open(endpoint, { ...h, "last-event-id": "0" });
   const got = await replay.waitFor(3);
-  t.same(got.map((e) => (JSON.parse(e.data) as { params: Chunk }).params.i), [0, 1, 2], "the chunks, replayed");
+  t.same(
+    got.map((e) => (JSON.parse(e.data) as { params: Chunk }).params.i),
+    [0, 1, 2],
+    "the chunks, replayed",
+  );
   // a later request's chunk comes after anything of the first one on this stream
   const marker = await mcpPost(rpc(6, "radiant.test/stream", { count: 1 }), { ...h, accept: "application/json" });
   t.equal(marker.status, 200);
@@ -206,7 +248,11 @@ t.test("GET: Last-Event-ID replays from HISTORY what no POST delivered; a GET wi
   replay.cut();
   const again = await SseReader.open(endpoint, { ...h, "last-event-id": got[0]!.id! });
   const rest = await again.waitFor(2);
-  t.same(rest.map((e) => e.id), [got[1]!.id, got[2]!.id], "exactly what came after the id");
+  t.same(
+    rest.map((e) => e.id),
+    [got[1]!.id, got[2]!.id],
+    "exactly what came after the id",
+  );
   again.cut();
   const fresh = await SseReader.open(endpoint, { ...h, "mcp-protocol-version": "2025-11-25" });
   const [prime] = await fresh.waitFor(1);

@@ -33,7 +33,10 @@ t.test("wscat, as the README shows it", async (t) => {
   const { stdout } = await promisify(execFile)(wscat, ["-c", stack.wsUrl, "-x", '{"jsonrpc":"2.0","method":"initialize","id":1}', "-w", "2"], {
     timeout: 30_000,
   });
-  const frames = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const frames = stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   t.equal(frames[0]?.type, "session");
   t.match(frames[1], { id: 1, result: { protocolVersion: "2025-03-26" } });
 });
@@ -59,7 +62,10 @@ t.test("seq_num strictly increases and every reply arrives once, in order", asyn
   for (let i = 0; i < n; i++) c.send(rpc(i, "radiant.test/echo", { i }));
   const got = await c.take(n);
   const seqs = got.map((f) => f.seq_num!);
-  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), "increasing");
+  t.ok(
+    seqs.every((s, i) => i === 0 || s > seqs[i - 1]!),
+    "increasing",
+  );
   t.same(
     got.map((f) => f.id).sort((a, b) => Number(a) - Number(b)),
     Array.from({ length: n }, (_, i) => i),
@@ -67,7 +73,11 @@ t.test("seq_num strictly increases and every reply arrives once, in order", asyn
   );
   const stream = await c.call(rpc("s", "radiant.test/stream", { count: 500 }));
   const chunks = c.frames.filter((f) => f.method === "notifications/radiant.test/chunk");
-  t.same(chunks.map((f) => (f.params as { i: number }).i), Array.from({ length: 500 }, (_, i) => i), "a 500-frame stream: each once, in order");
+  t.same(
+    chunks.map((f) => (f.params as { i: number }).i),
+    Array.from({ length: 500 }, (_, i) => i),
+    "a 500-frame stream: each once, in order",
+  );
   t.same(stream.result, { count: 500 });
   await c.close();
 });
@@ -77,7 +87,13 @@ t.test("the other four protocols answer 'not supported yet' in their own format"
   c.send({ jsonrpc: "2.0", id: 7, method: "message/send", params: { message: { kind: "message", role: "user", messageId: "m", parts: [] } } });
   const a2a = await c.next();
   t.match(a2a, { jsonrpc: "2.0", id: 7, error: { code: -32004, message: /A2A is not supported/ } });
-  c.send({ model: "gpt", messages: [{ role: "system", content: "x" }, { role: "user", content: "hi" }] });
+  c.send({
+    model: "gpt",
+    messages: [
+      { role: "system", content: "x" },
+      { role: "user", content: "hi" },
+    ],
+  });
   t.match(await c.next(), { error: { type: "invalid_request_error", code: "unsupported_protocol", message: /OpenAI/ } });
   c.send({ model: "claude", max_tokens: 10, system: "be brief", messages: [{ role: "user", content: "hi" }] });
   t.match(await c.next(), { type: "error", error: { type: "invalid_request_error", message: /Anthropic/ } });
@@ -112,7 +128,11 @@ t.test("/health counts what happened", async (t) => {
   await c.call(rpc(1, "ping"));
   const during = await stack.health();
   t.equal(during.code, 200);
-  t.same(Object.keys(during.body), ["status", "active_connections", "total_connections", "messages_in", "messages_out", "nats"], "the seed's fields, plus NATS");
+  t.same(
+    Object.keys(during.body),
+    ["status", "active_connections", "total_connections", "messages_in", "messages_out", "nats"],
+    "the seed's fields, plus NATS",
+  );
   t.match(during.body, { status: "ok", nats: "connected", active_connections: 1 });
   t.equal(during.body.total_connections, (before.total_connections as number) + 1);
   t.equal(during.body.messages_in, (before.messages_in as number) + 1);

@@ -26,7 +26,7 @@ t.test("requests during an outage get errors; service resumes when NATS is back"
   await stack.nats.start();
   await eventually("/health ok again", async () => (await stack.health()).code === 200, 30_000);
   // JetStream may need a moment after the server is up: retry until answered
-  let answer;
+  let answer: Awaited<ReturnType<typeof c.call>> | undefined;
   for (let i = 0; i < 100; i++) {
     answer = await c.call(rpc(`after-${i}`, "ping"));
     if (answer.result) break;

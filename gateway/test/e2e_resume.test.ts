@@ -25,10 +25,17 @@ t.test("drop in the middle of 2,000 replies, resume: every reply once, in order"
   t.not(hello.resume_token, undefined);
   const rest = await r.take(n + 1 - 500, 60_000);
   const all = [...first, ...rest];
-  t.same(all.slice(0, n).map(chunkNo), Array.from({ length: n }, (_, i) => i), "chunks 0..1999 once each, in order");
+  t.same(
+    all.slice(0, n).map(chunkNo),
+    Array.from({ length: n }, (_, i) => i),
+    "chunks 0..1999 once each, in order",
+  );
   t.same(all[n]!.result, { count: n });
   const seqs = all.map((f) => f.seq_num!);
-  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), "seq_num strictly increasing across the seam");
+  t.ok(
+    seqs.every((s, i) => i === 0 || s > seqs[i - 1]!),
+    "seq_num strictly increasing across the seam",
+  );
   t.same((await r.call(rpc("after", "ping"))).result, {}, "and then live");
   await r.close();
 });
@@ -42,7 +49,10 @@ t.test("resume while replies are still being produced: no gap, no duplicate at t
   const r = await Client.connect(resumeUrl(session.resume_token!, first.at(-1)!.seq_num!));
   t.equal((await r.next()).resumed, true);
   const rest = await r.take(n + 1 - 100, 60_000);
-  t.same([...first, ...rest].slice(0, n).map(chunkNo), Array.from({ length: n }, (_, i) => i));
+  t.same(
+    [...first, ...rest].slice(0, n).map(chunkNo),
+    Array.from({ length: n }, (_, i) => i),
+  );
   await r.close();
 });
 
@@ -106,7 +116,13 @@ t.test("the mcp framing resumes the same way, frames stay strict JSON-RPC", asyn
   const r = await Client.connect(resumeUrl(hello.resume_token, lastSeq), ["mcp"]);
   t.match(await r.next(), { method: "notifications/radiant/session", params: { sid: hello.sid, resumed: true } });
   const rest = await r.take(41);
-  t.same([...first, ...rest].slice(0, 50).map(chunkNo), Array.from({ length: 50 }, (_, i) => i));
-  t.ok(rest.every((f) => f.seq_num === undefined && f.resume_token === undefined), "no top-level extras");
+  t.same(
+    [...first, ...rest].slice(0, 50).map(chunkNo),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
+  t.ok(
+    rest.every((f) => f.seq_num === undefined && f.resume_token === undefined),
+    "no top-level extras",
+  );
   await r.close();
 });

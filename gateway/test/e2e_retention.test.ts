@@ -61,9 +61,16 @@ t.test("a connected client that stops reading while retention drops what it has 
   const seqs = c.frames.map((f) => f.seq_num!).filter((s) => s > 0);
   const last = seqs.at(-1)!;
   t.equal(reason, `history lost: messages after seq_num ${last} expired before delivery`, "the reason names the last seq_num the client has");
-  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), "what it got is in order");
+  t.ok(
+    seqs.every((s, i) => i === 0 || s > seqs[i - 1]!),
+    "what it got is in order",
+  );
   const chunks = c.frames.filter((f) => f.method === "notifications/radiant.test/chunk").map((f) => (f.params as { i: number }).i);
-  t.same(chunks, Array.from({ length: chunks.length }, (_, i) => i), "and without a gap: nothing after a hole was handed over");
+  t.same(
+    chunks,
+    Array.from({ length: chunks.length }, (_, i) => i),
+    "and without a gap: nothing after a hole was handed over",
+  );
   t.ok(chunks.length < n, `${chunks.length} of ${n} chunks before the loss`);
   const metrics = await (await fetch(`${stack.healthUrl}/metrics`)).text();
   t.match(metrics, /radiant_history_lost_total [1-9]/);

@@ -25,7 +25,7 @@ t.test("2,000 sessions opened and closed (half closed, half reset): no subscript
   t.equal((await stack.health()).body.active_connections, n);
   // a message on the last one proves the path is live
   t.same((await clients[n - 1]!.call(rpc(1, "ping"))).result, {});
-  clients.forEach((c, i) => (i % 2 === 0 ? c.ws.close() : c.ws.terminate()));
+  for (const [i, c] of clients.entries()) i % 2 === 0 ? c.ws.close() : c.ws.terminate();
   await Promise.all(clients.map((c) => c.closed));
   await eventually("routes back to none", async () => (await liveRoutes(stack)).home === 0);
   t.equal(await subs(), baseline);
@@ -37,7 +37,10 @@ t.test("SIGTERM: clients are told to reconnect and resume (1012); resumed on the
   const gw = stack.gateway!.child;
   gw.kill("SIGTERM");
   const closes = await Promise.all(sessions.map((s) => s.c.closed));
-  t.ok(closes.every((c) => c.code === 1012), "every client got 1012");
+  t.ok(
+    closes.every((c) => c.code === 1012),
+    "every client got 1012",
+  );
   t.match(closes[0]!.reason, /reconnect and resume/);
   const code = await exited(gw);
   t.equal(code, 0, "the supervisor exits 0 once its processes have");
@@ -53,7 +56,7 @@ t.test("SIGTERM: clients are told to reconnect and resume (1012); resumed on the
   await eventually("a subscription each: their home is gone", async () => (await liveRoutes(stack)).away === 20);
   t.equal(await subs(), baseline + 20, "as the NATS server counts them");
   t.same((await resumed[0]!.call(rpc(1, "ping"))).result, {}, "a new gateway serves them");
-  resumed.forEach((c, i) => (i % 2 === 0 ? c.ws.close() : c.ws.terminate()));
+  for (const [i, c] of resumed.entries()) i % 2 === 0 ? c.ws.close() : c.ws.terminate();
   await Promise.all(resumed.map((c) => c.closed));
   await eventually("their subscriptions are gone", async () => (await subs()) === baseline);
   t.equal((await liveRoutes(stack)).away, 0);

@@ -25,10 +25,17 @@ t.test("reads nothing for 5 s while 5,000 messages (1 KiB each) are published, t
   const frames = await c.take(n + 1, 60_000);
   clearInterval(sampler);
   const chunks = frames.filter((f) => f.method === "notifications/radiant.test/chunk").map((f) => (f.params as { i: number }).i);
-  t.same(chunks, Array.from({ length: n }, (_, i) => i), "every chunk once, in order");
+  t.same(
+    chunks,
+    Array.from({ length: n }, (_, i) => i),
+    "every chunk once, in order",
+  );
   t.same(frames.at(-1)!.result, { count: n }, "then the result");
   const seqs = frames.map((f) => f.seq_num!);
-  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), "seq_num strictly increasing");
+  t.ok(
+    seqs.every((s, i) => i === 0 || s > seqs[i - 1]!),
+    "seq_num strictly increasing",
+  );
   const growth = peak - before;
   t.comment(`gateway RSS growth at peak: ${(growth / 1024 / 1024).toFixed(1)} MiB for ${((n * 1100) / 1024 / 1024).toFixed(1)} MiB of messages`);
   t.ok(growth < 64 * 1024 * 1024, "the gateway did not queue the stream (growth under 64 MiB)");

@@ -80,14 +80,27 @@ t.test("eventsource: cut the TCP connection mid-stream; it reconnects with Last-
   t.ok(opens >= 2, `it reconnected by itself (${opens} opens)`);
   const sessions = frames.filter((f) => f.type === "session");
   t.equal(sessions.length, opens, "one session frame per connection");
-  t.ok(sessions.every((s) => s.sid === sessions[0]!.sid), "the same session each time");
-  t.ok(sessions.slice(1).every((s) => s.resumed === true), "resumed");
+  t.ok(
+    sessions.every((s) => s.sid === sessions[0]!.sid),
+    "the same session each time",
+  );
+  t.ok(
+    sessions.slice(1).every((s) => s.resumed === true),
+    "resumed",
+  );
   const replies = frames.filter((f) => f.type !== "session");
   t.equal(replies.length, n + 1, "nothing twice");
-  t.same(replies.slice(0, n).map(chunkNo), Array.from({ length: n }, (_, i) => i), "chunks 0..1999 once each, in order");
+  t.same(
+    replies.slice(0, n).map(chunkNo),
+    Array.from({ length: n }, (_, i) => i),
+    "chunks 0..1999 once each, in order",
+  );
   t.same(replies[n]!.result, { count: n });
   const seqs = replies.map((f) => f.seq_num as number);
-  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), "seq_num strictly increasing across the cut");
+  t.ok(
+    seqs.every((s, i) => i === 0 || s > seqs[i - 1]!),
+    "seq_num strictly increasing across the cut",
+  );
 });
 
 t.test("?last_seq= resumes without EventSource's header; a bad token gets a fresh session saying why", async (t) => {
@@ -101,7 +114,11 @@ t.test("?last_seq= resumes without EventSource's header; a bad token gets a fres
   const r = await SseReader.open(`${url}&last_seq=${second.seq_num}`);
   const again = await r.waitFor(3);
   t.match(JSON.parse(again[0]!.data), { type: "session", resumed: true });
-  t.same(again.slice(1).map((e) => e.id), [got[3]!.id, got[4]!.id], "exactly what came after last_seq");
+  t.same(
+    again.slice(1).map((e) => e.id),
+    [got[3]!.id, got[4]!.id],
+    "exactly what came after last_seq",
+  );
   r.cut();
   const bad = await SseReader.open(`${base}/sse?resume=not-a-token`);
   const [hello] = await bad.waitFor(1);
@@ -116,11 +133,19 @@ t.test("a reader that stops reading: writes pause at the bound, every message ar
   s.pause();
   const n = 4000;
   await post(token, rpc("big", "radiant.test/stream", { count: n, pad: 2048 }));
-  await eventually("live delivery paused at the bound", async () => /radiant_slow_consumer_pauses_total [1-9]/.test(await (await fetch(`${stack.healthUrl}/metrics`)).text()), 30_000);
+  await eventually(
+    "live delivery paused at the bound",
+    async () => /radiant_slow_consumer_pauses_total [1-9]/.test(await (await fetch(`${stack.healthUrl}/metrics`)).text()),
+    30_000,
+  );
   s.resume();
   const all = await s.waitFor(n + 2, 90_000);
   const replies = all.slice(1).map((e) => JSON.parse(e.data) as Record<string, unknown>);
-  t.same(replies.slice(0, n).map(chunkNo), Array.from({ length: n }, (_, i) => i), "every chunk once, in order");
+  t.same(
+    replies.slice(0, n).map(chunkNo),
+    Array.from({ length: n }, (_, i) => i),
+    "every chunk once, in order",
+  );
   t.same(replies[n]!.result, { count: n });
   s.cut();
 });

@@ -14,15 +14,26 @@ interface Run {
 }
 
 const SECRET = "a-long-random-production-secret-0123456789";
-const BASE_ENV = { PATH: process.env.PATH!, NATS_URL: "nats://127.0.0.1:1", GATEWAY_LISTEN_ADDR: "127.0.0.1:0", GATEWAY_HEALTH_ADDR: "127.0.0.1:0", RESUME_TOKEN_SECRET: SECRET };
+const BASE_ENV = {
+  PATH: process.env.PATH!,
+  NATS_URL: "nats://127.0.0.1:1",
+  GATEWAY_LISTEN_ADDR: "127.0.0.1:0",
+  GATEWAY_HEALTH_ADDR: "127.0.0.1:0",
+  RESUME_TOKEN_SECRET: SECRET,
+};
 
 function run(env: Record<string, string>, nodeArgs: string[] = [], ms = 4000): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [...nodeArgs, entries.gateway], {
-      env: { ...BASE_ENV, ...env },
-      timeout: ms,
-      killSignal: "SIGTERM",
-    }, (err, stdout, stderr) => resolve({ code: child.exitCode ?? (err ? 1 : 0), stdout, stderr }));
+    const child = execFile(
+      process.execPath,
+      [...nodeArgs, entries.gateway],
+      {
+        env: { ...BASE_ENV, ...env },
+        timeout: ms,
+        killSignal: "SIGTERM",
+      },
+      (err, stdout, stderr) => resolve({ code: child.exitCode ?? (err ? 1 : 0), stdout, stderr }),
+    );
   });
 }
 

@@ -48,6 +48,9 @@ t.test("starting another worker (set-up runs again) breaks nothing", async (t) =
       return Number(/"handled":(\d+)/.exec(w.output)?.[1] ?? -1);
     }),
   );
-  t.ok(handled.every((h) => h >= 0), `every worker exited cleanly (handled: ${handled.join(", ")})`);
+  t.ok(
+    handled.every((h) => h >= 0),
+    `every worker exited cleanly (handled: ${handled.join(", ")})`,
+  );
   t.ok(handled.filter((h) => h > 0).length >= 2, "the work was shared");
 });

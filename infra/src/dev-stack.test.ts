@@ -63,7 +63,10 @@ async function ping(): Promise<Record<string, unknown>> {
   try {
     const frames: Record<string, unknown>[] = [];
     ws.on("message", (d) => frames.push(JSON.parse(d.toString()) as Record<string, unknown>));
-    await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
     await waitFor("the session frame", async () => frames.length >= 1, 20_000);
     ws.send('{"jsonrpc":"2.0","id":1,"method":"ping"}');
     await waitFor("the answer to ping", async () => frames.some((f) => f.id === 1), 30_000);
@@ -114,7 +117,7 @@ t.test("kill -9 the worker: it is restarted, the stack stays up, a new session g
   t.equal(child.exitCode, null, "make run still runs");
   await waitFor("gateway /health ok", healthOk, 30_000).catch(withOutput);
   t.same((await ping().catch(withOutput)).result, {}, "ping answered after the restart");
-  t.match(out, new RegExp(`"process":"worker-0","code":null,"signal":"SIGKILL","delayMs":\\d+,"msg":"worker-0 exited; restarting it`));
+  t.match(out, /"process":"worker-0","code":null,"signal":"SIGKILL","delayMs":\d+,"msg":"worker-0 exited; restarting it/);
 });
 
 t.test("kill -9 the egress proxy: it is restarted and answers /health again", async (t) => {
@@ -167,7 +170,10 @@ t.test("a process that cannot run (invalid configuration, exit 2) is not restart
   t.teardown(() => bad.kill("SIGKILL"));
   t.equal(await exited(bad), 1, "exits 1");
   t.match(out2, /worker: invalid configuration: WORKER_CONCURRENCY/);
-  t.match(out2, /"process":"worker-0","code":2,"signal":null,"reason":"invalid configuration","msg":"worker-0 cannot run \(invalid configuration\): not restarting it; stopping the stack"/);
+  t.match(
+    out2,
+    /"process":"worker-0","code":2,"signal":null,"reason":"invalid configuration","msg":"worker-0 cannot run \(invalid configuration\): not restarting it; stopping the stack"/,
+  );
   t.notMatch(out2, /restarting it in/, "no restart");
   t.match(out2, /resume token secret: RESUME_TOKEN_SECRET from the environment/);
   t.notOk(out2.includes("a-secret-given-in-the-environment-0123456789"), "the secret is not in the output");

@@ -44,7 +44,7 @@ export function url(env: Env, name: string, dflt: string, schemes: string[]): st
     }
     const scheme = u.protocol.slice(0, -1);
     if (!schemes.includes(scheme)) {
-      throw new ConfigError(name, `"${part}" must use ${schemes.map((s) => s + "://").join(" or ")}`);
+      throw new ConfigError(name, `"${part}" must use ${schemes.map((s) => `${s}://`).join(" or ")}`);
     }
   }
   return v;

@@ -93,8 +93,18 @@ export class NatsServer {
     const config = join(this.opts.storeDir, "radiant-nats.conf");
     writeFileSync(config, `max_payload: ${this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD}\n`);
     const args = [
-      "-c", config, "-a", this.host, "-p", String(this.port), "-m", String(this.monitorPort),
-      "-js", "-sd", this.opts.storeDir, ...(this.opts.args ?? []),
+      "-c",
+      config,
+      "-a",
+      this.host,
+      "-p",
+      String(this.port),
+      "-m",
+      String(this.monitorPort),
+      "-js",
+      "-sd",
+      this.opts.storeDir,
+      ...(this.opts.args ?? []),
     ];
     const child = spawnOwned(natsServerBinary(), args);
     this.child = child;

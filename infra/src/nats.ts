@@ -19,12 +19,7 @@ export interface NatsLink {
   onDisconnect(f: () => void): void;
 }
 
-export async function openNats(
-  servers: string,
-  name: string,
-  log: Logger,
-  topology: TopologyOptions = {},
-): Promise<NatsLink> {
+export async function openNats(servers: string, name: string, log: Logger, topology: TopologyOptions = {}): Promise<NatsLink> {
   const nc = await connect({
     servers: servers.split(",").map((s) => s.trim()),
     name,

@@ -57,7 +57,11 @@ t.test("publishes refused before they are sent leave no gap: every other one sti
   t.equal(outcomes.filter((o) => o === "too large").length, 600, "each too large one refused");
   t.equal(seqs.length, 2400, "every other one acked");
   t.equal(new Set(seqs).size, 2400, "each with its own ack");
-  t.same(seqs, [...seqs].sort((a, b) => a - b), "in publish order");
+  t.same(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+    "in publish order",
+  );
   p.close();
 });
 
@@ -72,11 +76,29 @@ t.test("refusals: no stream (no responders) is transient, a full stream is not",
   p.close();
 });
 
-t.test("no ack in time: a transient timeout, and a late ack is ignored", async (t) => {
+t.test("no ack in time: a transient timeout", async (t) => {
+  // a core subscriber that never answers: the publish is taken, no ack ever comes
+  const silent = nc.subscribe("noack.>", { callback: () => {} });
   const p = new AckedPublisher(nc, 300);
-  await server.stop();
-  const e = await p.publish("p.late", data).catch((err: unknown) => err);
+  const e = await p.publish("noack.1", data).catch((err: unknown) => err);
   t.ok(e instanceof PublishError && e.transient);
   t.match((e as Error).message, /timeout/);
   p.close();
+  silent.unsubscribe();
 });
+
+t.test("the link down: a publish is refused at once as passing, never kept by nats.js to be sent after what follows it", async (t) => {
+  const p = new AckedPublisher(nc, 60_000);
+  await server.stop();
+  await waitFor(() => !(nc as unknown as { protocol: { connected: boolean } }).protocol.connected);
+  const t0 = Date.now();
+  const e = await p.publish("p.down", data).catch((err: unknown) => err);
+  t.ok(e instanceof PublishError && e.transient, "passing: try again");
+  t.match((e as Error).message, /not connected/);
+  t.ok(Date.now() - t0 < 5000, "at once, not after the ack timeout");
+  p.close();
+});
+
+async function waitFor(f: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 50));
+}

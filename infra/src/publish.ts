@@ -7,6 +7,7 @@
 // subscription, is matched by a counter, and one sweep per interval times out
 // whatever waited too long.
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { NatsConnectionImpl } from "@nats-io/nats-core/internal";
 import { headers, newHeaders, putHeader } from "@radiant/wire";
 
 export interface PubAck {
@@ -28,6 +29,18 @@ export class PublishError extends Error {
     super(message);
     this.name = "PublishError";
   }
+}
+
+/**
+ * Whether the connection is up right now. While it is down nats.js keeps
+ * publishes and sends them once it is back: a message written just before the
+ * server went away is lost, and one made after it would then be stored ahead
+ * of it. A publish made while the link is down is refused instead (a passing
+ * failure: the caller tries again, in its order). nats.js says so only through
+ * its status events, which come a turn late: its own flag is read here.
+ */
+function linkUp(nc: NatsConnection): boolean {
+  return nc instanceof NatsConnectionImpl ? nc.protocol.connected : !nc.isClosed();
 }
 
 /** What nats.js threw at a publish: too large for the server, or a connection that is not there. */
@@ -75,7 +88,9 @@ export class AckedPublisher {
       }
     }
     if (data.byteLength > this.maxPayload()) {
-      return Promise.reject(new PublishError(`too large for the message broker: ${data.byteLength} bytes, its max_payload is ${this.maxPayload()}`, false, true));
+      return Promise.reject(
+        new PublishError(`too large for the message broker: ${data.byteLength} bytes, its max_payload is ${this.maxPayload()}`, false, true),
+      );
     }
     return new Promise<PubAck>((resolve, reject) => {
       this.pending.add(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
@@ -92,7 +107,12 @@ export class AckedPublisher {
    */
   private readonly queue: [number, string, Uint8Array, MsgHdrs | undefined][] = [];
   private readonly flushQueue = (): void => {
+    const up = linkUp(this.nc);
     for (const [token, subject, data, hdrs] of this.queue.splice(0)) {
+      if (!up) {
+        this.pending.take(token)?.reject(new PublishError("not connected to the message broker", true));
+        continue;
+      }
       try {
         this.nc.publish(subject, data, { reply: this.prefix + token, ...(hdrs ? { headers: hdrs } : {}) });
       } catch (e) {
@@ -123,7 +143,8 @@ export class AckedPublisher {
     } catch {
       return p.reject(new PublishError("unreadable JetStream ack", false));
     }
-    if (a.error || typeof a.seq !== "number") return p.reject(new PublishError(`JetStream refused it: ${a.error?.description ?? "no sequence in the ack"}`, false));
+    if (a.error || typeof a.seq !== "number")
+      return p.reject(new PublishError(`JetStream refused it: ${a.error?.description ?? "no sequence in the ack"}`, false));
     p.resolve({ stream: a.stream ?? "", seq: a.seq, duplicate: a.duplicate === true });
   }
 

@@ -153,8 +153,14 @@ export function loadOrCreateResumeTokenSecret(file: string): { secret: string; c
 async function accepts(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connectTcp({ port, host, timeout: 1000 });
-    sock.once("connect", () => (sock.destroy(), resolve(true)));
-    sock.once("timeout", () => (sock.destroy(), resolve(false)));
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("timeout", () => {
+      sock.destroy();
+      resolve(false);
+    });
     sock.once("error", () => resolve(false));
   });
 }
@@ -195,7 +201,13 @@ export class Stack {
   static async start(o: StackOptions): Promise<Stack> {
     const host = o.host ?? "127.0.0.1";
     mkdirSync(o.dir, { recursive: true });
-    const nats = await NatsServer.start({ storeDir: join(o.dir, "nats"), host, port: o.natsPort, monitorPort: o.natsMonitorPort, maxPayload: o.natsMaxPayload });
+    const nats = await NatsServer.start({
+      storeDir: join(o.dir, "nats"),
+      host,
+      port: o.natsPort,
+      monitorPort: o.natsMonitorPort,
+      maxPayload: o.natsMaxPayload,
+    });
     // the gateway takes ephemeral ports itself unless told (SO_REUSEPORT makes a guessed port unsafe)
     const s = new Stack(o, nats, host, o.gatewayPort ?? 0, o.healthPort ?? 0, o.egressPort || (await freePort(host)));
     if (!o.inheritLogs) s.logs = createWriteStream(join(o.dir, "stack.log"), { flags: "a" });
@@ -368,7 +380,11 @@ export class Stack {
       },
       (g) => {
         // ephemeral ports: the new gateway says which
-        if (!this.o.inheritLogs) void this.waitOutput(g, GATEWAY_READY).then(() => this.readPorts(g), () => {});
+        if (!this.o.inheritLogs)
+          void this.waitOutput(g, GATEWAY_READY).then(
+            () => this.readPorts(g),
+            () => {},
+          );
       },
     );
     const g = this.gateway;
@@ -385,7 +401,9 @@ export class Stack {
   }
 
   private readPorts(g: Proc): void {
-    const ready = this.current(g).split("\n").find((l) => l.includes(GATEWAY_READY))!;
+    const ready = this.current(g)
+      .split("\n")
+      .find((l) => l.includes(GATEWAY_READY))!;
     ({ port: this.gatewayPort, healthPort: this.healthPort } = JSON.parse(ready) as { port: number; healthPort: number });
   }
 

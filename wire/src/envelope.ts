@@ -39,8 +39,7 @@ export function decodeInbox(bytes: Uint8Array): InboxEnvelope {
   }
   const o = v as Partial<InboxEnvelope> | null;
   if (
-    !o ||
-    o.v !== 2 ||
+    o?.v !== 2 ||
     !isSessionId(o.sid) ||
     !isProtocol(o.proto) ||
     !isOperation(o.proto, o.op) ||

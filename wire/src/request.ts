@@ -18,6 +18,7 @@ export function requestKey(idJson: string): string {
   return raw.length <= 48 ? `i${raw.toString("base64url")}` : `h${createHash("sha256").update(raw).digest("base64url")}`;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a string id with a raw control character is not simple
 const SIMPLE_ID = /^(?:0|-?[1-9]\d{0,14}|"[^"\\\u0000-\u001f]*")$/;
 
 /**

@@ -63,9 +63,7 @@ export function inboxStreamConfig(): Partial<StreamConfig> & { name: string } {
   };
 }
 
-export function historyStreamConfig(
-  r: HistoryRetention = defaultHistoryRetention,
-): Partial<StreamConfig> & { name: string } {
+export function historyStreamConfig(r: HistoryRetention = defaultHistoryRetention): Partial<StreamConfig> & { name: string } {
   return {
     name: HISTORY_STREAM,
     subjects: [subjects.historyAll],

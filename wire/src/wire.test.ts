@@ -65,7 +65,17 @@ t.test("a reply's frames descriptor round-trips, and one that does not fit its b
   ];
   t.same(parseFrames(formatFrames(frames), 262), frames);
   t.same(parseFrames(formatFrames([]), 0), [], "no frames: an end marker");
-  for (const [bad, size] of [["57", 58], ["57@57", 57], ["57@0", 57], ["x", 1], ["5:no spaces", 5], ["5:a\nb", 5], ["none", 3], ["", 0], ["5,", 5]] as const) {
+  for (const [bad, size] of [
+    ["57", 58],
+    ["57@57", 57],
+    ["57@0", 57],
+    ["x", 1],
+    ["5:no spaces", 5],
+    ["5:a\nb", 5],
+    ["none", 3],
+    ["", 0],
+    ["5,", 5],
+  ] as const) {
     t.equal(parseFrames(bad, size), undefined, JSON.stringify(bad));
   }
   t.throws(() => formatFrames([{ length: 1, event: "a b" }]), "an event name that would break the header or the SSE line");
@@ -95,12 +105,20 @@ t.test("our headers: set straight, read back after the wire, refused with CR or 
   t.equal(headerOf(back, headers.frames), "", "absent: empty, as nats.js says it");
   t.equal(headerOf(undefined, headers.request), "");
   // a MsgHdrs of another make (a second copy of nats-core): its own get()
-  const other: MsgHdrs = Object.assign(Object.create(null) as object, { get: (k: string) => (k === headers.end ? "1" : ""), set: () => {} }) as unknown as MsgHdrs;
+  const other: MsgHdrs = Object.assign(Object.create(null) as object, {
+    get: (k: string) => (k === headers.end ? "1" : ""),
+    set: () => {},
+  }) as unknown as MsgHdrs;
   t.equal(headerOf(other, headers.end), "1");
 });
 
 t.test("control notices round-trip; anything else is not one", async (t) => {
-  for (const c of [{ kind: "takeover", by: "abcDEF_-" }, { kind: "ended" }, { kind: "resumedFrom", eventId: 42 }, { kind: "cancel", rid: "iMQ", reason: "client gone" }] as const) {
+  for (const c of [
+    { kind: "takeover", by: "abcDEF_-" },
+    { kind: "ended" },
+    { kind: "resumedFrom", eventId: 42 },
+    { kind: "cancel", rid: "iMQ", reason: "client gone" },
+  ] as const) {
     t.same(readControl(controlHeaders(c)), c);
   }
   for (const v of ["", "takeover", "takeover a.b", "resumed-from -1", "resumed-from x", "cancel iMQ 99", "cancel iMQ 0", "cancel *.> gone", "nope"]) {
@@ -112,7 +130,15 @@ t.test("control notices round-trip; anything else is not one", async (t) => {
 });
 
 t.test("request ids: a JSON-RPC id makes the same id at the gateway (raw) and the worker (parsed); others are unique", async (t) => {
-  for (const [raw, parsed] of [["1", 1], ["1.0", 1], ["-0", 0], ['"A"', "A"], ['"\\u0041"', "A"], ["1e2", 100], ['"é"', "é"]] as const) {
+  for (const [raw, parsed] of [
+    ["1", 1],
+    ["1.0", 1],
+    ["-0", 0],
+    ['"A"', "A"],
+    ['"\\u0041"', "A"],
+    ["1e2", 100],
+    ['"é"', "é"],
+  ] as const) {
     t.equal(rpcRequestId(raw), rpcRequestId(JSON.stringify(parsed)), `${raw} ≡ ${JSON.stringify(parsed)}`);
   }
   t.equal(canonicalIdJson("12"), "12");
@@ -139,9 +165,28 @@ t.test("subjects are spelled here; session ids fit one subject token", async (t)
 t.test("a session id is exactly what gateways make: the table of what is refused", async (t) => {
   const ok = "Xk3p9Qn7CwoAsstjBLzJlhMYvgUw";
   const bad: unknown[] = [
-    "*", ">", "out.*.*", `${ok.slice(0, 27)}*`, `${ok.slice(0, 27)}>`, `${ok.slice(0, 27)}.`, `${ok.slice(0, 14)} ${ok.slice(15)}`,
-    `${ok.slice(0, 27)}\n`, `${ok.slice(0, 27)}\t`, "", ok.slice(0, 27), `${ok}A`, "A".repeat(1000), `${ok.slice(0, 27)}é`, `${ok.slice(0, 27)}=`,
-    `${ok.slice(0, 27)}+`, `${ok.slice(0, 27)}/`, 123, null, undefined, {}, ["a"],
+    "*",
+    ">",
+    "out.*.*",
+    `${ok.slice(0, 27)}*`,
+    `${ok.slice(0, 27)}>`,
+    `${ok.slice(0, 27)}.`,
+    `${ok.slice(0, 14)} ${ok.slice(15)}`,
+    `${ok.slice(0, 27)}\n`,
+    `${ok.slice(0, 27)}\t`,
+    "",
+    ok.slice(0, 27),
+    `${ok}A`,
+    "A".repeat(1000),
+    `${ok.slice(0, 27)}é`,
+    `${ok.slice(0, 27)}=`,
+    `${ok.slice(0, 27)}+`,
+    `${ok.slice(0, 27)}/`,
+    123,
+    null,
+    undefined,
+    {},
+    ["a"],
   ];
   for (const b of bad) t.equal(asSessionId(b), undefined, JSON.stringify(b) ?? String(b));
   t.equal(asSessionId(ok), ok);
@@ -156,6 +201,6 @@ t.test("request keys never carry a client's bytes as they came", async (t) => {
     t.ok(k.length <= 66, "bounded");
     t.equal(requestKey(id), k, "the same id, the same key");
   }
-  t.not(requestKey("1"), requestKey('"1"'), "1 and \"1\" are different ids");
+  t.not(requestKey("1"), requestKey('"1"'), '1 and "1" are different ids');
   t.equal(requestMsgId(SID, requestKey("1")), `${SID}:${requestKey("1")}`, "the de-duplication id: session and request id");
 });

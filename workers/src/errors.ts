@@ -40,8 +40,7 @@ export function internalErrorReplies(proto: Protocol, body: Uint8Array, reason: 
 }
 
 /** The text of the error that ends an answer cut short after part of it was stored. */
-export const interruptedMessage = (reason: string): string =>
-  `Internal error: the answer was interrupted (${reason}); what arrived before this is incomplete`;
+export const interruptedMessage = (reason: string): string => `Internal error: the answer was interrupted (${reason}); what arrived before this is incomplete`;
 
 /** The replies that end an answer cut short: what was stored stays, this says it is incomplete. */
 export function interruptedReplies(proto: Protocol, body: Uint8Array, reason: string): Reply[] {

@@ -17,7 +17,13 @@ function ctx(signal = new AbortController().signal): HandlerContext {
 
 async function all(body: unknown, c = ctx()): Promise<(Reply & { json: Record<string, unknown> })[]> {
   const out: (Reply & { json: Record<string, unknown> })[] = [];
-  const req = { body: Buffer.from(typeof body === "string" ? body : JSON.stringify(body)), sid, rid: "gx1", op: "rpc" as Operation<"mcp">, principal: "anonymous" };
+  const req = {
+    body: Buffer.from(typeof body === "string" ? body : JSON.stringify(body)),
+    sid,
+    rid: "gx1",
+    op: "rpc" as Operation<"mcp">,
+    principal: "anonymous",
+  };
   for await (const r of h(req, c)) out.push({ ...r, json: JSON.parse(r.body.toString()) as Record<string, unknown> });
   return out;
 }
@@ -33,8 +39,16 @@ t.test("a single request: its response is the last frame", async (t) => {
 
 t.test("a stream: chunks are not responses, its result ends it, slots kept", async (t) => {
   const rs = await all({ jsonrpc: "2.0", id: "s", method: "radiant.test/stream", params: { count: 3 } });
-  t.same(flags(rs), [[false, false], [false, false], [false, false], [true, true]]);
-  t.ok(rs.every((r) => r.slot !== undefined), "results and notification params have a _meta slot");
+  t.same(flags(rs), [
+    [false, false],
+    [false, false],
+    [false, false],
+    [true, true],
+  ]);
+  t.ok(
+    rs.every((r) => r.slot !== undefined),
+    "results and notification params have a _meta slot",
+  );
 });
 
 t.test("a batch: only the last response ends it", async (t) => {
@@ -44,10 +58,25 @@ t.test("a batch: only the last response ends it", async (t) => {
     { jsonrpc: "2.0", id: 2, method: "radiant.test/stream", params: { count: 2 } },
     { jsonrpc: "2.0", method: "notifications/initialized" },
   ]);
-  t.same(flags(rs), [[true, false], [false, false], [false, false], [true, true]]);
-  t.same(rs.map((r) => r.json.id), [1, undefined, undefined, 2]);
+  t.same(flags(rs), [
+    [true, false],
+    [false, false],
+    [false, false],
+    [true, true],
+  ]);
+  t.same(
+    rs.map((r) => r.json.id),
+    [1, undefined, undefined, 2],
+  );
   const inv = await all([{ jsonrpc: "2.0", id: 1, method: "ping" }, 42]);
-  t.same(flags(inv), [[true, false], [true, true]], "an invalid item's error can be the last");
+  t.same(
+    flags(inv),
+    [
+      [true, false],
+      [true, true],
+    ],
+    "an invalid item's error can be the last",
+  );
 });
 
 t.test("test methods stop when their signal fires", async (t) => {
@@ -55,7 +84,13 @@ t.test("test methods stop when their signal fires", async (t) => {
   const started = Date.now();
   setTimeout(() => ac.abort("cancelled by the client"), 100);
   const seen: Reply[] = [];
-  const req = { body: Buffer.from(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "radiant.test/stream", params: { count: 1000, delayMs: 20 } })), sid, rid: "gx2", op: "rpc" as const, principal: "a" };
+  const req = {
+    body: Buffer.from(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "radiant.test/stream", params: { count: 1000, delayMs: 20 } })),
+    sid,
+    rid: "gx2",
+    op: "rpc" as const,
+    principal: "a",
+  };
   await t.rejects(
     (async () => {
       for await (const r of h(req, ctx(ac.signal))) seen.push(r);
@@ -73,5 +108,8 @@ t.test("test methods stop when their signal fires", async (t) => {
   const { log, lines } = captureLog();
   setTimeout(() => ac3.abort("session ended"), 50);
   t.same(await all({ jsonrpc: "2.0", id: 1, method: "radiant.test/wait" }, { ...ctx(ac3.signal), log }), [], "wait publishes nothing");
-  t.ok(lines.some((l) => l.msg === "request cancelled" && l.reason === "session ended" && l.level === 30), "logged at info with the reason");
+  t.ok(
+    lines.some((l) => l.msg === "request cancelled" && l.reason === "session ended" && l.level === 30),
+    "logged at info with the reason",
+  );
 });

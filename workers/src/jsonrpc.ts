@@ -9,10 +9,7 @@ export interface RpcRequest {
   params: Record<string, unknown> | undefined;
 }
 
-export type RpcMessage =
-  | { kind: "request"; req: RpcRequest }
-  | { kind: "response"; id: JsonRpcId }
-  | { kind: "invalid"; id: JsonRpcId; error: RpcError };
+export type RpcMessage = { kind: "request"; req: RpcRequest } | { kind: "response"; id: JsonRpcId } | { kind: "invalid"; id: JsonRpcId; error: RpcError };
 
 function validId(v: unknown): v is JsonRpcId {
   return typeof v === "string" || (typeof v === "number" && Number.isFinite(v)) || v === null;

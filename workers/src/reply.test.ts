@@ -33,12 +33,30 @@ t.test("results and errors are responses; notifications are not", async (t) => {
 });
 
 t.test("a failed batch: one error per request, each naming it, the last one last", async (t) => {
-  const body = Buffer.from(JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "a" }, { jsonrpc: "2.0", method: "note" }, { jsonrpc: "2.0", id: "b", method: "c" }]));
+  const body = Buffer.from(
+    JSON.stringify([
+      { jsonrpc: "2.0", id: 1, method: "a" },
+      { jsonrpc: "2.0", method: "note" },
+      { jsonrpc: "2.0", id: "b", method: "c" },
+    ]),
+  );
   const rs = errorReplies("mcp", body, "internal", "Internal error: x");
   const parsed = rs.map((r) => JSON.parse(r.body.toString()) as { id: unknown; error: { code: number } });
-  t.same(parsed.map((p) => p.id), [1, "b"]);
-  t.same(parsed.map((p) => p.error.code), [-32603, -32603]);
-  t.same(rs.map((r) => [r.response, r.last === true]), [[true, false], [true, true]]);
+  t.same(
+    parsed.map((p) => p.id),
+    [1, "b"],
+  );
+  t.same(
+    parsed.map((p) => p.error.code),
+    [-32603, -32603],
+  );
+  t.same(
+    rs.map((r) => [r.response, r.last === true]),
+    [
+      [true, false],
+      [true, true],
+    ],
+  );
   const llm = errorReplies("openai", body, "internal", "x");
   t.equal(llm.length, 1, "LLM bodies have no ids: one error");
   t.notOk(llm[0]!.response, "an LLM error body is not a JSON-RPC response");
@@ -47,7 +65,10 @@ t.test("a failed batch: one error per request, each naming it, the last one last
 
 t.test("the interrupted error says what happened, in the protocol's own format", async (t) => {
   const [a] = interruptedReplies("anthropic", Buffer.from("{}"), "timed out");
-  t.match(JSON.parse(a!.body.toString()), { type: "error", error: { type: "api_error", message: /interrupted \(timed out\); what arrived before this is incomplete/ } });
+  t.match(JSON.parse(a!.body.toString()), {
+    type: "error",
+    error: { type: "api_error", message: /interrupted \(timed out\); what arrived before this is incomplete/ },
+  });
   const [g] = interruptedReplies("google", Buffer.from("{}"), "the worker stopped");
   t.match(JSON.parse(g!.body.toString()), { error: { code: 500, status: "INTERNAL" } });
   const m = interruptedReplies("mcp", Buffer.from('{"jsonrpc":"2.0","id":"q","method":"x"}'), "r");

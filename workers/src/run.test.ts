@@ -15,6 +15,7 @@ import { captureLog, FakePublisher, FakeTimers, tick, type Decoded } from "../te
 
 const TIMEOUT_MS = 1000;
 const SEQ = 7;
+const WATCH_MS = 333;
 
 interface Setup {
   handler: Handler;
@@ -25,6 +26,8 @@ interface Setup {
   deliveryCount?: number;
   pub?: FakePublisher;
   stored?: (env: InboxEnvelope, seq: number) => Promise<Stored>;
+  runningElsewhere?: () => Promise<boolean>;
+  working?: () => void;
   coalesceMs?: number;
   cancelRequest?: RunDeps["cancelRequest"];
 }
@@ -44,7 +47,7 @@ function setup(o: Setup) {
     body: Buffer.from(JSON.stringify(o.body ?? { jsonrpc: "2.0", id: 1, method: "x" })),
   };
   let probes = 0;
-  const run = new RequestRun(env, { seq: SEQ, deliveryCount: o.deliveryCount ?? 1, working: () => {} }, o.handler, {
+  const run = new RequestRun(env, { seq: SEQ, deliveryCount: o.deliveryCount ?? 1, working: o.working ?? (() => {}) }, o.handler, {
     publisher: pub,
     log,
     timers,
@@ -55,6 +58,8 @@ function setup(o: Setup) {
       probes++;
       return o.stored ? o.stored(e, s) : "none";
     },
+    runningElsewhere: o.runningElsewhere ?? (async () => false),
+    watchMs: WATCH_MS,
     cancelRequest: o.cancelRequest ?? (() => {}),
   });
   return { run, pub, timers, lines, env, probes: () => probes };
@@ -87,7 +92,10 @@ t.test("completes → End on its last message → ack", async (t) => {
   });
   const { run, pub } = setup({ handler: h.handler });
   t.same(await run.run(), { kind: "ack" });
-  t.same(pub.messages.map((m) => m.end), [false, true]);
+  t.same(
+    pub.messages.map((m) => m.end),
+    [false, true],
+  );
 });
 
 t.test("completes without a `last`: the pending batch, or an End marker, ends it → ack", async (t) => {
@@ -98,7 +106,15 @@ t.test("completes without a `last`: the pending batch, or an End marker, ends it
   const { run, pub } = setup({ handler: h.handler });
   t.same(await run.run(), { kind: "ack" });
   const msgs = pub.messages;
-  t.same(msgs.map((m) => [m.texts.length, m.end]), [[1, false], [1, false], [0, true]], "coalescing off: an End marker");
+  t.same(
+    msgs.map((m) => [m.texts.length, m.end]),
+    [
+      [1, false],
+      [1, false],
+      [0, true],
+    ],
+    "coalescing off: an End marker",
+  );
 });
 
 t.test("the INBOX message is acked only after every publish was acked", async (t) => {
@@ -125,7 +141,11 @@ t.test("throws before anything was published → one error per request id (the l
   const h = scripted(async function* () {
     throw new Error("boom");
   });
-  const body = [{ jsonrpc: "2.0", id: "a", method: "x" }, { jsonrpc: "2.0", method: "n" }, { jsonrpc: "2.0", id: 2, method: "y" }];
+  const body = [
+    { jsonrpc: "2.0", id: "a", method: "x" },
+    { jsonrpc: "2.0", method: "n" },
+    { jsonrpc: "2.0", id: 2, method: "y" },
+  ];
   const { run, pub } = setup({ handler: h.handler, body });
   t.match(await run.run(), { kind: "term" });
   const [m] = pub.messages;
@@ -134,7 +154,10 @@ t.test("throws before anything was published → one error per request id (the l
   t.same([errorOf(m!, 0).id, errorOf(m!, 1).id], ["a", 2]);
   t.equal(errorOf(m!).error.code, -32603);
   t.match(errorOf(m!).error.message, /Internal error: the handler failed/);
-  t.ok(m!.frames.every((f) => f.response), "marked responses");
+  t.ok(
+    m!.frames.every((f) => f.response),
+    "marked responses",
+  );
 });
 
 t.test("throws with a reply pending in the window (nothing published yet) → error replies, the pending reply dropped", async (t) => {
@@ -158,7 +181,13 @@ t.test("throws after part of the answer was acked → interrupted (msg id …:in
     await new Promise((r) => setTimeout(r, 5));
     throw new Error("boom");
   });
-  const { run, pub } = setup({ handler: h.handler, body: [{ jsonrpc: "2.0", id: 1, method: "x" }, { jsonrpc: "2.0", id: 2, method: "y" }] });
+  const { run, pub } = setup({
+    handler: h.handler,
+    body: [
+      { jsonrpc: "2.0", id: 1, method: "x" },
+      { jsonrpc: "2.0", id: 2, method: "y" },
+    ],
+  });
   t.match(await run.run(), { kind: "term", reason: /interrupted: the handler failed/ });
   const last = pub.messages[pub.messages.length - 1]!;
   t.equal(pub.sent[pub.sent.length - 1]!.msgId, replyMsgId(run.sid, SEQ, "interrupted"));
@@ -204,7 +233,10 @@ t.test("timed out after part of the answer was acked → interrupted → term (n
   await tick();
   timers.fire(TIMEOUT_MS);
   t.match(await p, { kind: "term", reason: /interrupted: timed out/ });
-  t.same(pub.messages.map((m) => m.end), [false, true]);
+  t.same(
+    pub.messages.map((m) => m.end),
+    [false, true],
+  );
   t.equal(pub.sent[1]!.msgId, replyMsgId(run.sid, SEQ, "interrupted"));
 });
 
@@ -289,6 +321,73 @@ t.test("a redelivery first reads HISTORY: part of an answer → interrupted, the
   t.equal(s.pub.sent[0]!.msgId, replyMsgId(s.run.sid, SEQ, "interrupted"));
   t.match(errorOf(s.pub.messages[0]!).error.message, /interrupted \(the worker handling it stopped\)/);
   t.equal(s.pub.messages[0]!.end, true);
+});
+
+t.test("a redelivery while the earlier delivery still runs (a broker restart): watched, kept in progress, never run twice nor cut short", async (t) => {
+  /** step the watch: let the run reach its pause, then end the pause */
+  const step = async (timers: FakeTimers) => {
+    for (let i = 0; i < 20 && timers.fire(WATCH_MS) === 0; i++) await tick();
+  };
+  {
+    // part of the answer stored, its runner alive; then it completes → ack, nothing published here
+    let stored: Stored = "partial";
+    let working = 0;
+    const h = scripted(async function* () {
+      yield { ...rpcResult(1, {}), last: true };
+    });
+    const s = setup({ handler: h.handler, deliveryCount: 2, stored: async () => stored, runningElsewhere: async () => true, working: () => working++ });
+    const outcome = s.run.run();
+    await step(s.timers);
+    await step(s.timers);
+    stored = "complete";
+    await step(s.timers);
+    t.same(await outcome, { kind: "ack" });
+    t.notOk(h.ran(), "no second generation");
+    t.equal(s.pub.sent.length, 0, "nothing published by the watcher");
+    t.ok(working >= 3, "kept in progress while it watched");
+  }
+  {
+    // nothing stored yet, its runner alive; then the runner is gone with nothing stored → run here
+    let alive = true;
+    const h = scripted(async function* () {
+      yield { ...rpcResult(1, {}), last: true };
+    });
+    const s = setup({ handler: h.handler, deliveryCount: 2, stored: async () => "none", runningElsewhere: async () => alive });
+    const outcome = s.run.run();
+    await step(s.timers);
+    t.notOk(h.ran(), "not while the earlier one runs");
+    alive = false;
+    await step(s.timers);
+    t.same(await outcome, { kind: "ack" });
+    t.ok(h.ran(), "run here once nobody runs it");
+  }
+  {
+    // part stored, its runner dies → interrupted
+    let alive = true;
+    const h = scripted(async function* () {
+      yield { ...rpcResult(1, {}), last: true };
+    });
+    const s = setup({ handler: h.handler, deliveryCount: 2, stored: async () => "partial", runningElsewhere: async () => alive });
+    const outcome = s.run.run();
+    await step(s.timers);
+    alive = false;
+    await step(s.timers);
+    t.match(await outcome, { kind: "term", reason: /interrupted/ });
+    t.notOk(h.ran());
+    t.equal(s.pub.sent[0]!.msgId, replyMsgId(s.run.sid, SEQ, "interrupted"));
+  }
+  {
+    // the worker stops while watching → straight back for another worker
+    const h = scripted(async function* () {
+      yield { ...rpcResult(1, {}), last: true };
+    });
+    const s = setup({ handler: h.handler, deliveryCount: 2, stored: async () => "partial", runningElsewhere: async () => true });
+    const outcome = s.run.run();
+    for (let i = 0; i < 20 && s.timers.pending.size === 0; i++) await tick();
+    s.run.abort("worker stopping");
+    t.same(await outcome, { kind: "nak", delayMs: 0 });
+    t.equal(s.pub.sent.length, 0);
+  }
 });
 
 t.test("a redelivery: a complete answer stored → ack, nothing published; none stored → run; unreadable → nak", async (t) => {
@@ -376,7 +475,14 @@ t.test("(a) a cancel notice on cancel.{sid}: that request stops (reason from the
   );
   t.same(r.outcome, { kind: "ack" });
   t.equal(r.h.signal()!.reason, "cancelled by the client");
-  t.same(r.s.pub.messages.map((m) => [m.texts.length, m.end]), [[1, false], [0, true]], "the chunk, then an End marker");
+  t.same(
+    r.s.pub.messages.map((m) => [m.texts.length, m.end]),
+    [
+      [1, false],
+      [0, true],
+    ],
+    "the chunk, then an End marker",
+  );
   t.notOk(r.other.signal()!.aborted, "another request of the session runs on");
   t.ok(r.s.lines.some((l) => l.msg === "request aborted" && l.reason === "cancelled by the client"));
   r.o.run.abort("worker stopping");
@@ -409,8 +515,15 @@ t.test("(a) MCP notifications/cancelled {requestId} → cancelRequest(rpcRequest
   });
   await c.run.run();
   t.same(await p, { kind: "ack" });
-  t.ok(w.lines.some((l) => l.msg === "request cancelled" && l.reason === "cancelled by the client"), "radiant.test/wait logs it");
-  t.same(w.pub.messages.map((m) => [m.size, m.end]), [[0, true]], "publishes nothing itself; the End marker ends it");
+  t.ok(
+    w.lines.some((l) => l.msg === "request cancelled" && l.reason === "cancelled by the client"),
+    "radiant.test/wait logs it",
+  );
+  t.same(
+    w.pub.messages.map((m) => [m.size, m.end]),
+    [[0, true]],
+    "publishes nothing itself; the End marker ends it",
+  );
 });
 
 t.test("(b) ended.{sid}: every request of the session stops with 'session ended'", async (t) => {
@@ -463,7 +576,11 @@ t.test("a notice that overtook its request: the request stops as it starts", asy
   running.add(s.run);
   t.same(await s.run.run(), { kind: "ack" });
   t.notOk(h.ran(), "never started");
-  t.same(s.pub.messages.map((m) => [m.size, m.end]), [[0, true]], "an End marker for whoever waits");
+  t.same(
+    s.pub.messages.map((m) => [m.size, m.end]),
+    [[0, true]],
+    "an End marker for whoever waits",
+  );
   const e = setup({ handler: h.handler });
   running.onEnded(`ended.${e.run.sid}`);
   running.add(e.run);

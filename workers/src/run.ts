@@ -16,7 +16,11 @@
 // - part of the answer acked, and any of those → the "interrupted" error
 //   (msg id `…:interrupted`, End) → term: never a second generation.
 // - a redelivery first looks in HISTORY for what an earlier delivery stored:
-//   a complete answer → ack; part of one → interrupted → term; none → run.
+//   a complete answer → ack; otherwise, if the earlier delivery is still
+//   running (JetStream delivered again after a broker restart or a long pause,
+//   not because a worker died), it is watched — kept in progress, looked at
+//   again — until its answer is complete (→ ack) or its runner is gone; then
+//   part of an answer → interrupted → term; none → run.
 import type { Log } from "@radiant/infra/log";
 import type { CancelReason, InboxEnvelope, SessionId } from "@radiant/wire";
 import type { Handler, HandlerContext, Reply } from "./handler.js";
@@ -51,6 +55,10 @@ export interface RunDeps {
   maxDeliver: number;
   /** on a redelivery: what HISTORY holds of this INBOX message's answer (throws when it cannot tell) */
   stored(env: InboxEnvelope, seq: number): Promise<Stored>;
+  /** on a redelivery: whether an earlier delivery of INBOX message `seq` is still running its handler, on this worker or another */
+  runningElsewhere(env: InboxEnvelope, seq: number): Promise<boolean>;
+  /** how often a redelivery looks again while an earlier delivery still runs (default: a third of the ack wait) */
+  watchMs?: number;
   /** stop another request of the session wherever it runs */
   cancelRequest(sid: SessionId, rid: string): void;
   /** writer settings (tests) */
@@ -84,6 +92,8 @@ export class RequestRun {
   dropped = 0;
   /** Running's (running.ts) */
   runningSlot = -1;
+  /** the handler runs (a redelivery that only watches an earlier one never does) */
+  producing = false;
 
   constructor(
     readonly env: InboxEnvelope,
@@ -101,6 +111,10 @@ export class RequestRun {
   }
   get rid(): string {
     return this.env.rid;
+  }
+  /** the INBOX message's stream sequence: the same in every delivery of it */
+  get inboxSeq(): number {
+    return this.delivery.seq;
   }
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -144,22 +158,10 @@ export class RequestRun {
     });
 
     if (delivery.deliveryCount > 1) {
-      let stored: Stored;
-      try {
-        stored = await deps.stored(env, delivery.seq);
-      } catch (e) {
-        this.log.warn({ err: (e as Error).message }, "could not read HISTORY for a redelivered request; it will be redelivered");
-        return { kind: "nak", delayMs: backoffMs(delivery.deliveryCount) };
-      }
-      if (stored === "complete") {
-        this.log.info("redelivered request was answered already");
-        return { kind: "ack" };
-      }
-      if (stored === "partial") {
-        this.log.warn("redelivered request: part of its answer is stored already; ending it as interrupted, not running it again");
-        return this.interrupt(writer, "the worker handling it stopped");
-      }
+      const decided = await this.redelivered(writer);
+      if (decided) return decided;
     }
+    this.producing = true;
 
     const timers = deps.timers ?? realTimers;
     const timeout = timers.setTimeout(() => this.abort("timed out"), deps.handlerTimeoutMs);
@@ -187,13 +189,17 @@ export class RequestRun {
     if (this.aborted) this.log.info({ reason: this.reason!, published: writer.published }, "request aborted");
     // the answer is stored whole, End included (or there was nothing to store): nothing left to decide
     if (writer.failed === undefined && (writer.ended || over)) {
-      if (ending.kind === "threw") this.log.warn({ err: String((ending.err as Error)?.stack ?? ending.err) }, "the handler failed after its answer was complete");
+      if (ending.kind === "threw")
+        this.log.warn({ err: String((ending.err as Error)?.stack ?? ending.err) }, "the handler failed after its answer was complete");
       return { kind: "ack" };
     }
 
     const why = reasonText(ending, writer.failed);
     if (writer.acked > 0) {
-      this.log.warn({ why, published: writer.acked, ...(writer.failed !== undefined ? { err: (writer.failed as Error)?.message } : {}) }, "answer interrupted after part of it was stored");
+      this.log.warn(
+        { why, published: writer.acked, ...(writer.failed !== undefined ? { err: (writer.failed as Error)?.message } : {}) },
+        "answer interrupted after part of it was stored",
+      );
       return this.interrupt(writer, why);
     }
     // nothing of the answer is stored
@@ -206,9 +212,11 @@ export class RequestRun {
       this.log.warn("handler timed out, request will be redelivered");
       return { kind: "nak", delayMs: backoffMs(delivery.deliveryCount) };
     }
-    const reason =
-      ending.kind === "aborted" && ending.reason === "timed out" ? `the request timed out ${delivery.deliveryCount} times` : why;
-    this.log.error({ why, err: ending.kind === "threw" ? String((ending.err as Error)?.stack ?? ending.err) : undefined }, "request failed; answering with an error");
+    const reason = ending.kind === "aborted" && ending.reason === "timed out" ? `the request timed out ${delivery.deliveryCount} times` : why;
+    this.log.error(
+      { why, err: ending.kind === "threw" ? String((ending.err as Error)?.stack ?? ending.err) : undefined },
+      "request failed; answering with an error",
+    );
     return this.answerWith(writer, internalErrorReplies(env.proto, env.body, reason), "next", reason);
   }
 
@@ -250,6 +258,56 @@ export class RequestRun {
       if (this.aborted || writer.failed !== undefined) return this.stoppedEnding(writer);
       return { kind: "threw", err };
     }
+  }
+
+  /**
+   * A redelivery: what an earlier delivery left decides (see the top of this
+   * file). Undefined: nothing is stored and nobody runs it — run it here.
+   */
+  private async redelivered(writer: ReplyWriter): Promise<Outcome | undefined> {
+    const { env, delivery, deps } = this;
+    let watched = false;
+    for (;;) {
+      let stored: Stored;
+      let alive: boolean;
+      try {
+        stored = await deps.stored(env, delivery.seq);
+        alive = stored !== "complete" && (await deps.runningElsewhere(env, delivery.seq));
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, "could not read HISTORY for a redelivered request; it will be redelivered");
+        return { kind: "nak", delayMs: backoffMs(delivery.deliveryCount) };
+      }
+      if (stored === "complete") {
+        this.log.info(watched ? "the earlier delivery completed the answer" : "redelivered request was answered already");
+        return { kind: "ack" };
+      }
+      if (!alive) {
+        if (stored === "none") return undefined;
+        this.log.warn("redelivered request: part of its answer is stored already; ending it as interrupted, not running it again");
+        return this.interrupt(writer, "the worker handling it stopped");
+      }
+      if (this.aborted) {
+        // whoever runs it hears the same cancel; a worker stopping leaves the watch to another
+        return this.reason === "worker stopping" ? { kind: "nak", delayMs: 0 } : { kind: "ack" };
+      }
+      if (!watched)
+        this.log.warn({ stored }, "redelivered request is still running elsewhere (the broker restarted, or a pause): watching it, not running it again");
+      watched = true;
+      delivery.working();
+      await this.pause(deps.watchMs ?? 1000);
+    }
+  }
+
+  /** Wait `ms`, or less if the run is stopped meanwhile. */
+  private pause(ms: number): Promise<void> {
+    const timers = this.deps.timers ?? realTimers;
+    return new Promise<void>((resolve) => {
+      const h = timers.setTimeout(resolve, ms);
+      this.stopWaiting = () => {
+        timers.clearTimeout(h);
+        resolve();
+      };
+    });
   }
 
   private interrupt(writer: ReplyWriter, why: string): Promise<Outcome> {

@@ -13,6 +13,10 @@ export interface Abortable {
   readonly sid: SessionId;
   readonly rid: string;
   abort(reason: CancelReason): void;
+  /** the INBOX message's stream sequence (the same in each of its deliveries) */
+  readonly inboxSeq: number;
+  /** its handler runs (a redelivery watching an earlier one does not) */
+  readonly producing: boolean;
   /** where Running keeps it (-1: not kept); written by Running alone */
   runningSlot: number;
 }
@@ -118,6 +122,12 @@ export class Running<R extends Abortable = Abortable> {
       n++;
     }
     return n;
+  }
+
+  /** Whether a delivery of INBOX message `seq` (session `sid`) runs its handler here. */
+  producing(sid: SessionId, seq: number): boolean {
+    for (const r of this.all()) if (r.inboxSeq === seq && r.producing && r.sid === sid) return true;
+    return false;
   }
 
   /** every running request */

@@ -6,7 +6,7 @@ import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClien
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import {
-  EnvelopeError,
+  type EnvelopeError,
   INBOX_STREAM,
   WORKER_CONSUMER,
   WORKER_QUEUE,
@@ -46,6 +46,9 @@ export interface WorkerOptions {
   /** the NATS link's state (writers hold publishes while it is down) */
   gate?: LinkGate;
 }
+
+/** How long a redelivery waits for the worker running the earlier delivery to say so. */
+const RUNNING_PROBE_MS = 1000;
 
 /** A LinkGate fed by the NATS link's status. */
 export class NatsGate implements LinkGate {
@@ -99,6 +102,8 @@ export class Worker {
       handlerTimeoutMs: o.handlerTimeoutMs,
       maxDeliver: o.maxDeliver,
       stored: async (e, seq) => storedAnswer(this.js, await this.jsm(), e, seq),
+      runningElsewhere: (e, seq) => this.runningElsewhere(e.sid, seq),
+      watchMs: Math.max(500, Math.floor(o.ackWaitMs / 3)),
       cancelRequest: (sid, rid) => this.cancelRequest(sid, rid),
     };
   }
@@ -106,9 +111,12 @@ export class Worker {
   async start(): Promise<void> {
     const { nc, log } = this.o;
     // one timer for all: every request held tells JetStream it is still being worked on (else it is redelivered after ackWait)
-    this.keepAlive = setInterval(() => {
-      for (const r of this.running.all()) r.delivery.working();
-    }, Math.max(500, this.o.ackWaitMs / 3));
+    this.keepAlive = setInterval(
+      () => {
+        for (const r of this.running.all()) r.delivery.working();
+      },
+      Math.max(500, this.o.ackWaitMs / 3),
+    );
     this.keepAlive.unref();
     this.subs.push(
       nc.subscribe(subjects.maxDeliveriesAdvisory(INBOX_STREAM, WORKER_CONSUMER), {
@@ -130,6 +138,15 @@ export class Worker {
           if (err) return;
           const c = this.running.onCancelNotice(m.subject, m.headers);
           if (c) log.debug({ sid: c.sid, rid: c.rid, reason: c.reason, running: c.running }, "cancel notice");
+        },
+      }),
+      // every worker hears it; the one running that delivery answers (run.ts: a redelivery watches a live run)
+      nc.subscribe(subjects.runningAll, {
+        callback: (err, m) => {
+          if (err) return;
+          const sid = subjects.sidOfRunning(m.subject);
+          const seq = Number(m.string());
+          if (sid && Number.isSafeInteger(seq) && this.running.producing(sid, seq)) m.respond();
         },
       }),
       nc.subscribe(subjects.endedAll, {
@@ -198,7 +215,8 @@ export class Worker {
     } finally {
       this.running.delete(run);
     }
-    if (this.o.log.isLevelEnabled("debug")) log.debug({ outcome: outcome.kind, ...(outcome.kind === "nak" ? { delayMs: outcome.delayMs } : {}) }, "request handled");
+    if (this.o.log.isLevelEnabled("debug"))
+      log.debug({ outcome: outcome.kind, ...(outcome.kind === "nak" ? { delayMs: outcome.delayMs } : {}) }, "request handled");
     switch (outcome.kind) {
       case "ack":
         m.ack();
@@ -230,6 +248,17 @@ export class Worker {
       throw e;
     });
     return this.jsmP;
+  }
+
+  /** Whether a delivery of INBOX message `seq` runs its handler, here or on another worker (who runs it answers; silence is no). */
+  private async runningElsewhere(sid: SessionId, seq: number): Promise<boolean> {
+    if (this.running.producing(sid, seq)) return true;
+    try {
+      await this.o.nc.request(subjects.running(sid), String(seq), { timeout: RUNNING_PROBE_MS });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** A handler asks to stop another request of its session (MCP notifications/cancelled): every worker hears it, this one first. */

@@ -31,16 +31,38 @@ t.test("1,000 replies from a tight loop, 5 ms window: far fewer messages; every 
   await w.settled();
   const msgs = pub.messages;
   t.ok(msgs.length <= 5, `${msgs.length} messages for 1,000 replies`);
-  t.same(allTexts(pub), replies.map((r) => r.body.toString()), "each reply exactly once, in order");
-  t.equal(Buffer.concat(pub.sent.map((s) => s.data)).toString(), Buffer.concat(replies.map((r) => r.body)).toString(), "bodies are the frames' bytes back to back");
-  t.same(msgs.map((m) => m.end), [...msgs.slice(1).map(() => false), true], "End on the last message only");
-  t.ok(msgs.every((m) => m.rid === rid), "every message carries the request id");
-  t.same(pub.sent.map((s) => s.msgId), msgs.map((_, i) => replyMsgId(sid, seq, i)), "message ids count the messages");
+  t.same(
+    allTexts(pub),
+    replies.map((r) => r.body.toString()),
+    "each reply exactly once, in order",
+  );
+  t.equal(
+    Buffer.concat(pub.sent.map((s) => s.data)).toString(),
+    Buffer.concat(replies.map((r) => r.body)).toString(),
+    "bodies are the frames' bytes back to back",
+  );
+  t.same(
+    msgs.map((m) => m.end),
+    [...msgs.slice(1).map(() => false), true],
+    "End on the last message only",
+  );
+  t.ok(
+    msgs.every((m) => m.rid === rid),
+    "every message carries the request id",
+  );
+  t.same(
+    pub.sent.map((s) => s.msgId),
+    msgs.map((_, i) => replyMsgId(sid, seq, i)),
+    "message ids count the messages",
+  );
   t.ok(pub.sent.every((s) => s.subject === subjects.history(sid) && s.h.get(headers.ingressTs) === "1234"));
   // every frame keeps its _meta slot, relative to the frame
   const f = msgs[msgs.length - 1]!;
   t.equal(f.frames.length, f.texts.length);
-  t.ok(f.frames.every((fi) => fi.slot !== undefined && !fi.slot.inMeta), "slots kept");
+  t.ok(
+    f.frames.every((fi) => fi.slot !== undefined && !fi.slot.inMeta),
+    "slots kept",
+  );
 });
 
 t.test("1,000 replies produced over many windows: about one message per window, each reply once", async (t) => {
@@ -58,7 +80,10 @@ t.test("1,000 replies produced over many windows: about one message per window, 
   const n = pub.messages.length;
   t.ok(n < 100, `${n} messages in ${elapsed} ms`);
   t.ok(n <= Math.ceil(elapsed / 5) + 3, "at most about one message per window");
-  t.same(allTexts(pub), replies.map((r) => r.body.toString()));
+  t.same(
+    allTexts(pub),
+    replies.map((r) => r.body.toString()),
+  );
 });
 
 t.test("at once when nothing is pending; gathered while the window is open; published when it ends", async (t) => {
@@ -107,9 +132,18 @@ t.test("a batch is published early when it reaches 256 KiB", async (t) => {
   t.ok(pub.sent.length >= 4, `${pub.sent.length} messages before the window ended`);
   w.finish();
   await w.settled();
-  t.ok(pub.sent.every((s) => s.data.length <= MAX_BATCH_BYTES), "none over 256 KiB");
-  t.ok(pub.sent.slice(1, -1).every((s) => s.data.length > MAX_BATCH_BYTES - 3000), "full batches");
-  t.same(allTexts(pub), replies.map((r) => r.body.toString()));
+  t.ok(
+    pub.sent.every((s) => s.data.length <= MAX_BATCH_BYTES),
+    "none over 256 KiB",
+  );
+  t.ok(
+    pub.sent.slice(1, -1).every((s) => s.data.length > MAX_BATCH_BYTES - 3000),
+    "full batches",
+  );
+  t.same(
+    allTexts(pub),
+    replies.map((r) => r.body.toString()),
+  );
 });
 
 t.test("End: on the message holding the reply marked last; nothing after it", async (t) => {
@@ -127,7 +161,10 @@ t.test("End: on the message holding the reply marked last; nothing after it", as
   pub.ackAll();
   await w.settled();
   const msgs = pub.messages;
-  t.same(msgs.map((m) => m.end), [false, true]);
+  t.same(
+    msgs.map((m) => m.end),
+    [false, true],
+  );
   t.equal(msgs[1]!.texts.length, 2, "the pending chunk and the result together");
   t.equal(msgs[1]!.frames[1]!.response, true, "the result is marked a response");
   t.equal(msgs[1]!.framesHeader.split(",")[1]!.endsWith("r"), true);
@@ -143,7 +180,13 @@ t.test("End: the pending batch carries it when the handler finishes", async (t) 
   w.finish();
   pub.ackAll();
   await w.settled();
-  t.same(pub.messages.map((m) => [m.texts.length, m.end]), [[1, false], [1, true]]);
+  t.same(
+    pub.messages.map((m) => [m.texts.length, m.end]),
+    [
+      [1, false],
+      [1, true],
+    ],
+  );
 });
 
 t.test("End marker: only when everything was already published without End", async (t) => {
@@ -171,7 +214,11 @@ t.test("End marker: only when everything was already published without End", asy
     const w = writer(pub);
     w.finish(true);
     await w.settled();
-    t.same(pub.messages.map((m) => [m.end, m.size]), [[true, 0]], "a cancelled request that produced nothing: a marker");
+    t.same(
+      pub.messages.map((m) => [m.end, m.size]),
+      [[true, 0]],
+      "a cancelled request that produced nothing: a marker",
+    );
   }
   {
     const pub = new FakePublisher();
@@ -255,14 +302,27 @@ t.test("no message holds more frames than the contract's MAX_FRAMES, in a batch 
   for (const r of replies) w.write(r);
   w.finish();
   await w.settled();
-  t.ok(pub.messages.every((m) => m.frames.length <= MAX_FRAMES), pub.messages.map((m) => m.frames.length).join(","));
-  t.same(allTexts(pub), replies.map((r) => r.body.toString()));
+  t.ok(
+    pub.messages.every((m) => m.frames.length <= MAX_FRAMES),
+    pub.messages.map((m) => m.frames.length).join(","),
+  );
+  t.same(
+    allTexts(pub),
+    replies.map((r) => r.body.toString()),
+  );
 
   const pub2 = new FakePublisher();
   const w2 = writer(pub2);
   const errors = Array.from({ length: 2 * MAX_FRAMES + 5 }, (_, i) => ({ ...rpcResult(i, {}), response: true }));
   t.equal(await w2.publishFinal(errors, "interrupted"), true);
-  t.same(pub2.messages.map((m) => [m.frames.length, m.end]), [[MAX_FRAMES, false], [MAX_FRAMES, false], [5, true]]);
+  t.same(
+    pub2.messages.map((m) => [m.frames.length, m.end]),
+    [
+      [MAX_FRAMES, false],
+      [MAX_FRAMES, false],
+      [5, true],
+    ],
+  );
   t.equal(pub2.sent[2]!.msgId, replyMsgId(sid, seq, "interrupted"), "End on the interrupted id");
   t.equal(new Set(pub2.sent.map((s) => s.msgId)).size, 3);
 });
@@ -287,7 +347,11 @@ t.test("a broker that goes away mid-answer: what was not acked is published agai
   const stored = new Map<string, string>();
   for (const s of pub.sent) if (s.settled && !down.has(pub.sent.indexOf(s))) stored.set(s.msgId, s.data.toString());
   const order = [...stored.keys()].map((id) => Number(id.slice(id.lastIndexOf(":") + 1)));
-  t.same(order, [...order].sort((a, b) => a - b), "stored in order");
+  t.same(
+    order,
+    [...order].sort((a, b) => a - b),
+    "stored in order",
+  );
   t.same([...stored.values()].join(""), [...replies.map((r) => r.body.toString()), ""].join(""), "every reply once, then the End marker");
   t.ok(pub.sent.length > attempts, "some were published again");
 });

@@ -148,7 +148,8 @@ export class ReplyWriter {
   /** Take one reply. Throws on a reply the wire cannot describe (a handler's bug). */
   write(r: Reply): void {
     if (r.event !== undefined && !EVENT_RE.test(r.event)) throw new Error(`not an SSE event name: ${JSON.stringify(r.event)}`);
-    if (r.slot && !(r.slot.offset > 0 && r.slot.offset < r.body.length)) throw new Error(`a _meta slot outside its frame (${r.slot.offset} of ${r.body.length} bytes)`);
+    if (r.slot && !(r.slot.offset > 0 && r.slot.offset < r.body.length))
+      throw new Error(`a _meta slot outside its frame (${r.slot.offset} of ${r.body.length} bytes)`);
     if (!this.open) return;
     if (r.body.length === 0) {
       // an empty frame is no frame; its `last` still ends the answer

@@ -8,7 +8,8 @@ import { chunkIndices, framesOf, waitFor, WorkerStack, type Session, type Worker
 const rpc = (id: number | string, method: string, params?: Record<string, unknown>) => ({ jsonrpc: "2.0", id, method, ...(params ? { params } : {}) });
 
 /** The worker logged "request cancelled" for `rid` with `reason` (radiant.test/wait does). */
-const loggedCancel = (w: WorkerProc, rid: string, reason: string) => w.lines().some((l) => l.msg === "request cancelled" && l.rid === rid && l.reason === reason);
+const loggedCancel = (w: WorkerProc, rid: string, reason: string) =>
+  w.lines().some((l) => l.msg === "request cancelled" && l.rid === rid && l.reason === reason);
 
 /** Wait until the worker holds a request (delivered, not acked), and a moment more for it to start. */
 async function held(stack: WorkerStack): Promise<void> {
@@ -18,7 +19,11 @@ async function held(stack: WorkerStack): Promise<void> {
 
 async function endMarkerOnly(t: Test, s: Session, rid: string): Promise<void> {
   const msgs = await s.ended(rid, 5000);
-  t.same(msgs.map((m) => [m.size, m.framesHeader, m.end]), [[0, "none", true]], "an End marker, nothing else");
+  t.same(
+    msgs.map((m) => [m.size, m.framesHeader, m.end]),
+    [[0, "none", true]],
+    "an End marker, nothing else",
+  );
 }
 
 const stack = await WorkerStack.start(t);
@@ -58,8 +63,15 @@ t.test("MCP notifications/cancelled stops a slow stream: what was produced, then
   const msgs = await s.ended(rid, 5000);
   const idx = chunkIndices(msgs);
   t.ok(idx.length < 200, `stopped after ${idx.length} of 1000 chunks`);
-  t.same(idx, Array.from({ length: idx.length }, (_, i) => i), "each chunk once, in order");
-  t.notOk(framesOf(msgs).some((f) => "result" in f || "error" in f), "no response to a cancelled request");
+  t.same(
+    idx,
+    Array.from({ length: idx.length }, (_, i) => i),
+    "each chunk once, in order",
+  );
+  t.notOk(
+    framesOf(msgs).some((f) => "result" in f || "error" in f),
+    "no response to a cancelled request",
+  );
   t.equal(msgs.filter((m) => m.end).length, 1);
   t.ok(msgs[msgs.length - 1]!.end, "End last");
   await waitFor("aborted log", async () => w.lines().some((l) => l.msg === "request aborted" && l.rid === rid && l.reason === "cancelled by the client"), 5000);

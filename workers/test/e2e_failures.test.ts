@@ -24,17 +24,29 @@ t.test("SIGTERM during a slow stream: an interrupted error with End, no second g
   const last = msgs[msgs.length - 1]!;
   t.equal(last.msgId, replyMsgId(s.sid, seq, "interrupted"));
   t.equal(last.end, true);
-  t.match(framesOf([last]), [{ jsonrpc: "2.0", id: "t", error: { code: -32603, message: /the answer was interrupted \(the worker stopped\); what arrived before this is incomplete/ } }]);
+  t.match(framesOf([last]), [
+    { jsonrpc: "2.0", id: "t", error: { code: -32603, message: /the answer was interrupted \(the worker stopped\); what arrived before this is incomplete/ } },
+  ]);
   await new Promise((r) => setTimeout(r, 1500));
   const all = s.of(rid);
   t.equal(all.length, msgs.length, "nothing after the End");
   const idx = chunkIndices(all);
   t.ok(idx.length >= 10 && idx.length < 500, `${idx.length} chunks`);
   t.ok(oneGeneration(idx), "each chunk index at most once, in order: one generation");
-  t.notOk(framesOf(all).some((f) => "result" in f), "no result");
-  t.same((await s.stored()).filter((m) => m.rid === rid).map((m) => m.msgId), all.map((m) => m.msgId), "HISTORY holds what arrived live");
+  t.notOk(
+    framesOf(all).some((f) => "result" in f),
+    "no result",
+  );
+  t.same(
+    (await s.stored()).filter((m) => m.rid === rid).map((m) => m.msgId),
+    all.map((m) => m.msgId),
+    "HISTORY holds what arrived live",
+  );
   t.equal(await stack.inboxMessages(), 0, "the request is gone from INBOX");
-  t.notOk(b.lines().some((l) => l.rid === rid), "the other worker never ran it");
+  t.notOk(
+    b.lines().some((l) => l.rid === rid),
+    "the other worker never ran it",
+  );
   s.close();
 });
 
@@ -49,7 +61,10 @@ t.test("SIGTERM with nothing published yet: the request goes back and another wo
   a.child.kill("SIGTERM");
   const msgs = await s.ended(rid, 15_000);
   t.same(framesOf(msgs), [{ jsonrpc: "2.0", id: "z", result: { slept: true } }]);
-  t.ok(a.lines().some((l) => l.rid === rid && l.msg === "request handled" && l.outcome === "nak"), "the stopping worker gave it back");
+  t.ok(
+    a.lines().some((l) => l.rid === rid && l.msg === "request handled" && l.outcome === "nak"),
+    "the stopping worker gave it back",
+  );
   await waitFor("the other worker's log", async () => b.lines().some((l) => l.rid === rid && l.msg === "request handled" && l.outcome === "ack"), 5000);
   t.pass("the other worker answered it");
   await new Promise((r) => setTimeout(r, 300));

@@ -24,7 +24,14 @@ t.test("dispatch on (protocol, operation); every reply carries its rid and ends 
   t.match(framesOf(await s.ended(models.rid)), [{ error: { code: 501, status: "UNIMPLEMENTED", message: /model list is not supported/ } }]);
   const a2a = await s.send([rpc(7, "message/send"), rpc(8, "tasks/get")], { proto: "a2a", op: "rpc" });
   const a2aMsgs = await s.ended(a2a.rid);
-  t.same(framesOf(a2aMsgs).map((f) => [f.id, (f.error as { code: number }).code]), [[7, -32004], [8, -32004]], "one error per request id");
+  t.same(
+    framesOf(a2aMsgs).map((f) => [f.id, (f.error as { code: number }).code]),
+    [
+      [7, -32004],
+      [8, -32004],
+    ],
+    "one error per request id",
+  );
 
   const boom = await s.send(rpc("b", "radiant.test/throw"));
   const failed = await s.ended(boom.rid);
@@ -32,7 +39,10 @@ t.test("dispatch on (protocol, operation); every reply carries its rid and ends 
 
   const batch = await s.send([rpc(1, "ping"), { jsonrpc: "2.0", method: "notifications/initialized" }, rpc(2, "radiant.test/echo", { x: 1 })]);
   const b = await s.ended(batch.rid);
-  t.same(framesOf(b).map((f) => f.id), [1, 2]);
+  t.same(
+    framesOf(b).map((f) => f.id),
+    [1, 2],
+  );
   t.equal(b.filter((x) => x.end).length, 1);
   t.ok(b[b.length - 1]!.end, "End on the message with the last response");
 
@@ -50,13 +60,28 @@ async function stream(t: Test, s: Session, id: string, count: number, delayMs: n
   const { rid } = await s.send(rpc(id, "radiant.test/stream", { count, delayMs }));
   const live = await s.ended(rid, 60_000);
   const stored = (await s.stored()).filter((m) => m.rid === rid);
-  t.same(stored.map((m) => m.msgId), live.map((m) => m.msgId), "what arrived live is what is stored");
+  t.same(
+    stored.map((m) => m.msgId),
+    live.map((m) => m.msgId),
+    "what arrived live is what is stored",
+  );
   const idx = chunkIndices(stored);
-  t.same(idx, Array.from({ length: count }, (_, i) => i), "every chunk once, in order");
+  t.same(
+    idx,
+    Array.from({ length: count }, (_, i) => i),
+    "every chunk once, in order",
+  );
   const frames = framesOf(stored);
   t.same(frames[frames.length - 1], { jsonrpc: "2.0", id, result: { count } }, "the result last");
-  t.same(stored.map((m) => m.end), [...stored.slice(1).map(() => false), true], "End on the last message only");
-  t.ok(stored.every((m) => m.size <= 256 * 1024 && m.frames.length <= MAX_FRAMES), "bounded messages");
+  t.same(
+    stored.map((m) => m.end),
+    [...stored.slice(1).map(() => false), true],
+    "End on the last message only",
+  );
+  t.ok(
+    stored.every((m) => m.size <= 256 * 1024 && m.frames.length <= MAX_FRAMES),
+    "bounded messages",
+  );
   return { messages: stored.length, chunks: count };
 }
 

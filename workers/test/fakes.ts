@@ -89,7 +89,6 @@ export function decode(s: { data: Buffer; msgId: string; h: MsgHdrs }): Decoded 
   return { msgId: s.msgId, rid: meta.rid, end: meta.end, framesHeader, frames, texts, size: s.data.length };
 }
 
-
 /** Timers the test fires by hand. */
 export class FakeTimers implements Timers {
   private next = 1;

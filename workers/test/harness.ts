@@ -146,7 +146,10 @@ export class Session {
     this.sub = stack.nc.subscribe(subjects.live(sid), {
       callback: (_err, m: Msg) => {
         if (!m.headers) return;
-        this.live.push({ ...decode({ data: Buffer.from(m.data), msgId: m.headers.get(headers.msgId), h: m.headers }), seq: Number(m.headers.get(headers.sequence)) });
+        this.live.push({
+          ...decode({ data: Buffer.from(m.data), msgId: m.headers.get(headers.msgId), h: m.headers }),
+          seq: Number(m.headers.get(headers.sequence)),
+        });
         this.wake?.();
       },
     });

@@ -242,36 +242,43 @@ export function mountHttp(app: TemplatedApp, routes: HttpRoute[], origins: Origi
     const allow = Object.keys(route.methods)
       .map((m) => m.toUpperCase())
       .join(", ");
-    app.any(route.path, guard(`http ${route.path}`, (res: HttpResponse, req: HttpRequest) => {
-      const origin = req.getHeader("origin");
-      const method = req.getMethod().toLowerCase();
-      if (!origins.allows(origin, req.getHeader("host"))) {
-        const x = new Exchange(res, "", route.errorBody);
-        x.fail("403 Forbidden", `Forbidden: origin ${JSON.stringify(origin)} is not allowed (GATEWAY_ALLOWED_ORIGINS)`);
-        return;
-      }
-      const x = new Exchange(res, origin, route.errorBody);
-      if (method === "options") {
-        x.reply("204 No Content", "", {
-          headers: [
-            ["Access-Control-Allow-Methods", `${allow}, OPTIONS`],
-            ["Access-Control-Allow-Headers", ALLOW_HEADERS],
-            ["Access-Control-Max-Age", "600"],
-          ],
-        });
-        return;
-      }
-      const handle = route.methods[method as Method];
-      if (!handle) {
-        x.fail("405 Method Not Allowed", `Method Not Allowed: ${route.path} takes ${allow}`, { headers: [["Allow", allow]] });
-        return;
-      }
-      const bad = method === "get" ? undefined : framingFault(req);
-      if (bad !== undefined) {
-        x.fail("400 Bad Request", bad, { close: true });
-        return;
-      }
-      handle(x, req);
-    }, (res) => res.cork(() => res.writeStatus("500 Internal Server Error").end(route.errorBody("Internal error"), true))));
+    app.any(
+      route.path,
+      guard(
+        `http ${route.path}`,
+        (res: HttpResponse, req: HttpRequest) => {
+          const origin = req.getHeader("origin");
+          const method = req.getMethod().toLowerCase();
+          if (!origins.allows(origin, req.getHeader("host"))) {
+            const x = new Exchange(res, "", route.errorBody);
+            x.fail("403 Forbidden", `Forbidden: origin ${JSON.stringify(origin)} is not allowed (GATEWAY_ALLOWED_ORIGINS)`);
+            return;
+          }
+          const x = new Exchange(res, origin, route.errorBody);
+          if (method === "options") {
+            x.reply("204 No Content", "", {
+              headers: [
+                ["Access-Control-Allow-Methods", `${allow}, OPTIONS`],
+                ["Access-Control-Allow-Headers", ALLOW_HEADERS],
+                ["Access-Control-Max-Age", "600"],
+              ],
+            });
+            return;
+          }
+          const handle = route.methods[method as Method];
+          if (!handle) {
+            x.fail("405 Method Not Allowed", `Method Not Allowed: ${route.path} takes ${allow}`, { headers: [["Allow", allow]] });
+            return;
+          }
+          const bad = method === "get" ? undefined : framingFault(req);
+          if (bad !== undefined) {
+            x.fail("400 Bad Request", bad, { close: true });
+            return;
+          }
+          handle(x, req);
+        },
+        (res) => res.cork(() => res.writeStatus("500 Internal Server Error").end(route.errorBody("Internal error"), true)),
+      ),
+    );
   }
 }

@@ -81,64 +81,84 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
     idleTimeout: o.idleTimeoutS,
     sendPingsAutomatically: true,
 
-    upgrade: guard("ws upgrade", (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
-      // Synchronous to the end: an upgrade finished later, inside res.cork,
-      // makes this uWS build close fresh sockets at random (see resume_token.ts).
-      const key = req.getHeader("sec-websocket-key");
-      const offered = req.getHeader("sec-websocket-protocol");
-      const extensions = req.getHeader("sec-websocket-extensions");
-      const framing = chooseFraming(offered);
-      if (hub.stopping) {
-        res.writeStatus("503 Service Unavailable").end("shutting down: reconnect to another gateway");
-        return;
-      }
-      const origin = req.getHeader("origin");
-      if (!o.origins.allows(origin, req.getHeader("host"))) {
-        // the same rule as /sse and /mcp: a page of another site must not reach the sessions here
-        res.writeStatus("403 Forbidden").end(`origin ${JSON.stringify(origin)} is not allowed (GATEWAY_ALLOWED_ORIGINS)`);
-        return;
-      }
-      if (framing === undefined) {
-        // a client that requires a subprotocol we do not speak would fail the handshake anyway: say why
-        res.writeStatus("400 Bad Request").end(`unsupported WebSocket subprotocol "${offered}": offer "mcp" or none`);
-        return;
-      }
-      const principal = hub.principalOf((h) => req.getHeader(h));
-      // /ws?resume=<token>&last_seq=<n>
-      const prepared = hub.prepare(principal, { resume: req.getQuery("resume"), lastSeq: req.getQuery("last_seq") });
-      res.upgrade<WsData>({ prepared, principal, framing }, key, framing === "mcp" ? "mcp" : "", extensions, context);
-    }, (res) => res.writeStatus("500 Internal Server Error").end("internal error")),
+    upgrade: guard(
+      "ws upgrade",
+      (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+        // Synchronous to the end: an upgrade finished later, inside res.cork,
+        // makes this uWS build close fresh sockets at random (see resume_token.ts).
+        const key = req.getHeader("sec-websocket-key");
+        const offered = req.getHeader("sec-websocket-protocol");
+        const extensions = req.getHeader("sec-websocket-extensions");
+        const framing = chooseFraming(offered);
+        if (hub.stopping) {
+          res.writeStatus("503 Service Unavailable").end("shutting down: reconnect to another gateway");
+          return;
+        }
+        const origin = req.getHeader("origin");
+        if (!o.origins.allows(origin, req.getHeader("host"))) {
+          // the same rule as /sse and /mcp: a page of another site must not reach the sessions here
+          res.writeStatus("403 Forbidden").end(`origin ${JSON.stringify(origin)} is not allowed (GATEWAY_ALLOWED_ORIGINS)`);
+          return;
+        }
+        if (framing === undefined) {
+          // a client that requires a subprotocol we do not speak would fail the handshake anyway: say why
+          res.writeStatus("400 Bad Request").end(`unsupported WebSocket subprotocol "${offered}": offer "mcp" or none`);
+          return;
+        }
+        const principal = hub.principalOf((h) => req.getHeader(h));
+        // /ws?resume=<token>&last_seq=<n>
+        const prepared = hub.prepare(principal, { resume: req.getQuery("resume"), lastSeq: req.getQuery("last_seq") });
+        res.upgrade<WsData>({ prepared, principal, framing }, key, framing === "mcp" ? "mcp" : "", extensions, context);
+      },
+      (res) => res.writeStatus("500 Internal Server Error").end("internal error"),
+    ),
 
-    open: guard("ws open", (ws: WebSocket<WsData>) => {
-      connectionOpened();
-      const d = ws.getUserData();
-      d.session = hub.open(d.prepared!, d.principal, new WsTransport(ws, d.framing));
-      d.prepared = undefined;
-    }, internalClose),
+    open: guard(
+      "ws open",
+      (ws: WebSocket<WsData>) => {
+        connectionOpened();
+        const d = ws.getUserData();
+        d.session = hub.open(d.prepared!, d.principal, new WsTransport(ws, d.framing));
+        d.prepared = undefined;
+      },
+      internalClose,
+    ),
 
-    message: guard("ws message", (ws: WebSocket<WsData>, message: ArrayBuffer, isBinary: boolean) => {
-      const s = ws.getUserData().session!;
-      if (isBinary) {
-        s.transport.close(closeCodes.unsupportedData, "binary frames are not supported: send JSON as text frames");
-        return;
-      }
-      if (message.byteLength > o.maxPayload) {
-        s.transport.close(closeCodes.tooBig, `frame too big: the limit is ${o.maxPayload} bytes`);
-        return;
-      }
-      hub.frame(s, Buffer.from(message));
-    }, internalClose),
+    message: guard(
+      "ws message",
+      (ws: WebSocket<WsData>, message: ArrayBuffer, isBinary: boolean) => {
+        const s = ws.getUserData().session!;
+        if (isBinary) {
+          s.transport.close(closeCodes.unsupportedData, "binary frames are not supported: send JSON as text frames");
+          return;
+        }
+        if (message.byteLength > o.maxPayload) {
+          s.transport.close(closeCodes.tooBig, `frame too big: the limit is ${o.maxPayload} bytes`);
+          return;
+        }
+        hub.frame(s, Buffer.from(message));
+      },
+      internalClose,
+    ),
 
-    drain: guard("ws drain", (ws: WebSocket<WsData>) => {
-      const s = ws.getUserData().session;
-      if (s) hub.drain(s);
-    }, internalClose),
+    drain: guard(
+      "ws drain",
+      (ws: WebSocket<WsData>) => {
+        const s = ws.getUserData().session;
+        if (s) hub.drain(s);
+      },
+      internalClose,
+    ),
 
-    close: guard("ws close", (ws: WebSocket<WsData>) => {
-      connectionClosed();
-      const s = ws.getUserData().session;
-      if (s) hub.close(s);
-    }, () => {}),
+    close: guard(
+      "ws close",
+      (ws: WebSocket<WsData>) => {
+        connectionClosed();
+        const s = ws.getUserData().session;
+        if (s) hub.close(s);
+      },
+      () => {},
+    ),
   });
 }
 

@@ -51,6 +51,8 @@ export class JsonAnswer extends Answer {
   }
 
   timeout(ms: number): void {
-    this.finish(() => this.x.fail("504 Gateway Timeout", `Gateway Timeout: no response within ${ms} ms; it will be in the session's history (GET with Last-Event-ID)`));
+    this.finish(() =>
+      this.x.fail("504 Gateway Timeout", `Gateway Timeout: no response within ${ms} ms; it will be in the session's history (GET with Last-Event-ID)`),
+    );
   }
 }

@@ -26,14 +26,21 @@ const NULL_ID = 'a request\'s "id" must not be null (MCP)';
 
 /** A batch item's id that a reply can name: what a single message's id gets from idFault. */
 const usableId = (id: unknown): boolean =>
-  id === undefined || id === null || (typeof id === "number" && Number.isFinite(id)) || (typeof id === "string" && Buffer.byteLength(JSON.stringify(id)) <= MAX_ID_BYTES);
+  id === undefined ||
+  id === null ||
+  (typeof id === "number" && Number.isFinite(id)) ||
+  (typeof id === "string" && Buffer.byteLength(JSON.stringify(id)) <= MAX_ID_BYTES);
 
 /** Throws on a batch that is not JSON (the caller answers NOT_JSON). */
 export function readBody(b: Buffer): Body | { status: string; error: string } {
   const p = peek(b, seen);
-  if (!p.ok) return { status: "400 Bad Request", error: p.scalar ? protocolErrorJson("mcp", "invalid", "Invalid Request: not a JSON-RPC message or batch") : NOT_JSON };
+  if (!p.ok)
+    return { status: "400 Bad Request", error: p.scalar ? protocolErrorJson("mcp", "invalid", "Invalid Request: not a JSON-RPC message or batch") : NOT_JSON };
   // the quick look does not check every nested value: on these (error) paths, "invalid" must not hide "not JSON"
-  const invalid = (why: string) => ({ status: "400 Bad Request", error: isJsonText(b) ? protocolErrorJson("mcp", "invalid", `Invalid Request: ${why}`) : NOT_JSON });
+  const invalid = (why: string) => ({
+    status: "400 Bad Request",
+    error: isJsonText(b) ? protocolErrorJson("mcp", "invalid", `Invalid Request: ${why}`) : NOT_JSON,
+  });
   if (!p.array) {
     if (!p.has(Key.jsonrpc)) return invalid('not a JSON-RPC 2.0 message (no "jsonrpc")');
     if (p.escapedKey) return invalid("member names with escapes (\\u…) are not accepted at the top level");
@@ -53,7 +60,8 @@ export function readBody(b: Buffer): Body | { status: string; error: string } {
   const rejected: string[] = [];
   const kept: unknown[] = [];
   for (const m of items) {
-    if (typeof m !== "object" || m === null || Array.isArray(m) || (m as { jsonrpc?: unknown }).jsonrpc !== "2.0") return invalid("a batch item is not a JSON-RPC 2.0 message");
+    if (typeof m !== "object" || m === null || Array.isArray(m) || (m as { jsonrpc?: unknown }).jsonrpc !== "2.0")
+      return invalid("a batch item is not a JSON-RPC 2.0 message");
     const { method, id } = m as { method?: unknown; id?: unknown };
     if (method === "initialize") return invalid("initialize cannot be part of a batch");
     if (!usableId(id) || (typeof method === "string" && id === null)) {
@@ -74,4 +82,3 @@ export function readBody(b: Buffer): Body | { status: string; error: string } {
   }
   return { requests, initialize: false, batch: true, idJson: "null", forward, rejected };
 }
-

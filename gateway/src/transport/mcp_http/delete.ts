@@ -12,6 +12,9 @@ export function end(c: McpHttp, x: Exchange, req: HttpRequest): void {
   if (!claims) return;
   c.ended.end(claims.sid).then(
     () => x.reply("200 OK", ""),
-    (e: Error) => x.reply("503 Service Unavailable", protocolErrorJson("mcp", "unavailable", `Service unavailable: the session could not be ended (${e.message}); retry`), { headers: [["Retry-After", "1"]] }),
+    (e: Error) =>
+      x.reply("503 Service Unavailable", protocolErrorJson("mcp", "unavailable", `Service unavailable: the session could not be ended (${e.message}); retry`), {
+        headers: [["Retry-After", "1"]],
+      }),
   );
 }

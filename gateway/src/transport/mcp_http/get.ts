@@ -14,7 +14,11 @@ const lostNotice = (afterSeq: number) =>
   JSON.stringify({
     jsonrpc: "2.0",
     method: "notifications/message",
-    params: { level: "error", logger: "radiant", data: `messages after event ${afterSeq} expired from the session's history before this stream read them; they are lost` },
+    params: {
+      level: "error",
+      logger: "radiant",
+      data: `messages after event ${afterSeq} expired from the session's history before this stream read them; they are lost`,
+    },
   });
 
 export function get(c: McpHttp, x: Exchange, req: HttpRequest): void {

@@ -68,7 +68,10 @@ export function post(c: McpHttp, x: Exchange, req: HttpRequest): void {
       return;
     }
     // one request: its id names it (a re-sent one is found); a batch: a request id of its own
-    const r: RequestOf = body.batch || body.idJson === "null" ? { rid: c.ingress.newRequestId(), op: "rpc", dedupe: false } : { rid: rpcRequestId(body.idJson), op: "rpc", dedupe: true };
+    const r: RequestOf =
+      body.batch || body.idJson === "null"
+        ? { rid: c.ingress.newRequestId(), op: "rpc", dedupe: false }
+        : { rid: rpcRequestId(body.idJson), op: "rpc", dedupe: true };
     const answer: Answer = streaming
       ? new StreamAnswer(x, extra, version >= PRIMING_SINCE ? c.o.newestSeq() : -1, body.rejected)
       : new JsonAnswer(x, extra, body.batch, body.rejected);
@@ -77,7 +80,17 @@ export function post(c: McpHttp, x: Exchange, req: HttpRequest): void {
   settle("POST /mcp", answered, () => x.fail("500 Internal Server Error", "Internal error"));
 }
 
-async function answerRequest(c: McpHttp, x: Exchange, answer: Answer, sid: SessionId, principal: string, r: RequestOf, body: Buffer, streaming: boolean, idJson: string): Promise<void> {
+async function answerRequest(
+  c: McpHttp,
+  x: Exchange,
+  answer: Answer,
+  sid: SessionId,
+  principal: string,
+  r: RequestOf,
+  body: Buffer,
+  streaming: boolean,
+  idJson: string,
+): Promise<void> {
   c.posts.opened(sid, r.rid, answer, streaming ? "stream" : "json");
   const over = () => {
     clearTimeout(timer);

@@ -15,7 +15,15 @@ import { post } from "./post.js";
 import { PostLedger } from "./post_ledger.js";
 import { errorBody } from "./session_header.js";
 
-export function mcpHttpRoutes(nc: NatsConnection, hub: Hub, ingress: Ingress, delivery: Delivery, history: History, ended: EndedSessions, o: McpHttpOptions): HttpRoute[] {
+export function mcpHttpRoutes(
+  nc: NatsConnection,
+  hub: Hub,
+  ingress: Ingress,
+  delivery: Delivery,
+  history: History,
+  ended: EndedSessions,
+  o: McpHttpOptions,
+): HttpRoute[] {
   const c: McpHttp = { hub, ingress, delivery, history, ended, posts: new PostLedger(nc), o };
   hub.onNotice((sid, n) => {
     if (n.kind === "resumedFrom") c.posts.abandonSent(sid, n.eventId);
