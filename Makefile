@@ -4,14 +4,14 @@ SHELL := /bin/bash
 PNPM := .tools/node_modules/.bin/pnpm
 COMPOSE := docker compose -f infra/docker-compose.yml
 
-.PHONY: deps build run dev test lint format clean docker-build docker-up docker-logs docker-down
+.PHONY: deps build run dev test test-examples lint format clean docker-build docker-up docker-logs docker-down
 
 deps:            ## install pnpm (pinned), nats-server, packages; build
 	@scripts/deps.sh
 
 build: deps
 
-run: deps        ## nats-server + egress proxy + worker + gateway, until Ctrl-C
+run: deps        ## nats-server + echo models + egress proxy + worker + gateway, until Ctrl-C
 	@exec node infra/dist/dev-stack.js
 
 dev: deps        ## the same with pretty logs and a rebuild on every change
@@ -21,6 +21,9 @@ dev: deps        ## the same with pretty logs and a rebuild on every change
 test: lint       ## lint, then the full suite (starts its own nats-server per test file; the browser test needs chromium)
 	@scripts/deps.sh --chromium
 	@node scripts/run-tests.mjs $(TESTS)
+
+test-examples: deps  ## every example config in examples/ through a whole stack (part of `make test` too)
+	@node scripts/run-tests.mjs gateway/test/e2e_examples.test.ts
 
 lint: deps       ## Biome (lint rules and formatting, biome.json) and a type-check of everything, tests included
 	@$(PNPM) exec biome ci --reporter=summary .

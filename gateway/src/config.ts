@@ -24,6 +24,8 @@ export interface GatewayConfig {
   /** browser origins allowed on the HTTP transports ("*": any); requests without Origin always pass */
   allowedOrigins: string[];
   httpResponseTimeoutMs: number;
+  /** a plain HTTP LLM client that left mid-answer has this long to resume before its request is cancelled */
+  llmResumeGraceMs: number;
 }
 
 export const DEV_SECRET = "dev-secret";
@@ -81,5 +83,6 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     sseHeartbeatS: int(env, "GATEWAY_SSE_HEARTBEAT", 15, 1, 3600),
     allowedOrigins: origins(env, "GATEWAY_ALLOWED_ORIGINS"),
     httpResponseTimeoutMs: int(env, "GATEWAY_HTTP_RESPONSE_TIMEOUT_MS", 300_000, 1000, 3600_000),
+    llmResumeGraceMs: int(env, "GATEWAY_LLM_RESUME_GRACE_MS", 30_000, 0, 3600_000),
   };
 }

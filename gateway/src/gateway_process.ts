@@ -18,6 +18,7 @@ import { metrics } from "./metrics.js";
 import { HistoryStateCache } from "./resume.js";
 import { ResumeTokens } from "./resume_token.js";
 import { mountHttp, OriginPolicy } from "./transport/http.js";
+import { llmHttpRoutes } from "./transport/llm_http/routes.js";
 import { mcpHttpRoutes } from "./transport/mcp_http/routes.js";
 import { sseRoutes } from "./transport/sse.js";
 import { startHeartbeats } from "./transport/sse_stream.js";
@@ -116,13 +117,22 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
         responseTimeoutMs: cfg.httpResponseTimeoutMs,
         newestSeq: () => endOf(Math.max(delivery.newestSeq, historyState.lastSeq)),
       }),
+      ...llmHttpRoutes(link.nc, h, ingress, delivery, history, {
+        maxPayload,
+        responseTimeoutMs: cfg.httpResponseTimeoutMs,
+        resumeGraceMs: cfg.llmResumeGraceMs,
+      }),
     ],
     origins,
   );
   startHeartbeats(cfg.sseHeartbeatS * 1000);
   app.any("/*", (res) => {
     res.cork(() =>
-      res.writeStatus("404 Not Found").end("not found: clients connect to /ws (WebSocket), /sse (server-sent events) or /mcp (MCP Streamable HTTP)"),
+      res
+        .writeStatus("404 Not Found")
+        .end(
+          "not found: clients connect to /ws (WebSocket), /sse (server-sent events), /mcp (MCP Streamable HTTP), or the provider endpoints /v1/chat/completions, /v1/responses, /v1/models, /v1/messages, /v1beta/models/{model}:generateContent",
+        ),
     );
   });
 

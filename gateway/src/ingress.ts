@@ -19,7 +19,7 @@ import {
 import { directFrame } from "./frames.js";
 import type { Exchange } from "./transport/http.js";
 import { metrics } from "./metrics.js";
-import { idFault, idJson, MAX_ID_BYTES, isJsonText, Peek, peek } from "./peek.js";
+import { idFault, idJson, isJsonText, Key, MAX_ID_BYTES, Peek, peek } from "./peek.js";
 import { detectProtocol, type Framing } from "./protocol.js";
 import type { Session } from "./session.js";
 
@@ -110,10 +110,13 @@ export class Ingress {
    * same request: found again when re-sent); anything else — an LLM body, a
    * notification, a response, a batch — one made here.
    */
-  requestOf(frame: Buffer, proto: Protocol, op: Operation = STREAM_OPS[proto]): RequestOf {
+  requestOf(frame: Buffer, proto: Protocol, op?: Operation): RequestOf {
     const p = seen;
+    // over a session there is no URL to name the operation: a Responses API body has `input`, not `messages`
+    op ??= proto === "openai" && !p.has(Key.messages) ? "responses" : STREAM_OPS[proto];
+    // an LLM body on a session may carry an `id` of the client's (docs/protocols.md): the same rule
     const rpc = proto === "mcp" || proto === "a2a";
-    if (rpc && !p.array && p.methodStart >= 0 && p.idStart >= 0) {
+    if (!p.array && p.idStart >= 0 && (!rpc || p.methodStart >= 0)) {
       const id = idJson(frame, p);
       if (id !== "null") return { rid: rpcRequestId(id), op, dedupe: true };
     }

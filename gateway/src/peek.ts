@@ -19,6 +19,9 @@ export enum Key {
   max_completion_tokens = 1 << 11,
   response_format = 1 << 12,
   tools = 1 << 13,
+  /** OpenAI Responses API: `input` (with `model`, no `messages`) */
+  input = 1 << 14,
+  model = 1 << 15,
 }
 
 const KEYS: [Buffer, Key][] = (
@@ -37,6 +40,8 @@ const KEYS: [Buffer, Key][] = (
     ["max_completion_tokens", Key.max_completion_tokens],
     ["response_format", Key.response_format],
     ["tools", Key.tools],
+    ["input", Key.input],
+    ["model", Key.model],
   ] as const
 ).map(([k, v]) => [Buffer.from(k, "latin1"), v]);
 

@@ -30,6 +30,8 @@ t.test("telling the protocols apart (docs/protocols.md), in order", async (t) =>
     [{ model: "m", messages: [], stream_options: { include_usage: true } }, "openai"],
     [{ model: "m", messages: [{ role: "system", content: "s" }] }, "openai"],
     [{ model: "m", messages: [{ role: "user", content: "hi" }] }, "openai"],
+    [{ model: "m", input: "hi" }, "openai"],
+    [{ input: "hi" }, undefined],
     [{ hello: 1 }, undefined],
     ["nope", "not-json"],
   ];

@@ -56,5 +56,6 @@ export function detectProtocol(b: Buffer, p: Peek, framing: Framing, defaultLlm:
   if (p.has(Key.jsonrpc)) return jsonRpcProtocol(b, p);
   if (p.has(Key.contents)) return "google";
   if (p.has(Key.messages)) return llmProtocol(b, p, defaultLlm);
+  if (p.has(Key.input) && p.has(Key.model)) return "openai"; // the Responses API
   return undefined;
 }

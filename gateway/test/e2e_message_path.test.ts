@@ -82,7 +82,7 @@ t.test("seq_num strictly increases and every reply arrives once, in order", asyn
   await c.close();
 });
 
-t.test("the other four protocols answer 'not supported yet' in their own format", async (t) => {
+t.test("A2A answers 'not supported yet'; each LLM protocol routes by model and refuses an unknown one in its own format", async (t) => {
   const { c } = await openSession(stack.wsUrl);
   c.send({ jsonrpc: "2.0", id: 7, method: "message/send", params: { message: { kind: "message", role: "user", messageId: "m", parts: [] } } });
   const a2a = await c.next();
@@ -94,11 +94,13 @@ t.test("the other four protocols answer 'not supported yet' in their own format"
       { role: "user", content: "hi" },
     ],
   });
-  t.match(await c.next(), { error: { type: "invalid_request_error", code: "unsupported_protocol", message: /OpenAI/ } });
+  t.match(await c.next(), { error: { type: "invalid_request_error", code: "model_not_found", message: /gpt/ } }, "as OpenAI says it");
   c.send({ model: "claude", max_tokens: 10, system: "be brief", messages: [{ role: "user", content: "hi" }] });
-  t.match(await c.next(), { type: "error", error: { type: "invalid_request_error", message: /Anthropic/ } });
+  t.match(await c.next(), { type: "error", error: { type: "not_found_error", message: /claude/ } });
   c.send({ contents: [{ role: "user", parts: [{ text: "hi" }] }] });
-  t.match(await c.next(), { error: { code: 501, status: "UNIMPLEMENTED", message: /Google/ } });
+  t.match(await c.next(), { error: { code: 400, status: "INVALID_ARGUMENT", message: /model/ } }, "a Google body on a session names its model");
+  c.send({ model: "echo-google", contents: [{ role: "user", parts: [{ text: "hi there" }] }] });
+  t.match(await c.next(), { candidates: [{ content: { parts: [{ text: "hi there" }] } }] });
   await c.close();
 });
 

@@ -5,7 +5,8 @@ import t from "tap";
 import { exited } from "@radiant/infra/proc";
 import { openSession, rpc, startStack } from "./harness.js";
 
-const stack = await startStack(t, { workerEnv: { WORKER_ACK_WAIT_MS: "1000" } });
+// the advisory comes one ack wait after the last delivery: the worker started after it must be listening by then, even on a busy machine
+const stack = await startStack(t, { workerEnv: { WORKER_ACK_WAIT_MS: "2500" } });
 
 t.test("a poison request: 5 deliveries, 5 dead workers, then an error reply and no more", async (t) => {
   const { c } = await openSession(stack.wsUrl);

@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { connect as connectTcp } from "node:net";
 import type { ChildProcess } from "node:child_process";
+import { selfSignedCert } from "./echo/cert.js";
+import { MODEL_FORMATS, type ModelFormat } from "./models.js";
 import { NatsServer } from "./nats-server.js";
 import { exited, freePort, GiveUp, spawnOwned, stopChild, waitFor } from "./proc.js";
 
@@ -15,6 +17,7 @@ export const entries = {
   gateway: join(root, "gateway/dist/supervisor.js"),
   worker: join(root, "workers/dist/main.js"),
   egressProxy: join(root, "egress-proxy/dist/main.js"),
+  echo: join(root, "infra/dist/echo/main.js"),
 };
 
 export interface StackOptions {
@@ -40,6 +43,10 @@ export interface StackOptions {
   gatewayNodeArgs?: string[];
   /** node flags for each worker */
   workerNodeArgs?: string[];
+  /** start the local model upstreams and route echo-openai, echo-anthropic, echo-google to them (default true) */
+  echo?: boolean;
+  /** the echo upstreams' pause between streamed chunks */
+  echoChunkDelayMs?: number;
   /** nats-server's max_payload (default DEFAULT_MAX_PAYLOAD, 8 MiB) */
   natsMaxPayload?: number;
   /**
@@ -170,6 +177,13 @@ export class Stack {
   gateway: Proc | undefined;
   workers: Proc[] = [];
   egress: Proc | undefined;
+  echo: Proc | undefined;
+  /** the local upstreams, by format, once started */
+  echoUrls: Record<ModelFormat, string> | undefined;
+  /** the PEM file of the echo upstreams' self-signed certificate */
+  echoCertFile: string | undefined;
+  /** what the stack adds to every process's environment (the model table, the echo upstreams' certificate) */
+  private readonly extraEnv: Record<string, string> = {};
   private logs: WriteStream | undefined;
   /** made once: every process of the stack gets it unless the caller's environment names one */
   private readonly resumeTokenSecret = newResumeTokenSecret();
@@ -213,6 +227,7 @@ export class Stack {
     if (!o.inheritLogs) s.logs = createWriteStream(join(o.dir, "stack.log"), { flags: "a" });
     if (o.supervise) s.superviseNats();
     try {
+      if (o.echo ?? true) await s.startEcho();
       await s.startEgress();
       for (let i = 0; i < (o.workers ?? 1); i++) await s.startWorker();
       if (!o.noGateway) await s.startGateway();
@@ -241,6 +256,8 @@ export class Stack {
       GATEWAY_HEALTH_ADDR: `${this.host}:${this.o.healthPort ?? 0}`,
       GATEWAY_PROCESSES: String(this.o.gatewayProcesses ?? 1),
       ...this.o.env,
+      // the stack's model table holds the caller's RADIANT_MODELS entries too
+      ...this.extraEnv,
       ...extra,
       RESUME_TOKEN_SECRET: secret,
     };
@@ -348,9 +365,56 @@ export class Stack {
 
   private async waitOutput(p: Proc, text: string): Promise<void> {
     await waitFor(`${p.name} to say "${text}"`, async () => {
+      // what it said first: a process may say it and die before the next look (a worker taking a poison request)
+      if (this.current(p).includes(text)) return true;
       if (p.child.exitCode !== null) throw new GiveUp(`${p.name} exited with ${p.child.exitCode}: ${p.output}`);
-      return this.current(p).includes(text);
+      return false;
     });
+  }
+
+  /**
+   * The local model upstreams (infra/src/echo), one per wire format, and a
+   * model table that routes the echo-* models to them — plus whatever the
+   * caller's own RADIANT_MODELS file lists.
+   */
+  async startEcho(): Promise<void> {
+    const ports = { openai: await freePort(this.host), anthropic: await freePort(this.host), google: await freePort(this.host) };
+    const certDir = join(this.o.dir, "echo-cert");
+    const { certFile } = selfSignedCert(certDir);
+    this.echoCertFile = certFile;
+    this.echo = this.spawn("echo-upstreams", entries.echo, {
+      ...this.env(),
+      ECHO_HOST: this.host,
+      ECHO_OPENAI_PORT: String(ports.openai),
+      ECHO_ANTHROPIC_PORT: String(ports.anthropic),
+      ECHO_GOOGLE_PORT: String(ports.google),
+      ECHO_CERT_DIR: certDir,
+      ECHO_CHUNK_DELAY_MS: String(this.o.echoChunkDelayMs ?? 0),
+    });
+    this.echoUrls = {
+      openai: `https://${this.host}:${ports.openai}`,
+      anthropic: `https://${this.host}:${ports.anthropic}`,
+      google: `https://${this.host}:${ports.google}`,
+    };
+    const own = this.o.env?.RADIANT_MODELS ?? process.env.RADIANT_MODELS;
+    const theirs: unknown[] = [];
+    if (own) {
+      const v = JSON.parse(readFileSync(own, "utf8")) as unknown;
+      const list = Array.isArray(v) ? v : (v as { models?: unknown[] }).models;
+      if (Array.isArray(list)) theirs.push(...list);
+    }
+    const echoModels = MODEL_FORMATS.map((f) => ({ match: `echo-${f}`, format: f, baseUrl: this.echoUrls![f], keyEnv: null }));
+    const modelsFile = join(this.o.dir, "models.json");
+    writeFileSync(modelsFile, `${JSON.stringify({ models: [...echoModels, ...theirs] }, null, 2)}\n`);
+    this.extraEnv.RADIANT_MODELS = modelsFile;
+    this.extraEnv.EGRESS_CA_FILE = certFile;
+    for (const f of MODEL_FORMATS) {
+      const port = ports[f];
+      await waitFor(`echo upstream (${f}) on port ${port}`, async () => {
+        if (this.echo?.child.exitCode !== null) throw new GiveUp(`echo upstreams exited: ${this.echo?.output}`);
+        return accepts(this.host, port);
+      });
+    }
   }
 
   async startEgress(): Promise<void> {

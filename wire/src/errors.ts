@@ -34,6 +34,11 @@ const httpish: Record<ErrorKind, { status: number; openai: string; anthropic: st
   tooLarge: { status: 413, openai: "invalid_request_error", anthropic: "request_too_large", google: "INVALID_ARGUMENT" },
 };
 
+/** The HTTP status of an error of this kind (the LLM APIs answer errors with one). */
+export function errorStatus(kind: ErrorKind): number {
+  return httpish[kind].status;
+}
+
 /** JSON-RPC error code for a kind (MCP and A2A). A2A's own code for unsupported operations differs. */
 export function rpcErrorCode(proto: Protocol, kind: ErrorKind): number {
   return proto === "a2a" && kind === "unsupported" ? -32004 : rpcCodes[kind];

@@ -16,6 +16,8 @@ export const headers = {
   end: "Radiant-End",
   /** on a stored reply: the frames its body holds (reply.ts); absent: one plain frame */
   frames: "Radiant-Frames",
+  /** on the first stored message of a reply to a plain HTTP request: its status and body kind (reply.ts) */
+  response: "Radiant-Response",
   /** on a core message to a live subject: a control notice, not a stored message (control.ts) */
   control: "Radiant-Control",
 } as const;

@@ -20,6 +20,10 @@
 //     while working: a JSON-only HTTP answer carries just these);
 //   - ":event": the SSE event name the protocol needs (Anthropic's `event:` lines).
 //   "none": no frames (an end marker).
+// - Radiant-Response: on the first message of a reply, how a plain HTTP
+//   response to it begins: `status kind [retry-after]`, kind `sse` (an event
+//   stream follows) or `json` (the message's one frame is the whole body), e.g.
+//   `200 sse`, `429 json 3`. Sessions (WebSocket, /sse) ignore it. Absent: `200 json`.
 import type { MsgHdrs } from "@nats-io/nats-core";
 import { headerOf, headers, newHeaders, putHeader } from "./headers.js";
 import { isRequestId } from "./request.js";
@@ -105,12 +109,38 @@ export function parseFrames(v: string, size: number): FrameInfo[] | undefined {
   return total === size ? out : undefined;
 }
 
+/** How a plain HTTP response to a reply begins. */
+export interface ResponseHead {
+  /** 100–599 */
+  status: number;
+  /** an event stream (else one JSON body) */
+  stream: boolean;
+  /** seconds, for Retry-After */
+  retryAfter?: string;
+}
+
+const HEAD_RE = /^([1-5]\d\d) (sse|json)(?: (\d{1,9}))?$/;
+
+export function formatHead(h: ResponseHead): string {
+  if (!(Number.isInteger(h.status) && h.status >= 100 && h.status <= 599)) throw new Error(`not an HTTP status: ${h.status}`);
+  const retry = h.retryAfter !== undefined && /^\d{1,9}$/.test(h.retryAfter) ? ` ${h.retryAfter}` : "";
+  return `${h.status} ${h.stream ? "sse" : "json"}${retry}`;
+}
+
+export function parseHead(v: string): ResponseHead | undefined {
+  const m = HEAD_RE.exec(v);
+  if (!m) return undefined;
+  return { status: Number(m[1]), stream: m[2] === "sse", ...(m[3] !== undefined ? { retryAfter: m[3] } : {}) };
+}
+
 /** What the gateway reads off a stored message's headers. */
 export interface ReplyMeta {
   rid: string | undefined;
   end: boolean;
   /** undefined: the body is one plain frame */
   frames: FrameInfo[] | undefined;
+  /** on a reply's first message, for a plain HTTP response */
+  head?: ResponseHead;
 }
 
 const ONE_PLAIN: ReplyMeta = { rid: undefined, end: false, frames: undefined };
@@ -120,18 +150,25 @@ export function readReply(h: MsgHdrs | undefined, size: number): ReplyMeta {
   if (!h) return ONE_PLAIN;
   const rid = headerOf(h, headers.request);
   const frames = headerOf(h, headers.frames);
-  return {
+  const head = headerOf(h, headers.response);
+  const meta: ReplyMeta = {
     rid: isRequestId(rid) ? rid : undefined,
     end: headerOf(h, headers.end) === "1",
     frames: frames === "" ? undefined : parseFrames(frames, size),
   };
+  if (head !== "") {
+    const parsed = parseHead(head);
+    if (parsed) meta.head = parsed;
+  }
+  return meta;
 }
 
 /** The headers of a reply message (workers). */
-export function replyHeaders(r: { rid: string; frames: readonly FrameInfo[]; end: boolean; ingressTs: number }): MsgHdrs {
+export function replyHeaders(r: { rid: string; frames: readonly FrameInfo[]; end: boolean; ingressTs: number; head?: ResponseHead }): MsgHdrs {
   const h = newHeaders();
   putHeader(h, headers.ingressTs, String(r.ingressTs));
   putHeader(h, headers.request, r.rid);
+  if (r.head) putHeader(h, headers.response, formatHead(r.head));
   if (r.end) putHeader(h, headers.end, "1");
   const one = r.frames.length === 1 ? r.frames[0]! : undefined;
   if (!one || one.slot || one.response || one.event !== undefined) putHeader(h, headers.frames, formatFrames(r.frames));

@@ -22,11 +22,11 @@ export const subjects = {
   endedAll: "ended.*",
   /** the session id an `ended` subject names, if it names one */
   sidOfEnded: (subject: string): SessionId | undefined => asSessionId(subject.slice("ended.".length)),
-  /** core: stop one request of the session wherever a worker runs it (control.ts, CancelNotice) */
   /** a worker asks the others whether one of them runs a delivery of an INBOX message of the session (body: its stream sequence); only a runner answers */
   running: (sid: SessionId): string => `running.${sid}`,
   runningAll: "running.*",
   sidOfRunning: (subject: string): SessionId | undefined => asSessionId(subject.slice("running.".length)),
+  /** core: stop one request of the session wherever a worker runs it (control.ts) */
   cancel: (sid: SessionId): string => `cancel.${sid}`,
   cancelAll: "cancel.*",
   sidOfCancel: (subject: string): SessionId | undefined => asSessionId(subject.slice("cancel.".length)),

@@ -13,6 +13,8 @@ import {
   parseFrames,
   readControl,
   readReply,
+  parseHead,
+  formatHead,
   replyHeaders,
   requestKey,
   requestMsgId,
@@ -203,4 +205,14 @@ t.test("request keys never carry a client's bytes as they came", async (t) => {
   }
   t.not(requestKey("1"), requestKey('"1"'), '1 and "1" are different ids');
   t.equal(requestMsgId(SID, requestKey("1")), `${SID}:${requestKey("1")}`, "the de-duplication id: session and request id");
+});
+
+t.test("a reply's response head: written, read back, and anything else ignored", async (t) => {
+  const h = replyHeaders({ rid: "gabc1", frames: [{ length: 3 }], end: false, ingressTs: 1, head: { status: 429, stream: false, retryAfter: "3" } });
+  t.same(readReply(h, 3).head, { status: 429, stream: false, retryAfter: "3" });
+  t.same(parseHead("200 sse"), { status: 200, stream: true });
+  for (const bad of ["200", "99 sse", "600 json", "200 SSE", "200 sse x", "200 json -1", " 200 sse"]) t.equal(parseHead(bad), undefined, bad);
+  t.throws(() => formatHead({ status: 42, stream: true }));
+  t.equal(formatHead({ status: 503, stream: false, retryAfter: "soon" }), "503 json", "a retry-after that is not seconds is left out");
+  t.equal(readReply(replyHeaders({ rid: "gabc1", frames: [{ length: 3 }], end: true, ingressTs: 1 }), 3).head, undefined);
 });

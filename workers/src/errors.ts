@@ -1,7 +1,7 @@
 // Replies for requests the handler itself could not answer, in the request's
 // protocol: JSON-RPC protocols get one error per request id of the frame (so no
 // caller waits in vain), LLM protocols their own error body.
-import { protocolErrorJson, type ErrorKind, type Protocol } from "@radiant/wire";
+import { errorStatus, protocolErrorJson, type ErrorKind, type Protocol } from "@radiant/wire";
 import { parseJson, readRpc } from "./jsonrpc.js";
 import type { JsonRpcId, Reply } from "./reply.js";
 
@@ -29,7 +29,10 @@ export function errorReplies(proto: Protocol, body: Uint8Array, kind: ErrorKind,
   const ids = rpc ? rpcIds(body) : [null];
   return ids.map((id, i) => ({
     body: Buffer.from(protocolErrorJson(proto, kind, message, JSON.stringify(id))),
-    ...(rpc ? { response: true } : {}),
+    // an LLM API answers an error with its status (a plain HTTP response begins with the first message's head);
+    // Anthropic's stream names its error event
+    ...(rpc ? { response: true } : { head: { status: errorStatus(kind), stream: false } }),
+    ...(proto === "anthropic" ? { event: "error" } : {}),
     ...(i === ids.length - 1 ? { last: true } : {}),
   }));
 }

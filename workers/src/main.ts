@@ -1,5 +1,6 @@
 // A worker process: one durable pull consumer shared with every other worker.
 import { loadOrExit } from "@radiant/infra/env";
+import { loadModelTable } from "@radiant/infra/models";
 import { createLogger } from "@radiant/infra/log";
 import { openNats } from "@radiant/infra/nats";
 import { stopEarly } from "@radiant/infra/proc";
@@ -8,18 +9,20 @@ import { loadWorkerConfig } from "./config.js";
 import { mcpHandler, mcpMethods } from "./handler_mcp.js";
 import { testMethods } from "./handler_test_methods.js";
 import type { HandlerTable } from "./handler.js";
+import { EgressClient } from "./llm/egress_client.js";
+import { llmHandlers } from "./llm/handler_llm.js";
 import { NatsGate, Worker } from "./worker.js";
 
 const cfg = loadOrExit("worker", () => loadWorkerConfig());
 const log = createLogger("worker", cfg.dev);
+const models = loadOrExit("worker", () => loadModelTable());
+const egress = new EgressClient(cfg.egressProxyUrl.split(",")[0]!);
 
 // (protocol, operation) → handler; what is missing answers "not supported yet" in the protocol's own format
 const handlers: HandlerTable = {
   mcp: { rpc: mcpHandler(cfg.testMethods ? { ...mcpMethods, ...testMethods } : mcpMethods) },
   a2a: {},
-  openai: {},
-  anthropic: {},
-  google: {},
+  ...llmHandlers({ models, egress }),
 };
 
 // while NATS does not answer, a signal or the parent's death ends the worker at once
@@ -50,6 +53,7 @@ async function shutdown(signal: string): Promise<void> {
   log.info({ signal, running: worker.active }, "worker stopping: aborting the requests in hand");
   await worker.stop();
   await link.nc.drain().catch(() => {});
+  await egress.close().catch(() => {});
   clearTimeout(force);
   log.info({ handled: worker.handled }, "worker stopped");
   process.exit(0);

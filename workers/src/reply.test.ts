@@ -61,6 +61,10 @@ t.test("a failed batch: one error per request, each naming it, the last one last
   t.equal(llm.length, 1, "LLM bodies have no ids: one error");
   t.notOk(llm[0]!.response, "an LLM error body is not a JSON-RPC response");
   t.ok(llm[0]!.last);
+  t.same(llm[0]!.head, { status: 500, stream: false }, "a plain HTTP response to it begins with the error's status");
+  t.same(errorReplies("openai", body, "unsupported", "x")[0]!.head, { status: 501, stream: false });
+  t.equal(errorReplies("anthropic", body, "internal", "x")[0]!.event, "error", "Anthropic's stream names its error event");
+  t.equal(errorReplies("mcp", body, "internal", "x")[0]!.head, undefined, "JSON-RPC errors travel in a 200 answer");
 });
 
 t.test("the interrupted error says what happened, in the protocol's own format", async (t) => {

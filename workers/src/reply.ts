@@ -1,6 +1,6 @@
 // Encoding replies as the bytes a client will receive, with the `_meta` slot
 // the gateway uses for the `mcp` framing (see @radiant/wire reply.ts).
-import type { MetaSlot } from "@radiant/wire";
+import type { MetaSlot, ResponseHead } from "@radiant/wire";
 
 /** One frame a handler produces: the JSON text the client will see, and what the gateway needs to know about it. */
 export interface Reply {
@@ -13,6 +13,8 @@ export interface Reply {
   event?: string;
   /** the last frame of the request's reply: the message holding it carries End */
   last?: boolean;
+  /** on the first frame of a reply to a plain HTTP request: how the response begins (status, stream or JSON) */
+  head?: ResponseHead;
 }
 
 export type JsonRpcId = string | number | null;

@@ -258,7 +258,12 @@ export class ReplyWriter {
     const msgId = replyMsgId(this.o.sid, this.o.inboxSeq, index ?? this.nextIndex++);
     this.published++;
     if (end) this.ended = true;
-    const out: Out = { body, msgId, h: replyHeaders({ rid: this.o.rid, frames: info, end, ingressTs: this.o.ingressTs }), done: undefined };
+    const out: Out = {
+      body,
+      msgId,
+      h: replyHeaders({ rid: this.o.rid, frames: info, end, ingressTs: this.o.ingressTs, head: frames[0]?.head }),
+      done: undefined,
+    };
     const p = outcome ? new Promise<boolean>((r) => (out.done = r)) : undefined;
     this.unsettled++;
     this.inflightBytes += body.length;

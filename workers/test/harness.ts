@@ -102,8 +102,10 @@ export class WorkerStack {
     await waitFor(
       "worker ready",
       async () => {
+        // what it said first: it may say it and die before the next look (taking a poison request)
+        if (w.output.includes('"msg":"worker ready"')) return true;
         if (child.exitCode !== null) throw new GiveUp(`worker exited with ${child.exitCode}: ${w.output}`);
-        return w.output.includes('"msg":"worker ready"');
+        return false;
       },
       20_000,
     );

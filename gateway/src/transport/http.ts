@@ -21,9 +21,10 @@ export interface HttpRoute {
 }
 
 /** Request headers a browser may send cross-origin (answered in preflights). */
-const ALLOW_HEADERS = "Content-Type, Authorization, Accept, Last-Event-ID, Mcp-Session-Id, MCP-Protocol-Version";
+const ALLOW_HEADERS =
+  "Content-Type, Authorization, Accept, Last-Event-ID, Mcp-Session-Id, MCP-Protocol-Version, X-Api-Key, Anthropic-Version, X-Goog-Api-Key, X-Goog-Api-Client, Radiant-Resume-Token, Radiant-Events-Received";
 /** Response headers a cross-origin page may read. */
-const EXPOSE_HEADERS = "Mcp-Session-Id, Location";
+const EXPOSE_HEADERS = "Mcp-Session-Id, Location, Radiant-Resume-Token, Retry-After";
 
 /**
  * Which browser origins may call us, on every client path (/ws, /sse, /mcp):
@@ -105,7 +106,7 @@ export class Exchange {
    * callback; ended a moment later it does close, and a request pipelined
    * meanwhile makes it drop the connection instead of running it.
    */
-  reply(status: string, body: string, o: { type?: string; headers?: [string, string][]; close?: boolean; deferred?: boolean } = {}): void {
+  reply(status: string, body: string | Uint8Array, o: { type?: string; headers?: [string, string][]; close?: boolean; deferred?: boolean } = {}): void {
     if (!this.open) return;
     if (o.close && !o.deferred) {
       setImmediate(() => this.reply(status, body, { ...o, deferred: true }));
@@ -116,7 +117,7 @@ export class Exchange {
       this.res.writeStatus(status);
       this.writeCors();
       for (const [k, v] of o.headers ?? []) this.res.writeHeader(k, v);
-      if (body !== "") this.res.writeHeader("Content-Type", o.type ?? "application/json");
+      if (body.length > 0) this.res.writeHeader("Content-Type", o.type ?? "application/json");
       this.res.end(body, o.close ?? false);
     });
   }

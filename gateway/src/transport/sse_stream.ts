@@ -96,11 +96,11 @@ export class SseStream implements Transport {
   ) {}
 
   /** The response head. `headers`: extra ones (Mcp-Session-Id). */
-  begin(headers: [string, string][] = []): void {
+  begin(headers: [string, string][] = [], status = "200 OK"): void {
     const res = this.x.res;
     this.x.onAbort = () => this.gone();
     res.cork(() => {
-      res.writeStatus("200 OK");
+      res.writeStatus(status);
       this.x.writeCors();
       res.writeHeader("Content-Type", "text/event-stream");
       res.writeHeader("Cache-Control", "no-cache");

@@ -5,7 +5,7 @@ import type { Stored } from "../../delivery.js";
 import { eachFrame } from "../../frames.js";
 import { metrics } from "../../metrics.js";
 import type { Exchange } from "../http.js";
-import { Answer } from "./answer.js";
+import { Answer } from "../answer.js";
 
 export class JsonAnswer extends Answer {
   private readonly parts: string[];

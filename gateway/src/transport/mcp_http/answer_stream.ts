@@ -8,7 +8,7 @@ import { eachFrame } from "../../frames.js";
 import { metrics } from "../../metrics.js";
 import type { Exchange } from "../http.js";
 import { SseStream } from "../sse_stream.js";
-import { Answer } from "./answer.js";
+import { Answer } from "../answer.js";
 
 export class StreamAnswer extends Answer {
   private readonly stream: SseStream;

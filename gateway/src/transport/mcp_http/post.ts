@@ -9,7 +9,7 @@ import { inboxPolicy, rpcRequestId, type SessionId } from "@radiant/wire";
 import { settle } from "../../guard.js";
 import { notQueued, type RequestOf } from "../../ingress.js";
 import { accepts, isJson, type Exchange } from "../http.js";
-import type { Answer } from "./answer.js";
+import type { Answer } from "../answer.js";
 import { JsonAnswer } from "./answer_json.js";
 import { StreamAnswer } from "./answer_stream.js";
 import { NOT_JSON, readBody } from "./body.js";

@@ -1,9 +1,9 @@
-// A POST's answer: an HTTP response waiting for its request's reply. Delivery
+// An HTTP response waiting for its request's reply (MCP POSTs, LLM endpoints). Delivery
 // hands it the request's stored messages in order (it is a Sink); it ends at
 // the reply's End. Before the request's publish is acked, and while a
 // re-sent request's replies are read back from HISTORY, messages wait here.
-import type { Sink, Stored } from "../../delivery.js";
-import type { OpenPost } from "./post_ledger.js";
+import type { Sink, Stored } from "../delivery.js";
+import type { OpenPost } from "./mcp_http/post_ledger.js";
 
 export abstract class Answer implements Sink, OpenPost {
   /** called once when the answer is over (answered, timed out, abandoned, its client gone) */

@@ -1,0 +1,190 @@
+// One LLM request over plain HTTP: the body into INBOX on a session of its own
+// (its one request), the reply routed back to this response by request id.
+// The response names the session's token (Radiant-Resume-Token): the same
+// request sent again with that token and Last-Event-ID (or
+// Radiant-Events-Received) continues the answer after what the client got,
+// from HISTORY, on any gateway process.
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { HttpRequest } from "uWebSockets.js";
+import { controlHeaders, protocolErrorJson, rpcRequestId, subjects, type Operation, type Protocol, type SessionId } from "@radiant/wire";
+import type { Delivery } from "../../delivery.js";
+import { settle } from "../../guard.js";
+import type { History } from "../../history.js";
+import type { Hub } from "../../hub.js";
+import { notQueued, type Ingress, type RequestOf } from "../../ingress.js";
+import { isJsonText } from "../../peek.js";
+import { ResumeTokenError } from "../../resume_token.js";
+import { isJson, type Exchange } from "../http.js";
+import { LlmAnswer, type ResumePoint, type StreamStyle } from "./answer_llm.js";
+import type { Grace } from "./grace.js";
+
+export interface LlmHttpOptions {
+  maxPayload: number;
+  /** a response waits this long for its reply to begin (then 504) */
+  responseTimeoutMs: number;
+}
+
+export interface LlmHttp {
+  nc: Pick<NatsConnection, "publish">;
+  hub: Hub;
+  ingress: Ingress;
+  delivery: Delivery;
+  history: History;
+  grace: Grace;
+  o: LlmHttpOptions;
+}
+
+/** What an endpoint asks for. */
+export interface Endpoint {
+  proto: Protocol;
+  op: Operation;
+  style: StreamStyle;
+}
+
+export const RESUME_TOKEN_HEADER = "Radiant-Resume-Token";
+/** a session made for one plain HTTP request holds just that request: its id is always this */
+export const HTTP_REQUEST_ID = rpcRequestId('"http"');
+
+const EMPTY_BODY = Buffer.from("{}");
+
+/** The request: a body (POST) or none (a model list); `model` from the URL (Google) goes into the body, last, so it wins. */
+export function llmRequest(c: LlmHttp, x: Exchange, req: HttpRequest, e: Endpoint, model?: string): void {
+  const method = req.getMethod().toLowerCase();
+  const principal = c.hub.principalOf((h) => req.getHeader(h));
+  const token = req.getHeader("radiant-resume-token");
+  const from = resumePoint(req.getHeader("last-event-id"), req.getHeader("radiant-events-received"));
+  if (from === "bad") {
+    x.fail("400 Bad Request", "Last-Event-ID must be an event id of this answer and Radiant-Events-Received a count of events (whole numbers)");
+    return;
+  }
+  if (token !== "") {
+    resume(c, x, e, token, principal, from);
+    return;
+  }
+  if (method === "get") {
+    void forward(c, x, e, principal, EMPTY_BODY);
+    return;
+  }
+  if (!isJson(req.getHeader("content-type"))) {
+    x.fail("415 Unsupported Media Type", "The body must be application/json");
+    return;
+  }
+  const read = x.body(c.o.maxPayload, req.getHeader("content-length")).then((b) => {
+    if (!b) return;
+    if (!isJsonText(b) || firstByte(b) !== 0x7b) {
+      x.fail("400 Bad Request", "The request body must be a JSON object");
+      return;
+    }
+    return forward(c, x, e, principal, model === undefined ? b : withModel(b, model));
+  });
+  settle(`${e.proto} ${e.op}`, read, () => x.fail("500 Internal Server Error", "Internal error"));
+}
+
+async function forward(c: LlmHttp, x: Exchange, e: Endpoint, principal: string, body: Buffer): Promise<void> {
+  const { sid, token } = c.hub.newSession(principal);
+  const answer = new LlmAnswer(x, e.style, [[RESUME_TOKEN_HEADER, token]], undefined);
+  const r: RequestOf = { rid: HTTP_REQUEST_ID, op: e.op, dedupe: true };
+  if (!(await open(c, x, answer, sid))) return;
+  try {
+    await c.ingress.submit(sid, principal, e.proto, r, body);
+  } catch (err) {
+    answer.onOver = () => {};
+    c.delivery.closeRequest(sid, r.rid, answer);
+    notQueued(x, err, e.proto, "null");
+    return;
+  }
+  answer.start();
+}
+
+/** The same request again, with its answer's token: what the client missed, then the rest as it comes. */
+function resume(c: LlmHttp, x: Exchange, e: Endpoint, token: string, principal: string, from: ResumePoint | undefined): void {
+  let sid: SessionId;
+  try {
+    sid = c.hub.claimsOf(token, principal).sid;
+  } catch (err) {
+    if (!(err instanceof ResumeTokenError)) throw err;
+    x.fail("401 Unauthorized", `Radiant-Resume-Token: ${err.message}`);
+    return;
+  }
+  // the process that served the first attempt stops waiting to cancel it
+  c.grace.resumed(sid);
+  try {
+    c.nc.publish(subjects.live(sid), undefined, { headers: controlHeaders({ kind: "resumedFrom", eventId: 0 }) });
+  } catch {
+    // not connected: the answer still resumes from HISTORY; the other process may cancel it after its grace
+  }
+  const answer = new LlmAnswer(x, e.style, [[RESUME_TOKEN_HEADER, token]], from);
+  const resumed = open(c, x, answer, sid).then((ok) => {
+    if (!ok) return;
+    answer.start();
+    return answer.replay(c.history.batches(sid, 0), HTTP_REQUEST_ID);
+  });
+  settle(`${e.proto} ${e.op} resume`, resumed, () => {});
+}
+
+/** Route the session's reply to this response; a client that leaves gets a grace period to resume before its request is cancelled. */
+async function open(c: LlmHttp, x: Exchange, answer: LlmAnswer, sid: SessionId): Promise<boolean> {
+  const rid = HTTP_REQUEST_ID;
+  const close = () => c.delivery.closeRequest(sid, rid, answer);
+  // the answer must begin within the response timeout; once it has, a stream runs as long as the worker's (WORKER_HANDLER_TIMEOUT_MS)
+  const timer = setTimeout(() => answer.timeout(c.o.responseTimeoutMs), c.o.responseTimeoutMs);
+  answer.onBegin = () => clearTimeout(timer);
+  answer.onOver = () => {
+    clearTimeout(timer);
+    if (!x.aborted || answer.completed) return close();
+    // the line stays open meanwhile: a resume elsewhere reaches this process as a notice on it
+    c.grace.start(sid, () => c.ingress.cancel(sid, rid, "client gone"), close);
+  };
+  x.onAbort = () => answer.abandon();
+  try {
+    await c.delivery.openRequest(sid, rid, answer);
+    return true;
+  } catch {
+    answer.onOver = () => {};
+    clearTimeout(timer);
+    close();
+    x.fail("503 Service Unavailable", "Service unavailable: the answer's history cannot be read; retry", { headers: [["Retry-After", "1"]] });
+    return false;
+  }
+}
+
+export function resumePoint(lastEventId: string, received: string): ResumePoint | undefined | "bad" {
+  const whole = (s: string) => (/^\d{1,15}$/.test(s) ? Number(s) : Number.NaN);
+  if (lastEventId !== "") {
+    const n = whole(lastEventId);
+    return Number.isNaN(n) ? "bad" : { afterId: n };
+  }
+  if (received !== "") {
+    const n = whole(received);
+    return Number.isNaN(n) ? "bad" : { afterCount: n };
+  }
+  return undefined;
+}
+
+function firstByte(b: Buffer): number {
+  for (const c of b) if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return c;
+  return -1;
+}
+
+/** `{…}` → `{…,"model":"m"}`: the last member wins in every JSON reader we feed. `model` is checked (a model name, no quotes). */
+export function withModel(b: Buffer, model: string): Buffer {
+  let end = b.length - 1;
+  while (end > 0 && b[end] !== 0x7d) end--;
+  let start = b.indexOf(0x7b);
+  let empty = true;
+  for (start++; start < end; start++) {
+    const ch = b[start];
+    if (ch !== 0x20 && ch !== 0x09 && ch !== 0x0a && ch !== 0x0d) {
+      empty = false;
+      break;
+    }
+  }
+  const member = `${empty ? "" : ","}"model":${JSON.stringify(model)}}`;
+  return Buffer.concat([b.subarray(0, end), Buffer.from(member)]);
+}
+
+/** The route's error body: the protocol's own shape. */
+export const errorBodyOf =
+  (proto: Protocol) =>
+  (message: string): string =>
+    protocolErrorJson(proto, "refused", message);

@@ -1,0 +1,5 @@
+// anthropic client, anthropic upstream: one format, passed through (passthrough.ts).
+import { passthrough } from "./passthrough.js";
+import type { Translator } from "./types.js";
+
+export const translator: Translator = passthrough("anthropic");

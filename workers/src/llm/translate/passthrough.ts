@@ -1,0 +1,117 @@
+// A client and an upstream of one format: the body goes up as the client sent
+// it, but for the model's name (the upstream's), and answers come back as the
+// upstream sent them, but for the model's name (the client's). Nothing else is
+// read or rebuilt, so fields this gateway does not know survive both ways.
+//
+// OpenAI's `data: [DONE]` is no JSON event: it is not passed on, since the
+// handler ends every OpenAI stream with its own.
+import { ANTHROPIC_PATH, ANTHROPIC_VERSION } from "./codec_anthropic.js";
+import { googlePath } from "./codec_google.js";
+import { OPENAI_PATH } from "./codec_openai.js";
+import { errorBody, isObj, parseJson, upstreamErrorMessage } from "./errors.js";
+import type { Backend, ClientEvent, StreamTranslator, TranslateContext, Translator, UpstreamEvent, UpstreamRequest } from "./types.js";
+
+function request(format: Backend, body: Record<string, unknown>, c: TranslateContext): UpstreamRequest {
+  switch (format) {
+    case "openai":
+      // stream_options (include_usage) as the client sent it
+      return { path: OPENAI_PATH, body: { ...body, model: c.upstreamModel } };
+    case "anthropic":
+      return { path: ANTHROPIC_PATH, body: { ...body, model: c.upstreamModel }, headers: { "anthropic-version": ANTHROPIC_VERSION } };
+    case "google":
+      // the model is in the path, not the body
+      return { path: googlePath(c.upstreamModel, c.stream), body };
+  }
+}
+
+/** The answer (a plain body, or one streamed event) with the client's model name. */
+function renamed(format: Backend, v: Record<string, unknown>, c: TranslateContext): Record<string, unknown> {
+  switch (format) {
+    case "openai":
+      return "model" in v ? { ...v, model: c.model } : v;
+    case "anthropic":
+      if (v.type === "message_start" && isObj(v.message) && "model" in v.message) return { ...v, message: { ...v.message, model: c.model } };
+      return v.type === "message" && "model" in v ? { ...v, model: c.model } : v;
+    case "google":
+      return "modelVersion" in v ? { ...v, modelVersion: c.model } : v;
+  }
+}
+
+/** Is this an error body of the format's own shape (else it is wrapped in one)? */
+function ownErrorShape(format: Backend, v: unknown): boolean {
+  if (format === "google" && Array.isArray(v)) v = v[0];
+  if (!isObj(v) || !isObj(v.error) || typeof v.error.message !== "string") return false;
+  return format !== "anthropic" || v.type === "error";
+}
+
+/** An in-stream error in the format's own shape. */
+function streamError(format: Backend, message: string): ClientEvent {
+  const data = errorBody(format, 500, message);
+  return format === "anthropic" ? { event: "error", data } : { data };
+}
+
+function stream(format: Backend, c: TranslateContext): StreamTranslator {
+  // Anthropic's stream is closed by end() when the upstream stopped early: what is open gets closed
+  let started = false;
+  let finished = false; // message_delta seen
+  let stopped = false; // message_stop or an error seen
+  let sawTool = false;
+  let output = 0; // output tokens so far (message_start's count)
+  const open = new Set<number>();
+  return {
+    push(ev: UpstreamEvent): ClientEvent[] {
+      if (stopped) return [];
+      const text = ev.data.trim();
+      if (text === "" || (format === "openai" && text === "[DONE]")) return [];
+      const v = parseJson(text);
+      if (!isObj(v)) {
+        stopped = true;
+        return [streamError(format, "The model's provider sent a stream event that is not a JSON object")];
+      }
+      const data = renamed(format, v, c);
+      if (format !== "anthropic") return [ev.event !== undefined ? { event: ev.event, data } : { data }];
+      const type = typeof v.type === "string" ? v.type : ev.event;
+      if (type === "message_start") {
+        started = true;
+        const u = isObj(v.message) && isObj(v.message.usage) ? v.message.usage : {};
+        if (typeof u.output_tokens === "number") output = u.output_tokens;
+      } else if (type === "content_block_start" && typeof v.index === "number") {
+        open.add(v.index);
+        if (isObj(v.content_block) && v.content_block.type === "tool_use") sawTool = true;
+      } else if (type === "content_block_stop" && typeof v.index === "number") open.delete(v.index);
+      else if (type === "message_delta") finished = true;
+      else if (type === "message_stop" || type === "error") stopped = true;
+      return [type !== undefined ? { event: type, data } : { data }];
+    },
+    end(): ClientEvent[] {
+      if (format !== "anthropic" || !started || stopped) return [];
+      stopped = true;
+      const out: ClientEvent[] = [...open].map((index) => ({ event: "content_block_stop", data: { type: "content_block_stop", index } }));
+      if (!finished)
+        out.push({
+          event: "message_delta",
+          data: { type: "message_delta", delta: { stop_reason: sawTool ? "tool_use" : "end_turn", stop_sequence: null }, usage: { output_tokens: output } },
+        });
+      out.push({ event: "message_stop", data: { type: "message_stop" } });
+      return out;
+    },
+  };
+}
+
+export function passthrough(format: Backend): Translator {
+  return {
+    client: format,
+    backend: format,
+    request: (body, c) => request(format, body, c),
+    response: (upstream, c) => ({ data: isObj(upstream) ? renamed(format, upstream, c) : upstream }),
+    stream: (c) => stream(format, c),
+    error(status, body, retryAfter) {
+      const v = parseJson(body);
+      return {
+        status,
+        body: ownErrorShape(format, v) ? v : errorBody(format, status, upstreamErrorMessage(status, body)),
+        ...(retryAfter !== undefined ? { retryAfter } : {}),
+      };
+    },
+  };
+}
