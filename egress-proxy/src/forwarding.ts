@@ -24,6 +24,29 @@ const NOT_FROM_WORKER = new Set(["authorization", "x-api-key", "x-goog-api-key",
 export const MAX_PATH_LENGTH = 8192;
 
 /** Why a path may not be appended to a base URL, or undefined when it may. */
+// The calls the proxy makes for each wire format: the provider APIs RADIANT
+// speaks, and nothing else its key could do (files, fine-tunes, admin).
+const GOOGLE_MODEL_CALL = /^\/(?:v1beta|v1)\/models\/[A-Za-z0-9._%-]{1,256}:(?:generateContent|streamGenerateContent)(?:\?alt=sse)?$/;
+const ALLOWED: Record<ModelFormat, { method: string; path: RegExp }[]> = {
+  openai: [
+    { method: "POST", path: /^\/v1\/(?:chat\/completions|responses)$/ },
+    { method: "GET", path: /^\/v1\/models$/ },
+  ],
+  anthropic: [
+    { method: "POST", path: /^\/v1\/messages$/ },
+    { method: "GET", path: /^\/v1\/models$/ },
+  ],
+  google: [
+    { method: "POST", path: GOOGLE_MODEL_CALL },
+    { method: "GET", path: /^\/(?:v1beta|v1)\/models$/ },
+  ],
+};
+
+/** Whether the proxy makes this call for a model of this format (the model's key must not open anything else). */
+export function allowedCall(format: ModelFormat, method: string, path: string): boolean {
+  return ALLOWED[format].some((a) => a.method === method && a.path.test(path));
+}
+
 export function badPath(path: string): string | undefined {
   if (!path.startsWith("/")) return "must start with /";
   if (path.length > MAX_PATH_LENGTH) return `longer than ${MAX_PATH_LENGTH} characters`;

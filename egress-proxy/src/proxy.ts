@@ -10,7 +10,7 @@ import type { ModelTable } from "@radiant/infra/models";
 import type { Dispatcher, Pool } from "undici";
 import { Breaker, type Permit } from "./breaker.js";
 import type { EgressConfig } from "./config.js";
-import { badPath, requestIdOf, upstreamHeaders, upstreamPath, workerHeaders } from "./forwarding.js";
+import { allowedCall, badPath, requestIdOf, upstreamHeaders, upstreamPath, workerHeaders } from "./forwarding.js";
 import { createMetrics, type EgressMetrics } from "./metrics.js";
 import { OriginHealth } from "./origin.js";
 import { Pools } from "./pools.js";
@@ -198,7 +198,7 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
   }
 
   /** One attempt over the pool, with its first-byte timer; `stop` (worker gone, total timeout) aborts it, and the body after it. */
-  async function attempt(pool: Pool, opts: Dispatcher.RequestOptions, stop: AbortSignal): Promise<Attempt> {
+  async function attempt(pool: Pool, opts: Dispatcher.RequestOptions, stop: AbortSignal, firstByteMs: number): Promise<Attempt> {
     if (stop.aborted) return { kind: "stopped" };
     const ac = new AbortController();
     const onStop = () => ac.abort();
@@ -207,7 +207,7 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
     const timer = setTimeout(() => {
       firstByteTimedOut = true;
       ac.abort();
-    }, o.firstByteTimeoutMs);
+    }, firstByteMs);
     const t0 = performance.now();
     try {
       const data = await pool.request({ ...opts, signal: ac.signal });
@@ -232,6 +232,8 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
   async function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url ?? "";
     const requestId = requestIdOf(req.headers);
+    // a plain (not streamed) answer's head comes when the whole answer is made: it may take as long as the exchange may
+    const firstByteMs = req.headers["radiant-stream"] === "0" ? o.totalTimeoutMs : o.firstByteTimeoutMs;
     const fail = (status: number, code: string, message: string, extra?: OutgoingHttpHeaders) => answerError(res, status, code, message, requestId, extra);
 
     const why = badPath(path);
@@ -242,6 +244,9 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
     if (typeof model !== "string" || model === "") return fail(400, "missing-model", "the radiant-model header is required");
     const route = o.models.resolve(model);
     if (!route) return fail(404, "unknown-model", `unknown model ${JSON.stringify(model.slice(0, 128))}: no entry in the model table`);
+    if (!allowedCall(route.format, method, path)) {
+      return fail(403, "forbidden-call", `${method} ${path.slice(0, 200)} is not a call this proxy makes for ${route.format} models`);
+    }
     let key: string | undefined;
     if (route.keyEnv !== null) {
       key = env[route.keyEnv]?.trim();
@@ -337,7 +342,7 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
         return circuitOpen(permit.retryAfterMs);
       }
       if (permit.probe) log.info({}, "egress circuit half-open: probing");
-      const a = await attempt(pool(origin), opts, stop.signal);
+      const a = await attempt(pool(origin), opts, stop.signal, firstByteMs);
       if (a.kind === "stopped") return stopped(permit);
 
       if (a.kind === "failure") {
@@ -350,14 +355,18 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
         up.breaker.failed(permit);
         if (a.timeoutPhase) metrics.timeouts.inc({ origin, phase: a.timeoutPhase });
         log.warn({ attempt: n, failure: a.failure, err: describe(a.err) }, "egress attempt failed");
-        const v = decide(policy, { attempt: n, outcome: { failure: a.failure }, remainingMs: deadline - Date.now() }, random);
+        // no head in time: the upstream took the request and may still be working on it (and billing it): never sent twice
+        const v =
+          a.timeoutPhase === "first_byte"
+            ? { retry: false as const }
+            : decide(policy, { attempt: n, outcome: { failure: a.failure }, remainingMs: deadline - Date.now() }, random);
         if (v.retry && up.breaker.state() === "closed") {
           if (await retry(a.failure, v.delayMs)) continue;
           return stopped(undefined);
         }
         finish();
         if (a.timeoutPhase === "first_byte") {
-          return failCounted(504, "timeout", `${origin} sent no response headers within ${o.firstByteTimeoutMs} ms (${n} attempt${n > 1 ? "s" : ""})`);
+          return failCounted(504, "timeout", `${origin} sent no response headers within ${firstByteMs} ms (${n} attempt${n > 1 ? "s" : ""})`);
         }
         if (a.timeoutPhase === "connect") {
           return failCounted(504, "timeout", `connecting to ${origin} took over ${o.connectTimeoutMs} ms (${n} attempt${n > 1 ? "s" : ""})`);

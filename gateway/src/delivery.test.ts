@@ -119,6 +119,18 @@ t.test("a request on a session with no line here starts at HISTORY's newest mess
   t.notOk(nats.subs.get(subjects.live(AWAY))?.size, "and its subscription");
 });
 
+t.test("a request on a session made for it here reads no HISTORY on its way in (nothing of it can be stored)", async (t) => {
+  const { nats, d } = setup();
+  nats.down = true; // any read would fail
+  const post = new Recorder();
+  await d.openRequest(SID, "iNw", post, { newSession: true });
+  nats.down = false;
+  nats.deliver(nats.store(SID, "reply", { rid: "iNw", end: true }));
+  t.same(post.bodies, ["reply"]);
+  nats.down = true;
+  await t.rejects(d.openRequest(AWAY, "iNx", new Recorder(), { newSession: true }), "a session homed elsewhere still starts from HISTORY");
+});
+
 t.test("a reply stored while the link was down reaches its request once the link is back, even as the last message", async (t) => {
   const { nats, d } = setup();
   const post = new Recorder();

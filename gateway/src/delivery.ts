@@ -263,14 +263,17 @@ export class Delivery {
    * is published: it resolves once the line knows where the session's
    * messages stand, so every reply of the request comes after. `share`: the
    * response takes only part of each message (a JSON answer, its responses):
-   * the session's stream is handed them too.
+   * the session's stream is handed them too. `newSession`: the session was
+   * made for this request.
    */
-  async openRequest(sid: SessionId, rid: string, sink: Sink, o: { share?: boolean } = {}): Promise<void> {
+  async openRequest(sid: SessionId, rid: string, sink: Sink, o: { share?: boolean; newSession?: boolean } = {}): Promise<void> {
     const fresh = !this.lines.has(sid);
     const line = this.lineFor(sid);
     const entry: RequestEntry = { sink, upTo: line.lastSeq, share: o.share };
     (line.requests ??= new Map()).set(rid, entry);
-    if (!fresh) return;
+    // a session this process made just now for the request: nothing of it is stored, and this
+    // process's live subscription covers it already (no HISTORY read on a request's way in)
+    if (!fresh || (o.newSession && homeOf(sid) === this.home)) return;
     // a line made for a request starts at HISTORY's newest message of the
     // session, read after the subscription is in place: nothing newer can pass it by
     line.starting++;

@@ -84,6 +84,34 @@ t.test("a stream cut at chunk 50 of 200 resumes with its token and Last-Event-ID
   t.equal(new Set(ids).size, ids.length, "no event twice");
 });
 
+t.test(
+  "a resume while the first response still looks connected: the first ends, the resumed one gets the rest, and the first leaving later cancels nothing",
+  async (t) => {
+    await faults("openai", [{ chunkDelayMs: 15 }]);
+    const first = await SseReader.open(`${base}/v1/chat/completions`, json, "POST", chatBody(words(100)));
+    const token = String(first.res!.headers["radiant-resume-token"]);
+    const got = await first.waitFor(20);
+    const lastId = got[got.length - 1]!.id!;
+    const rest = await SseReader.open(
+      `${base}/v1/chat/completions`,
+      { ...json, "radiant-resume-token": token, "last-event-id": lastId },
+      "POST",
+      chatBody("x"),
+    );
+    await first.waitEnd(20_000);
+    first.cut(); // found dead only now: past the grace period it must cancel nothing
+    await rest.waitEnd(60_000);
+    const seen = first.events.filter((e) => Number(e.id) <= Number(lastId));
+    const all = [...seen, ...rest.events].map((e) => e.data);
+    t.equal(all[all.length - 1], "[DONE]");
+    const text = all
+      .slice(0, -1)
+      .map((d) => (JSON.parse(d) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? "")
+      .join("");
+    t.equal(text, words(100), "every word exactly once, in order; no cancellation error");
+  },
+);
+
 t.test("Google streams (no event ids) resume by the count of events received", async (t) => {
   await faults("google", [{ chunkDelayMs: 15 }]);
   const url = `${base}/v1beta/models/echo-google:streamGenerateContent?alt=sse`;
@@ -112,6 +140,17 @@ t.test("a plain HTTP client that leaves and does not resume cancels its upstream
   r.cut();
   await eventually("the upstream stream reset", async () => (await echoStats("openai")).aborted > before.aborted, 20_000);
   t.pass("cancelled long before its 30 s of chunks");
+});
+
+t.test("a worker streams as many answers at once as it runs requests: 20 long streams all flow together", async (t) => {
+  await faults(
+    "openai",
+    Array.from({ length: 20 }, () => ({ chunkDelayMs: 100 })),
+  );
+  const readers = await Promise.all(Array.from({ length: 20 }, () => SseReader.open(`${base}/v1/chat/completions`, json, "POST", chatBody(words(40)))));
+  await eventually("every stream has begun", () => readers.every((r) => r.events.length >= 2), 30_000);
+  t.equal(readers.filter((r) => r.ended).length, 0, "none had to finish for another to begin");
+  for (const r of readers) r.cut();
 });
 
 t.test("an upstream stream cut mid-way: what came is kept, once, and the answer ends with an error saying it was interrupted", async (t) => {

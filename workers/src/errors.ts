@@ -49,3 +49,8 @@ export const interruptedMessage = (reason: string): string => `Internal error: t
 export function interruptedReplies(proto: Protocol, body: Uint8Array, reason: string): Reply[] {
   return errorReplies(proto, body, "internal", interruptedMessage(reason));
 }
+
+/** The replies that end an LLM answer its client cancelled (or left): what was stored stays, this says it stops there. */
+export function cancelledReplies(proto: Protocol, body: Uint8Array, reason: string): Reply[] {
+  return errorReplies(proto, body, "internal", `The answer was cancelled (${reason}); what arrived before this is incomplete`);
+}

@@ -29,6 +29,11 @@ export interface HandlerContext {
   signal: AbortSignal;
   /** Stop another request of the same session, wherever a worker runs it (MCP `notifications/cancelled`). */
   cancelRequest(rid: string): void;
+  /**
+   * The request has had an effect outside RADIANT (a provider was called and bills it): from here a
+   * timeout ends it with an error instead of running it again on another delivery.
+   */
+  committed(): void;
 }
 
 export type Handler<P extends Protocol = Protocol> = (req: Request<P>, ctx: HandlerContext) => AsyncIterable<Reply>;

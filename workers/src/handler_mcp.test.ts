@@ -12,7 +12,7 @@ const h = mcpHandler({ ...mcpMethods, ...testMethods });
 const sid = makeSessionId("mtest1", randomBytes(16));
 
 function ctx(signal = new AbortController().signal): HandlerContext {
-  return { log: captureLog().log, working: () => {}, signal, cancelRequest: () => {} };
+  return { log: captureLog().log, working: () => {}, signal, cancelRequest: () => {}, committed: () => {} };
 }
 
 async function all(body: unknown, c = ctx()): Promise<(Reply & { json: Record<string, unknown> })[]> {

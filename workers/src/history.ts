@@ -34,10 +34,8 @@ export async function storedAnswer(js: JetStreamClient, jsm: JetStreamManager, e
     for (;;) {
       if (Date.now() > until) throw new Error("HISTORY could not be read in time");
       const batch = await c.fetch({ max_messages: 1000, expires: 1000 });
-      let seen = 0;
       let done = false;
       for await (const m of batch) {
-        seen++;
         const h = m.headers;
         if (headerOf(h, headers.request) === env.rid) {
           // the same rid from another INBOX message (a client's id reused) is not ours
@@ -47,12 +45,13 @@ export async function storedAnswer(js: JetStreamClient, jsm: JetStreamManager, e
             if (headerOf(h, headers.end) === "1") return "complete";
           }
         }
-        if (m.info.pending === 0) {
+        // read up to the newest message seen above: a fetch that brings nothing is a slow server, not an empty history
+        if (m.seq >= newest.seq || m.info.pending === 0) {
           done = true;
           break;
         }
       }
-      if (done || seen === 0) return found;
+      if (done) return found;
     }
   } finally {
     await c.delete().catch(() => {});

@@ -16,7 +16,7 @@ import { NatsGate, Worker } from "./worker.js";
 const cfg = loadOrExit("worker", () => loadWorkerConfig());
 const log = createLogger("worker", cfg.dev);
 const models = loadOrExit("worker", () => loadModelTable());
-const egress = new EgressClient(cfg.egressProxyUrl.split(",")[0]!);
+const egress = new EgressClient(cfg.egressProxyUrl.split(",")[0]!, cfg.concurrency);
 
 // (protocol, operation) → handler; what is missing answers "not supported yet" in the protocol's own format
 const handlers: HandlerTable = {

@@ -222,6 +222,20 @@ t.test("timed out with nothing published → nak with backoff; on the last deliv
   t.equal(pub.messages[0]!.end, true);
 });
 
+t.test("timed out after the handler committed (a provider was called) with nothing published → an error, never a second call", async (t) => {
+  const h = scripted(async function* (ctx) {
+    ctx.committed();
+    await untilAborted(ctx);
+  });
+  const { run, pub, timers } = setup({ handler: h.handler, deliveryCount: 1 });
+  const p = run.run();
+  await tick();
+  timers.fire(TIMEOUT_MS);
+  t.match(await p, { kind: "term" });
+  t.match(errorOf(pub.messages[0]!).error.message, /timed out/);
+  t.equal(pub.messages[0]!.end, true);
+});
+
 t.test("timed out after part of the answer was acked → interrupted → term (no retry)", async (t) => {
   const h = scripted(async function* (ctx) {
     yield chunk(0);
@@ -545,6 +559,24 @@ t.test("(c) the gateway's 'client gone' notice: same path, its reason", async (t
   t.equal(r.s.pub.messages[r.s.pub.messages.length - 1]!.end, true);
   r.o.run.abort("worker stopping");
   await r.po;
+});
+
+t.test("(c) an LLM answer cut short by its client ends with an error saying so (a reader resuming it must not take it for whole)", async (t) => {
+  const running = new Running<RequestRun>();
+  const h = scripted(async function* (ctx) {
+    yield { body: Buffer.from('{"choices":[]}'), head: { status: 200, stream: true } };
+    await untilAborted(ctx);
+  });
+  const s = setup({ handler: h.handler, proto: "openai", rid: "gllm1", body: { model: "m", messages: [] } });
+  running.add(s.run);
+  const p = s.run.run();
+  await tick();
+  await tick();
+  running.onCancelNotice(`cancel.${s.run.sid}`, controlHeaders({ kind: "cancel", rid: s.run.rid, reason: "client gone" }));
+  t.same(await p, { kind: "ack" });
+  const last = s.pub.messages[s.pub.messages.length - 1]!;
+  t.ok(last.end, "End");
+  t.match(JSON.parse(last.texts[last.texts.length - 1]!), { error: { message: /cancelled \(client gone\)/ } });
 });
 
 t.test("(d) the worker stopping: every request aborted with 'worker stopping'", async (t) => {

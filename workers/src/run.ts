@@ -24,7 +24,7 @@
 import type { Log } from "@radiant/infra/log";
 import type { CancelReason, InboxEnvelope, SessionId } from "@radiant/wire";
 import type { Handler, HandlerContext, Reply } from "./handler.js";
-import { internalErrorReplies, interruptedReplies } from "./errors.js";
+import { cancelledReplies, internalErrorReplies, interruptedReplies, isJsonRpc } from "./errors.js";
 import { realTimers, ReplyWriter, type LinkGate, type ReplyPublisher, type Timers } from "./writer.js";
 
 export type Outcome = { kind: "ack" } | { kind: "nak"; delayMs: number } | { kind: "term"; reason: string };
@@ -94,6 +94,8 @@ export class RequestRun {
   runningSlot = -1;
   /** the handler runs (a redelivery that only watches an earlier one never does) */
   producing = false;
+  /** the handler had an effect outside RADIANT (HandlerContext.committed): a timeout is not run again */
+  committed = false;
 
   constructor(
     readonly env: InboxEnvelope,
@@ -182,6 +184,10 @@ export class RequestRun {
     // cancelled from the client's side (even if the handler then returned by itself): someone may wait for an End
     const clientSide = this.aborted && CLIENT_SIDE.has(this.reason!);
     const over = ending.kind === "done" || (ending.kind === "aborted" && clientSide);
+    // an LLM answer cut short says so (MCP's cancelled requests get no answer): a reader resuming it later must not take it for whole
+    if (ending.kind === "aborted" && clientSide && !isJsonRpc(env.proto) && writer.open) {
+      for (const r of cancelledReplies(env.proto, env.body, this.reason!)) writer.write(r);
+    }
     if (over) writer.finish(clientSide);
     else writer.abandon();
     await writer.settled();
@@ -208,7 +214,7 @@ export class RequestRun {
       return { kind: "nak", delayMs: backoffMs(delivery.deliveryCount) };
     }
     if (ending.kind === "aborted" && ending.reason === "worker stopping") return { kind: "nak", delayMs: 0 };
-    if (ending.kind === "aborted" && ending.reason === "timed out" && delivery.deliveryCount < deps.maxDeliver) {
+    if (ending.kind === "aborted" && ending.reason === "timed out" && delivery.deliveryCount < deps.maxDeliver && !this.committed) {
       this.log.warn("handler timed out, request will be redelivered");
       return { kind: "nak", delayMs: backoffMs(delivery.deliveryCount) };
     }
@@ -344,6 +350,9 @@ class RunContext implements HandlerContext {
   }
   cancelRequest(rid: string): void {
     this.run.cancelOther(rid);
+  }
+  committed(): void {
+    this.run.committed = true;
   }
 }
 

@@ -110,6 +110,23 @@ t.test("at once when nothing is pending; gathered while the window is open; publ
   await w.settled();
 });
 
+t.test("a reply's head (an LLM stream's opening event) opens no window: the first token goes at once too", async (t) => {
+  const pub = new FakePublisher("manual");
+  const timers = new FakeTimers();
+  const w = writer(pub, { timers });
+  w.write({ ...chunk(0), head: { status: 200, stream: true } });
+  w.write(chunk(1));
+  t.equal(pub.sent.length, 2, "both at once");
+  w.write(chunk(2));
+  t.equal(pub.sent.length, 2, "the first token opened the window");
+  timers.fire(5);
+  t.equal(pub.sent.length, 3);
+  pub.ackAll();
+  w.finish();
+  pub.ackAll();
+  await w.settled();
+});
+
 t.test("coalescing off (0): every reply its own message, at once", async (t) => {
   const pub = new FakePublisher();
   const w = writer(pub, { coalesceMs: 0 });

@@ -161,9 +161,10 @@ export class ReplyWriter {
       return;
     }
     if (this.window === undefined && this.pending.length === 0) {
-      // nothing pending: at once, and gather what follows for a window
+      // nothing pending: at once, and gather what follows for a window — except after a reply's head
+      // (an LLM stream's opening event, rarely content): the first token then goes at once too
       this.send([r], r.last === true);
-      if (!r.last) this.openWindow();
+      if (!r.last && !r.head) this.openWindow();
       return;
     }
     if (this.pending.length > 0 && (this.pendingBytes + r.body.length > this.maxBytes || this.pending.length >= this.maxFrames)) this.flush(false);

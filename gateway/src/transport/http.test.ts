@@ -1,5 +1,5 @@
 import t from "tap";
-import { accepts, isJson, OriginPolicy } from "./http.js";
+import { accepts, allowedHeaders, isJson, OriginPolicy } from "./http.js";
 
 t.test("Accept: listed types, wildcards, parameters", async (t) => {
   t.ok(accepts("application/json, text/event-stream", "text/event-stream"));
@@ -35,4 +35,13 @@ t.test("Origin: absent passes, same-origin passes, listed passes, others refused
   t.notOk(new OriginPolicy([]).allows("not a url", host));
   t.ok(new OriginPolicy(["*"]).allows("https://anything.example", host));
   t.ok(new OriginPolicy(["*"]).allows("null", host));
+});
+
+t.test("a preflight allows the header names a page asks for (the SDKs' own), and nothing that is not a header name", async (t) => {
+  t.equal(
+    allowedHeaders("content-type,x-stainless-os, anthropic-dangerous-direct-browser-access"),
+    "content-type,x-stainless-os, anthropic-dangerous-direct-browser-access",
+  );
+  for (const bad of ["", "a\r\nSet-Cookie: x", "a b", "x:y", "a,".repeat(80)])
+    t.match(allowedHeaders(bad), /^Content-Type, Authorization/, JSON.stringify(bad).slice(0, 30));
 });

@@ -23,6 +23,18 @@ export interface HttpRoute {
 /** Request headers a browser may send cross-origin (answered in preflights). */
 const ALLOW_HEADERS =
   "Content-Type, Authorization, Accept, Last-Event-ID, Mcp-Session-Id, MCP-Protocol-Version, X-Api-Key, Anthropic-Version, X-Goog-Api-Key, X-Goog-Api-Client, Radiant-Resume-Token, Radiant-Events-Received";
+const HEADER_LIST = /^[A-Za-z0-9-]{1,64}(?:\s*,\s*[A-Za-z0-9-]{1,64}){0,63}$/;
+
+/**
+ * The headers a preflight allows: those the page asks for, when they are
+ * plain header names (the SDKs send their own: x-stainless-*, anthropic-beta,
+ * …; the origin is checked already, and none of them is a credential we read),
+ * else our fixed list.
+ */
+export function allowedHeaders(asked: string): string {
+  return HEADER_LIST.test(asked) ? asked : ALLOW_HEADERS;
+}
+
 /** Response headers a cross-origin page may read. */
 const EXPOSE_HEADERS = "Mcp-Session-Id, Location, Radiant-Resume-Token, Retry-After";
 
@@ -260,7 +272,7 @@ export function mountHttp(app: TemplatedApp, routes: HttpRoute[], origins: Origi
             x.reply("204 No Content", "", {
               headers: [
                 ["Access-Control-Allow-Methods", `${allow}, OPTIONS`],
-                ["Access-Control-Allow-Headers", ALLOW_HEADERS],
+                ["Access-Control-Allow-Headers", allowedHeaders(req.getHeader("access-control-request-headers"))],
                 ["Access-Control-Max-Age", "600"],
               ],
             });

@@ -25,13 +25,15 @@ export interface UpstreamAnswer {
 }
 
 /** The proxy's own refusals, named by its `radiant-error` header. */
-export type ProxyError = "unknown-model" | "missing-key" | "bad-path" | "circuit-open" | "upstream-unreachable" | "timeout";
+export type ProxyError = "unknown-model" | "missing-key" | "bad-path" | "forbidden-call" | "circuit-open" | "upstream-unreachable" | "timeout";
 
 export class EgressClient {
   private readonly pool: Pool;
 
-  constructor(proxyUrl: string, connections = 16) {
-    this.pool = new Pool(new URL(proxyUrl).origin, { connections, keepAliveTimeout: 30_000, pipelining: 1 });
+  /** `connections`: as many as requests the worker runs at once (one call each; a stream holds its connection) */
+  constructor(proxyUrl: string, connections: number) {
+    // no timeouts here: the proxy enforces connect, first-byte and total ones, and the worker its handler timeout
+    this.pool = new Pool(new URL(proxyUrl).origin, { connections, keepAliveTimeout: 30_000, pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
   }
 
   async call(c: UpstreamCall): Promise<UpstreamAnswer> {

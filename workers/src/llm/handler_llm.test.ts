@@ -51,7 +51,7 @@ async function run(proto: Protocol, op: string, body: unknown, fake: Fake | Erro
     now: () => 1700000000,
   });
   const h = (table as Record<string, Record<string, (r: unknown, c: HandlerContext) => AsyncIterable<Reply>>>)[proto]![op]!;
-  const ctx: HandlerContext = { log: captureLog().log, working: () => {}, signal, cancelRequest: () => {} };
+  const ctx: HandlerContext = { log: captureLog().log, working: () => {}, signal, cancelRequest: () => {}, committed: () => {} };
   const req = { body: Buffer.from(typeof body === "string" ? body : JSON.stringify(body)), sid, rid: "gx1", op: op as Operation, principal: "anonymous" };
   const out: Reply[] = [];
   let thrown: unknown;

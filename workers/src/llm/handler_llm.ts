@@ -41,6 +41,7 @@ const proxyRefusals: Record<ProxyError, { status: number; code?: string }> = {
   "unknown-model": { status: 404, code: "model_not_found" },
   "missing-key": { status: 401 },
   "bad-path": { status: 500 },
+  "forbidden-call": { status: 500 },
   "circuit-open": { status: 503 },
   "upstream-unreachable": { status: 502 },
   timeout: { status: 504 },
@@ -142,6 +143,8 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
         throw e;
       }
       let up: UpstreamAnswer;
+      // a provider bills what it was sent: from here a timeout answers with an error, never a second call
+      ctx.committed();
       try {
         up = await o.egress.call({
           path: upReq.path,
@@ -149,7 +152,8 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
           model,
           rid: req.rid,
           body: JSON.stringify(upReq.body),
-          ...(upReq.headers ? { headers: upReq.headers } : {}),
+          // a plain answer's first byte comes when the whole answer is made: the proxy waits for it accordingly
+          headers: { ...upReq.headers, "radiant-stream": stream ? "1" : "0" },
           signal: ctx.signal,
         });
       } catch (e) {

@@ -11,6 +11,7 @@ import { eachFrame } from "../../frames.js";
 import { metrics } from "../../metrics.js";
 import { Answer } from "../answer.js";
 import type { Exchange } from "../http.js";
+import type { Reader } from "./grace.js";
 import { SseStream } from "../sse_stream.js";
 
 /** How a client API's event stream looks (docs/protocols.md). */
@@ -28,7 +29,7 @@ export const statusLine = (status: number): string => `${status} ${STATUS_CODES[
 
 const DONE = "data: [DONE]\n\n";
 
-export class LlmAnswer extends Answer {
+export class LlmAnswer extends Answer implements Reader {
   /** the response began (its head is written): from here a stream lasts as long as its answer */
   onBegin: () => void = () => {};
   private stream: SseStream | undefined;
@@ -103,6 +104,14 @@ export class LlmAnswer extends Answer {
     else if (why === "lost")
       this.x.fail("503 Service Unavailable", "The answer was lost from the gateway's history; retry", { headers: [["Retry-After", "1"]] });
     else if (why === "ended") this.x.fail("410 Gone", "The session of this answer was ended");
+  }
+
+  /** A resume of this answer opened: its client reads it there now. */
+  superseded(): void {
+    this.finish(() => {
+      if (this.stream) this.stream.end();
+      else this.x.fail("409 Conflict", "This answer is read by a newer request (a resume with its token)");
+    });
   }
 
   timeout(ms: number): void {

@@ -84,12 +84,13 @@ async function forward(c: LlmHttp, x: Exchange, e: Endpoint, principal: string, 
   const { sid, token } = c.hub.newSession(principal);
   const answer = new LlmAnswer(x, e.style, [[RESUME_TOKEN_HEADER, token]], undefined);
   const r: RequestOf = { rid: HTTP_REQUEST_ID, op: e.op, dedupe: true };
-  if (!(await open(c, x, answer, sid))) return;
+  if (!(await open(c, x, answer, sid, true))) return;
   try {
     await c.ingress.submit(sid, principal, e.proto, r, body);
   } catch (err) {
+    // not queued: nothing will come for this response (onOver lets go of its line, and cancels nothing)
+    answer.onOver();
     answer.onOver = () => {};
-    c.delivery.closeRequest(sid, r.rid, answer);
     notQueued(x, err, e.proto, "null");
     return;
   }
@@ -106,15 +107,14 @@ function resume(c: LlmHttp, x: Exchange, e: Endpoint, token: string, principal: 
     x.fail("401 Unauthorized", `Radiant-Resume-Token: ${err.message}`);
     return;
   }
-  // the process that served the first attempt stops waiting to cancel it
-  c.grace.resumed(sid);
+  // whichever process served an earlier attempt lets go of it, and cancels nothing
   try {
-    c.nc.publish(subjects.live(sid), undefined, { headers: controlHeaders({ kind: "resumedFrom", eventId: 0 }) });
+    c.nc.publish(subjects.live(sid), undefined, { headers: controlHeaders({ kind: "resumedFrom", eventId: c.grace.noticeId() }) });
   } catch {
-    // not connected: the answer still resumes from HISTORY; the other process may cancel it after its grace
+    // not connected: the answer still resumes from HISTORY; another process may cancel it after its grace
   }
   const answer = new LlmAnswer(x, e.style, [[RESUME_TOKEN_HEADER, token]], from);
-  const resumed = open(c, x, answer, sid).then((ok) => {
+  const resumed = open(c, x, answer, sid, false).then((ok) => {
     if (!ok) return;
     answer.start();
     return answer.replay(c.history.batches(sid, 0), HTTP_REQUEST_ID);
@@ -123,7 +123,7 @@ function resume(c: LlmHttp, x: Exchange, e: Endpoint, token: string, principal: 
 }
 
 /** Route the session's reply to this response; a client that leaves gets a grace period to resume before its request is cancelled. */
-async function open(c: LlmHttp, x: Exchange, answer: LlmAnswer, sid: SessionId): Promise<boolean> {
+async function open(c: LlmHttp, x: Exchange, answer: LlmAnswer, sid: SessionId, newSession: boolean): Promise<boolean> {
   const rid = HTTP_REQUEST_ID;
   const close = () => c.delivery.closeRequest(sid, rid, answer);
   // the answer must begin within the response timeout; once it has, a stream runs as long as the worker's (WORKER_HANDLER_TIMEOUT_MS)
@@ -131,18 +131,17 @@ async function open(c: LlmHttp, x: Exchange, answer: LlmAnswer, sid: SessionId):
   answer.onBegin = () => clearTimeout(timer);
   answer.onOver = () => {
     clearTimeout(timer);
-    if (!x.aborted || answer.completed) return close();
-    // the line stays open meanwhile: a resume elsewhere reaches this process as a notice on it
-    c.grace.start(sid, () => c.ingress.cancel(sid, rid, "client gone"), close);
+    // a client that left mid-answer: the line stays open meanwhile, a resume elsewhere reaches this process as a notice on it
+    c.grace.over(sid, answer, x.aborted && !answer.completed, () => c.ingress.cancel(sid, rid, "client gone"), close);
   };
+  c.grace.opened(sid, answer);
   x.onAbort = () => answer.abandon();
   try {
-    await c.delivery.openRequest(sid, rid, answer);
+    await c.delivery.openRequest(sid, rid, answer, { newSession });
     return true;
   } catch {
+    answer.onOver();
     answer.onOver = () => {};
-    clearTimeout(timer);
-    close();
     x.fail("503 Service Unavailable", "Service unavailable: the answer's history cannot be read; retry", { headers: [["Retry-After", "1"]] });
     return false;
   }

@@ -69,7 +69,7 @@ export function llmHttpRoutes(
 ): HttpRoute[] {
   const c: LlmHttp = { nc, hub, ingress, delivery, history, grace: new Grace(o.resumeGraceMs), o };
   hub.onNotice((sid, n) => {
-    if (n.kind === "resumedFrom") c.grace.resumed(sid);
+    if (n.kind === "resumedFrom") c.grace.notice(sid, n.eventId);
   });
   const post = (e: Endpoint) => (x: Exchange, req: HttpRequest) => llmRequest(c, x, req, e);
   return [

@@ -19,6 +19,7 @@ import {
   reqString,
   sniffImageType,
   unsupported,
+  STREAM_CUT,
   upstreamErrorMessage,
 } from "./errors.js";
 import type {
@@ -431,7 +432,6 @@ export const anthropicClient: ClientCodec = {
   clientStream(c) {
     let started = false;
     let done = false;
-    let sawTool = false;
     let open: { index: number; kind: "text" | "tool" } | undefined;
     let next = 0; // the next content block's index
     const toolBlocks = new Map<number, number>(); // our tool index → its block's index
@@ -479,7 +479,6 @@ export const anthropicClient: ClientCodec = {
             return out;
           }
           case "tool_start": {
-            sawTool = true;
             const out = openBlock("tool", { type: "tool_use", id: e.id, name: e.name, input: {} });
             toolBlocks.set(e.index, open!.index);
             return out;
@@ -503,11 +502,12 @@ export const anthropicClient: ClientCodec = {
       end() {
         if (done) return [];
         done = true;
+        if (finish === undefined) return [ev("error", { error: { type: "api_error", message: STREAM_CUT } })];
         return [
           ...start(),
           ...close(),
           ev("message_delta", {
-            delta: { stop_reason: anthropicStopReason(finish ?? (sawTool ? "tool_calls" : "stop")), stop_sequence: null },
+            delta: { stop_reason: anthropicStopReason(finish), stop_sequence: null },
             usage: { input_tokens: usage?.input ?? 0, output_tokens: usage?.output ?? 0 },
           }),
           ev("message_stop", {}),

@@ -22,6 +22,7 @@ import {
   reqString,
   sniffImageType,
   unsupported,
+  STREAM_CUT,
   upstreamErrorMessage,
 } from "./errors.js";
 import {
@@ -590,6 +591,7 @@ export const googleClient: ClientCodec = {
       end() {
         if (done) return [];
         done = true;
+        if (finish === undefined) return [{ data: errorBody("google", 502, STREAM_CUT) }];
         const calls = flush();
         // the last chunk carries the finish reason and the counts (with the calls, if any are left)
         return [chunk(calls.length > 0 ? calls : [{ text: "" }], true)];

@@ -19,6 +19,7 @@ import {
   reqObj,
   reqString,
   unsupported,
+  STREAM_CUT,
   upstreamErrorMessage,
 } from "./errors.js";
 import {
@@ -459,7 +460,6 @@ export const openaiClient: ClientCodec = {
     const id = `chatcmpl-${c.id}`;
     let started = false;
     let done = false;
-    let sawTool = false;
     let finish: IrFinish | undefined;
     let usage: IrUsage | undefined;
     const chunk = (delta: Record<string, unknown>, finishReason: string | null = null): ClientEvent => ({
@@ -484,7 +484,6 @@ export const openaiClient: ClientCodec = {
           case "text":
             return e.text ? [...start(), chunk({ content: e.text })] : [];
           case "tool_start":
-            sawTool = true;
             return [...start(), chunk({ tool_calls: [{ index: e.index, id: e.id, type: "function", function: { name: e.name, arguments: "" } }] })];
           case "tool_args":
             return [...start(), chunk({ tool_calls: [{ index: e.index, function: { arguments: e.json } }] })];
@@ -503,7 +502,8 @@ export const openaiClient: ClientCodec = {
       end() {
         if (done) return [];
         done = true;
-        const out = [...start(), chunk({}, openaiFinish(finish ?? (sawTool ? "tool_calls" : "stop")))];
+        if (finish === undefined) return [{ data: errorBody("openai", 502, STREAM_CUT) }];
+        const out = [...start(), chunk({}, openaiFinish(finish))];
         if (c.includeUsage)
           out.push({ data: { id, object: "chat.completion.chunk", created: c.created, model: c.model, choices: [], usage: openaiUsage(usage) } });
         return out;

@@ -483,52 +483,67 @@ const run = (c: ClientCodec, es: IrStreamEvent[], cx = sctx) => {
   return [...es.flatMap((e) => s.push(e)), ...s.end()];
 };
 
-t.test("client streams are complete and ordered when the upstream ends without a finish, and after an error nothing follows", async (t) => {
-  const text: IrStreamEvent[] = [{ type: "text", text: "hi" }];
-  const oa = datas(run(openaiClient, text));
-  t.same(
-    oa.map((d) => [d.choices.length ? d.choices[0].finish_reason : "usage", d.id, d.created]),
-    [
-      [null, "chatcmpl-abc123", 1700000000],
-      [null, "chatcmpl-abc123", 1700000000],
-      ["stop", "chatcmpl-abc123", 1700000000],
-      ["usage", "chatcmpl-abc123", 1700000000],
-    ],
-  );
-  t.same(oa[0]!.choices[0].delta, { role: "assistant", content: "" });
-  t.ok(oa.slice(0, 3).every((d) => d.usage === null));
-  t.ok(
-    datas(run(openaiClient, text, ctx)).every((d) => !("usage" in d)),
-    "no usage field unless asked for",
-  );
-  const an = run(anthropicClient, []);
-  t.same(
-    an.map((e) => e.event),
-    ["message_start", "message_delta", "message_stop"],
-  );
-  t.ok(an.every((e) => (e.data as Json).type === e.event));
-  t.same(
-    run(anthropicClient, [...text, { type: "error", message: "boom" }, { type: "text", text: "late" }]).map((e) => e.event),
-    ["message_start", "content_block_start", "content_block_delta", "error"],
-  );
-  const go = datas(
-    run(googleClient, [
-      { type: "tool_start", index: 0, id: "c", name: "f" },
-      { type: "tool_args", index: 0, json: '{"a":' },
-      { type: "tool_args", index: 0, json: "1}" },
-    ]),
-  );
-  t.same(go, [
-    {
-      candidates: [{ content: { role: "model", parts: [{ functionCall: { name: "f", args: { a: 1 } } }] }, finishReason: "STOP", index: 0 }],
-      usageMetadata: { promptTokenCount: 0, candidatesTokenCount: 0, totalTokenCount: 0 },
-      modelVersion: "radiant-test",
-      responseId: "abc123",
-    },
-  ]);
-  t.same(datas(run(googleClient, [{ type: "error", message: "x" }])), [{ error: { code: 500, message: "x", status: "INTERNAL", details: [] } }]);
-  t.same(datas(run(openaiClient, [{ type: "error", message: "x" }])), [{ error: { message: "x", type: "server_error", param: null, code: null } }]);
-});
+t.test(
+  "client streams: well-ordered with a finish; without one (the upstream stopped early) an error, never a made-up end; nothing after an error",
+  async (t) => {
+    const text: IrStreamEvent[] = [
+      { type: "text", text: "hi" },
+      { type: "finish", reason: "stop" },
+    ];
+    const oa = datas(run(openaiClient, text));
+    t.same(
+      oa.map((d) => [d.choices.length ? d.choices[0].finish_reason : "usage", d.id, d.created]),
+      [
+        [null, "chatcmpl-abc123", 1700000000],
+        [null, "chatcmpl-abc123", 1700000000],
+        ["stop", "chatcmpl-abc123", 1700000000],
+        ["usage", "chatcmpl-abc123", 1700000000],
+      ],
+    );
+    t.same(oa[0]!.choices[0].delta, { role: "assistant", content: "" });
+    t.ok(oa.slice(0, 3).every((d) => d.usage === null));
+    t.ok(
+      datas(run(openaiClient, text, ctx)).every((d) => !("usage" in d)),
+      "no usage field unless asked for",
+    );
+    const an = run(anthropicClient, [{ type: "finish", reason: "stop" }]);
+    t.same(
+      an.map((e) => e.event),
+      ["message_start", "message_delta", "message_stop"],
+    );
+    t.ok(an.every((e) => (e.data as Json).type === e.event));
+    t.same(
+      run(anthropicClient, [...text, { type: "error", message: "boom" }, { type: "text", text: "late" }]).map((e) => e.event),
+      ["message_start", "content_block_start", "content_block_delta", "error"],
+    );
+    const cut: IrStreamEvent[] = [{ type: "text", text: "hi" }];
+    t.match(datas(run(openaiClient, cut)).at(-1), { error: { message: /ended its stream before the answer's end/ } }, "OpenAI: cut, said so");
+    t.same(
+      run(anthropicClient, cut).map((e) => e.event),
+      ["message_start", "content_block_start", "content_block_delta", "error"],
+      "Anthropic: an error event, no message_stop",
+    );
+    t.match(datas(run(googleClient, cut)).at(-1), { error: { code: 502, status: "UNAVAILABLE" } }, "Google: an error chunk its SDK raises");
+    const go = datas(
+      run(googleClient, [
+        { type: "tool_start", index: 0, id: "c", name: "f" },
+        { type: "tool_args", index: 0, json: '{"a":' },
+        { type: "tool_args", index: 0, json: "1}" },
+        { type: "finish", reason: "tool_calls" },
+      ]),
+    );
+    t.same(go, [
+      {
+        candidates: [{ content: { role: "model", parts: [{ functionCall: { name: "f", args: { a: 1 } } }] }, finishReason: "STOP", index: 0 }],
+        usageMetadata: { promptTokenCount: 0, candidatesTokenCount: 0, totalTokenCount: 0 },
+        modelVersion: "radiant-test",
+        responseId: "abc123",
+      },
+    ]);
+    t.same(datas(run(googleClient, [{ type: "error", message: "x" }])), [{ error: { code: 500, message: "x", status: "INTERNAL", details: [] } }]);
+    t.same(datas(run(openaiClient, [{ type: "error", message: "x" }])), [{ error: { message: "x", type: "server_error", param: null, code: null } }]);
+  },
+);
 
 t.test("Anthropic client stream: text and tool blocks numbered in order, each closed before the next opens", async (t) => {
   const es = run(anthropicClient, [
@@ -747,18 +762,14 @@ t.test("passthrough: errors keep status and body; a body not in the format's sha
   });
 });
 
-t.test("passthrough: an Anthropic stream cut short is closed; one that ended is left alone", async (t) => {
+t.test("passthrough: a stream cut short ends with the format's own error; one that ended is left alone", async (t) => {
   const ev = (type: string, data: object = {}) => ({ event: type, data: JSON.stringify({ type, ...data }) });
   const s = passthrough("anthropic").stream(sctx);
   s.push(ev("message_start", { message: { model: "up", usage: { input_tokens: 1, output_tokens: 4 } } }));
   s.push(ev("content_block_start", { index: 0, content_block: { type: "tool_use", id: "t", name: "f", input: {} } }));
-  t.same(
+  t.match(
     s.end().map((e) => [e.event, e.data]),
-    [
-      ["content_block_stop", { type: "content_block_stop", index: 0 }],
-      ["message_delta", { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 4 } }],
-      ["message_stop", { type: "message_stop" }],
-    ],
+    [["error", { type: "error", error: { message: /before the answer's end/ } }]],
   );
   const done = passthrough("anthropic").stream(sctx);
   done.push(ev("message_start", { message: {} }));
@@ -769,6 +780,19 @@ t.test("passthrough: an Anthropic stream cut short is closed; one that ended is 
     bad.push({ data: "not json" }).map((e) => e.event),
     ["error"],
   );
+  const oa = passthrough("openai").stream(sctx);
+  oa.push({ data: JSON.stringify({ choices: [{ index: 0, delta: { content: "a" }, finish_reason: null }] }) });
+  t.match(oa.end(), [{ data: { error: { message: /before the answer's end/ } } }], "OpenAI: no finish, no [DONE]");
+  const oaDone = passthrough("openai").stream(sctx);
+  oaDone.push({ data: JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }) });
+  oaDone.push({ data: "[DONE]" });
+  t.same(oaDone.end(), []);
+  const g = passthrough("google").stream(sctx);
+  g.push({ data: JSON.stringify({ candidates: [{ content: { parts: [{ text: "a" }] } }] }) });
+  t.match(g.end(), [{ data: { error: { code: 502 } } }], "Google: no finishReason");
+  const gDone = passthrough("google").stream(sctx);
+  gDone.push({ data: JSON.stringify({ candidates: [{ content: { parts: [{ text: "a" }] }, finishReason: "STOP" }] }) });
+  t.same(gDone.end(), []);
 });
 
 // ---- fuzz ------------------------------------------------------------------------------------

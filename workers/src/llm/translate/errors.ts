@@ -193,3 +193,6 @@ export function sniffImageType(base64: string): string | undefined {
   if (base64.startsWith("UklGR")) return "image/webp";
   return undefined;
 }
+
+/** An upstream stream that ended cleanly but before its answer's end (no finish): said as an error, never passed off as whole. */
+export const STREAM_CUT = "The model's provider ended its stream before the answer's end; what arrived before this is incomplete";

@@ -8,7 +8,7 @@
 import { ANTHROPIC_PATH, ANTHROPIC_VERSION } from "./codec_anthropic.js";
 import { googlePath } from "./codec_google.js";
 import { OPENAI_PATH } from "./codec_openai.js";
-import { errorBody, isObj, parseJson, upstreamErrorMessage } from "./errors.js";
+import { errorBody, isObj, parseJson, STREAM_CUT, upstreamErrorMessage } from "./errors.js";
 import type { Backend, ClientEvent, StreamTranslator, TranslateContext, Translator, UpstreamEvent, UpstreamRequest } from "./types.js";
 
 function request(format: Backend, body: Record<string, unknown>, c: TranslateContext): UpstreamRequest {
@@ -46,54 +46,49 @@ function ownErrorShape(format: Backend, v: unknown): boolean {
 
 /** An in-stream error in the format's own shape. */
 function streamError(format: Backend, message: string): ClientEvent {
-  const data = errorBody(format, 500, message);
+  const data = errorBody(format, 502, message);
   return format === "anthropic" ? { event: "error", data } : { data };
 }
 
 function stream(format: Backend, c: TranslateContext): StreamTranslator {
-  // Anthropic's stream is closed by end() when the upstream stopped early: what is open gets closed
-  let started = false;
-  let finished = false; // message_delta seen
-  let stopped = false; // message_stop or an error seen
-  let sawTool = false;
-  let output = 0; // output tokens so far (message_start's count)
-  const open = new Set<number>();
+  // whether the upstream said its answer ended (OpenAI [DONE] or a finish_reason, Anthropic message_stop,
+  // Google a finishReason): a stream that stops without it was cut, and the client is told so
+  let complete = false;
+  let stopped = false; // an error was passed on, or the end
   return {
     push(ev: UpstreamEvent): ClientEvent[] {
       if (stopped) return [];
       const text = ev.data.trim();
-      if (text === "" || (format === "openai" && text === "[DONE]")) return [];
+      if (text === "") return [];
+      if (format === "openai" && text === "[DONE]") {
+        complete = true;
+        return [];
+      }
       const v = parseJson(text);
       if (!isObj(v)) {
         stopped = true;
         return [streamError(format, "The model's provider sent a stream event that is not a JSON object")];
       }
       const data = renamed(format, v, c);
-      if (format !== "anthropic") return [ev.event !== undefined ? { event: ev.event, data } : { data }];
+      if (format === "openai") {
+        if (Array.isArray(v.choices) && v.choices.some((ch) => isObj(ch) && typeof ch.finish_reason === "string")) complete = true;
+        if (isObj(v.error)) stopped = true;
+        return [ev.event !== undefined ? { event: ev.event, data } : { data }];
+      }
+      if (format === "google") {
+        if (Array.isArray(v.candidates) && v.candidates.some((ca) => isObj(ca) && typeof ca.finishReason === "string")) complete = true;
+        if (isObj(v.error)) stopped = true;
+        return [{ data }];
+      }
       const type = typeof v.type === "string" ? v.type : ev.event;
-      if (type === "message_start") {
-        started = true;
-        const u = isObj(v.message) && isObj(v.message.usage) ? v.message.usage : {};
-        if (typeof u.output_tokens === "number") output = u.output_tokens;
-      } else if (type === "content_block_start" && typeof v.index === "number") {
-        open.add(v.index);
-        if (isObj(v.content_block) && v.content_block.type === "tool_use") sawTool = true;
-      } else if (type === "content_block_stop" && typeof v.index === "number") open.delete(v.index);
-      else if (type === "message_delta") finished = true;
-      else if (type === "message_stop" || type === "error") stopped = true;
+      if (type === "message_stop") complete = true;
+      if (type === "error") stopped = true;
       return [type !== undefined ? { event: type, data } : { data }];
     },
     end(): ClientEvent[] {
-      if (format !== "anthropic" || !started || stopped) return [];
+      if (stopped || complete) return [];
       stopped = true;
-      const out: ClientEvent[] = [...open].map((index) => ({ event: "content_block_stop", data: { type: "content_block_stop", index } }));
-      if (!finished)
-        out.push({
-          event: "message_delta",
-          data: { type: "message_delta", delta: { stop_reason: sawTool ? "tool_use" : "end_turn", stop_sequence: null }, usage: { output_tokens: output } },
-        });
-      out.push({ event: "message_stop", data: { type: "message_stop" } });
-      return out;
+      return [streamError(format, STREAM_CUT)];
     },
   };
 }
