@@ -41,8 +41,10 @@ t.test("resume after messages were trimmed away: refused, not replayed in part",
 t.test("a connected client that stops reading while retention drops what it has not read: closed 4003 naming the last seq it got", async (t) => {
   const { c, session } = await openSession(stack.wsUrl);
   const sock = (c.ws as unknown as { _socket: Socket })._socket;
+  // more than the kernel can buffer between the two ends (loopback autotunes a receive buffer up to
+  // tcp_rmem's max, 32 MiB here, plus up to 4 MiB sending): else a paused reader may never fall behind
   const n = 3000;
-  c.send(rpc("big", "radiant.test/stream", { count: n, pad: 2048 }));
+  c.send(rpc("big", "radiant.test/stream", { count: n, pad: 16 * 1024 }));
   await c.next(); // the first chunk: the stream runs
   sock.pause();
   // wait, without reading, until the whole answer is stored (HISTORY keeps its last 5)
@@ -56,7 +58,10 @@ t.test("a connected client that stops reading while retention drops what it has 
     60_000,
   );
   sock.resume();
-  const { code, reason } = await c.closed;
+  const { code, reason } = await Promise.race([
+    c.closed,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error("not closed: the reader never fell behind retention")), 60_000).unref()),
+  ]);
   t.equal(code, 4003, "closed: history lost");
   const seqs = c.frames.map((f) => f.seq_num!).filter((s) => s > 0);
   const last = seqs.at(-1)!;
