@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing, on a fresh Debian 12 with
 # Node 20: pnpm at the pinned version (in .tools/, no global install),
-# nats-server from apt, chromium from apt (with --chromium), the workspace's
+# nats-server and openssl from apt, chromium from apt (with --chromium), the workspace's
 # packages, and the TypeScript build. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,8 @@ fi
 # the tests read sockets with `ss` (iproute2) and reap stray servers with `pkill` (procps)
 command -v ss >/dev/null || apt_install iproute2
 command -v pkill >/dev/null || apt_install procps
+# the local echo model upstreams make their TLS certificate with the openssl CLI (infra/src/echo/cert.ts)
+command -v openssl >/dev/null || apt_install openssl
 
 if [ $want_chromium = 1 ] && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
