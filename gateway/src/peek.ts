@@ -85,7 +85,8 @@ export class Peek {
 const WS = new Uint8Array(256);
 WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
 
-function skipWs(b: Uint8Array, i: number): number {
+/** The index of the first byte at or after `i` that is not JSON whitespace. */
+export function skipWs(b: Uint8Array, i: number): number {
   while (i < b.length && WS[b[i]!] === 1) i++;
   return i;
 }

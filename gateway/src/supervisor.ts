@@ -4,7 +4,7 @@
 // from their combined counters (health.ts).
 import { fork, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
-import { connect as connectTcp, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { loadOrExit } from "@radiant/infra/env";
 import { createLogger } from "@radiant/infra/log";
@@ -12,7 +12,7 @@ import { DEV_SECRET, loadGatewayConfig } from "./config.js";
 import { GatewayCounters } from "./health.js";
 import { fatalExit, type ListeningMessage, type MetricsResponse, type MetricsSnapshot } from "./ipc.js";
 import { loadNativeUws, NativeUwsError } from "./uws.js";
-import { freePort, stopWithParent } from "@radiant/infra/proc";
+import { accepts, freePort, stopWithParent } from "@radiant/infra/proc";
 
 const cfg = loadOrExit("gateway", () => loadGatewayConfig());
 const log = createLogger("gateway", cfg.dev);
@@ -107,32 +107,13 @@ healthServer.on("error", (e) => {
 });
 healthServer.listen(cfg.health.port, cfg.health.host === "0.0.0.0" ? undefined : cfg.health.host, announceReady);
 
-/**
- * uSockets listens with SO_REUSEPORT, so a second gateway (a stale one, a test
- * neighbour) on our port would silently share our connections. If something
- * already accepts connections there, say so and stop.
- */
-async function someoneListens(p: number): Promise<boolean> {
-  const host = cfg.listen.host === "0.0.0.0" ? "127.0.0.1" : cfg.listen.host;
-  return new Promise((resolve) => {
-    const sock = connectTcp({ port: p, host, timeout: 1000 });
-    sock.once("connect", () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once("timeout", () => {
-      sock.destroy();
-      resolve(false);
-    });
-    sock.once("error", () => resolve(false));
-  });
-}
-
 if (port === 0 && cfg.processes > 1) {
   // uSockets shares a port (SO_REUSEPORT) only when it is given one: pick a free one for all
   port = await freePort(cfg.listen.host === "0.0.0.0" ? "127.0.0.1" : cfg.listen.host);
 }
-if (port !== 0 && (await someoneListens(port))) {
+// uSockets listens with SO_REUSEPORT, so a second gateway (a stale one, a test neighbour) on our
+// port would silently share our connections: if something already accepts connections there, stop
+if (port !== 0 && (await accepts(cfg.listen.host === "0.0.0.0" ? "127.0.0.1" : cfg.listen.host, port))) {
   log.fatal({ listen: cfg.listen }, "GATEWAY_LISTEN_ADDR: the port is already in use (another gateway?)");
   process.exit(fatalExit.listen);
 }

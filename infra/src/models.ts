@@ -107,10 +107,8 @@ export function checkEntry(v: unknown, where: string): ModelEntry {
   };
 }
 
-/** The table: defaults plus the file named by RADIANT_MODELS (`{"models": [...]}` or a bare array). */
-export function loadModelTable(env: Record<string, string | undefined> = process.env): ModelTable {
-  const file = env.RADIANT_MODELS;
-  if (!file) return new ModelTable();
+/** The entries of a models file (`{"models": [...]}` or a bare array), each checked; a ConfigError names what is wrong. */
+export function readModelEntries(file: string): ModelEntry[] {
   let v: unknown;
   try {
     v = JSON.parse(readFileSync(file, "utf8"));
@@ -119,5 +117,11 @@ export function loadModelTable(env: Record<string, string | undefined> = process
   }
   const list = Array.isArray(v) ? v : (v as { models?: unknown } | null)?.models;
   if (!Array.isArray(list)) throw new ConfigError("RADIANT_MODELS", `${file} must hold an array of models, or {"models": [...]}`);
-  return new ModelTable(list.map((e, i) => checkEntry(e, `${file} entry ${i}`)));
+  return list.map((e, i) => checkEntry(e, `${file} entry ${i}`));
+}
+
+/** The table: defaults plus the file named by RADIANT_MODELS. */
+export function loadModelTable(env: Record<string, string | undefined> = process.env): ModelTable {
+  const file = env.RADIANT_MODELS;
+  return file ? new ModelTable(readModelEntries(file)) : new ModelTable();
 }

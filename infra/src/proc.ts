@@ -1,6 +1,6 @@
 // Child processes that never outlive their parent, and free ports on loopback.
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { createServer } from "node:net";
+import { connect as connectTcp, createServer } from "node:net";
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -62,6 +62,22 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
   srv.close();
   await once(srv, "close");
   return port;
+}
+
+/** Something accepts TCP connections on host:port (within a second). */
+export async function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connectTcp({ port, host, timeout: 1000 });
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("timeout", () => {
+      sock.destroy();
+      resolve(false);
+    });
+    sock.once("error", () => resolve(false));
+  });
 }
 
 /** Thrown by a probe: stop waiting, this will never become ready. */

@@ -5,12 +5,11 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync, type WriteSt
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
-import { connect as connectTcp } from "node:net";
 import type { ChildProcess } from "node:child_process";
 import { selfSignedCert } from "./echo/cert.js";
-import { MODEL_FORMATS, type ModelFormat } from "./models.js";
+import { MODEL_FORMATS, type ModelFormat, readModelEntries } from "./models.js";
 import { NatsServer } from "./nats-server.js";
-import { exited, freePort, GiveUp, spawnOwned, stopChild, waitFor } from "./proc.js";
+import { accepts, exited, freePort, GiveUp, spawnOwned, stopChild, waitFor } from "./proc.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 export const entries = {
@@ -154,22 +153,6 @@ export function loadOrCreateResumeTokenSecret(file: string): { secret: string; c
   const secret = readFileSync(file, "utf8").trim();
   if (secret.length < 32) throw new Error(`${file} holds fewer than 32 characters: delete it to have a new secret made`);
   return { secret, created: false };
-}
-
-/** Something accepts TCP connections on host:port. */
-async function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connectTcp({ port, host, timeout: 1000 });
-    sock.once("connect", () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once("timeout", () => {
-      sock.destroy();
-      resolve(false);
-    });
-    sock.once("error", () => resolve(false));
-  });
 }
 
 export class Stack {
@@ -397,12 +380,7 @@ export class Stack {
       google: `https://${this.host}:${ports.google}`,
     };
     const own = this.o.env?.RADIANT_MODELS ?? process.env.RADIANT_MODELS;
-    const theirs: unknown[] = [];
-    if (own) {
-      const v = JSON.parse(readFileSync(own, "utf8")) as unknown;
-      const list = Array.isArray(v) ? v : (v as { models?: unknown[] }).models;
-      if (Array.isArray(list)) theirs.push(...list);
-    }
+    const theirs = own ? readModelEntries(own) : [];
     const echoModels = MODEL_FORMATS.map((f) => ({ match: `echo-${f}`, format: f, baseUrl: this.echoUrls![f], keyEnv: null }));
     const modelsFile = join(this.o.dir, "models.json");
     writeFileSync(modelsFile, `${JSON.stringify({ models: [...echoModels, ...theirs] }, null, 2)}\n`);

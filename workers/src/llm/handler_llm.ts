@@ -47,11 +47,16 @@ const proxyRefusals: Record<ProxyError, { status: number; code?: string }> = {
   timeout: { status: 504 },
 };
 
-function errorReply(api: ClientApi, e: Refusal, echo: string | undefined): Reply {
-  const r = frame({ data: errorBody(api, e.status, e.message, e.code, e.param) }, echo);
-  r.head = { status: e.status, stream: false, ...(e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}) };
+/** A whole answer in one frame (a JSON body, or an error): its status heads a plain HTTP response, and it ends the reply. */
+function wholeReply(e: ClientEvent, echo: string | undefined, status: number, retryAfter?: string): Reply {
+  const r = frame(e, echo);
+  r.head = { status, stream: false, ...(retryAfter !== undefined ? { retryAfter } : {}) };
   r.last = true;
   return r;
+}
+
+function errorReply(api: ClientApi, e: Refusal, echo: string | undefined): Reply {
+  return wholeReply({ data: errorBody(api, e.status, e.message, e.code, e.param) }, echo, e.status, e.retryAfter);
 }
 
 /**
@@ -165,10 +170,7 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
       if (up.status < 200 || up.status > 299) {
         const text = await readText(up.body);
         const ce = tr.error(up.status, text, up.header("retry-after"));
-        const r = frame({ data: ce.body }, echo);
-        r.head = { status: ce.status, stream: false, ...(ce.retryAfter !== undefined ? { retryAfter: ce.retryAfter } : {}) };
-        r.last = true;
-        yield r;
+        yield wholeReply({ data: ce.body }, echo, ce.status, ce.retryAfter);
         return;
       }
       if (!stream) {
@@ -179,10 +181,7 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
         } catch {
           throw new Refusal(502, "The upstream answered with a body that is not JSON");
         }
-        const r = frame(tr.response(json, tctx), echo);
-        r.head = { status: 200, stream: false };
-        r.last = true;
-        yield r;
+        yield wholeReply(tr.response(json, tctx), echo, 200);
         return;
       }
       // streamed: each client event a frame, at once (no holding back to mark the last one: an End marker follows)

@@ -12,7 +12,7 @@ import { settle } from "../../guard.js";
 import type { History } from "../../history.js";
 import type { Hub } from "../../hub.js";
 import { notQueued, type Ingress, type RequestOf } from "../../ingress.js";
-import { isJsonText } from "../../peek.js";
+import { isJsonText, skipWs } from "../../peek.js";
 import { ResumeTokenError } from "../../resume_token.js";
 import { isJson, type Exchange } from "../http.js";
 import { LlmAnswer, type ResumePoint, type StreamStyle } from "./answer_llm.js";
@@ -71,7 +71,7 @@ export function llmRequest(c: LlmHttp, x: Exchange, req: HttpRequest, e: Endpoin
   }
   const read = x.body(c.o.maxPayload, req.getHeader("content-length")).then((b) => {
     if (!b) return;
-    if (!isJsonText(b) || firstByte(b) !== 0x7b) {
+    if (!isJsonText(b) || b[skipWs(b, 0)] !== 0x7b) {
       x.fail("400 Bad Request", "The request body must be a JSON object");
       return;
     }
@@ -160,24 +160,12 @@ export function resumePoint(lastEventId: string, received: string): ResumePoint 
   return undefined;
 }
 
-function firstByte(b: Buffer): number {
-  for (const c of b) if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return c;
-  return -1;
-}
-
 /** `{…}` → `{…,"model":"m"}`: the last member wins in every JSON reader we feed. `model` is checked (a model name, no quotes). */
 export function withModel(b: Buffer, model: string): Buffer {
   let end = b.length - 1;
   while (end > 0 && b[end] !== 0x7d) end--;
-  let start = b.indexOf(0x7b);
-  let empty = true;
-  for (start++; start < end; start++) {
-    const ch = b[start];
-    if (ch !== 0x20 && ch !== 0x09 && ch !== 0x0a && ch !== 0x0d) {
-      empty = false;
-      break;
-    }
-  }
+  // an empty object takes the member without a comma
+  const empty = skipWs(b, b.indexOf(0x7b) + 1) >= end;
   const member = `${empty ? "" : ","}"model":${JSON.stringify(model)}}`;
   return Buffer.concat([b.subarray(0, end), Buffer.from(member)]);
 }

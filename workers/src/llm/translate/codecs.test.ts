@@ -2,6 +2,7 @@
 // and a fuzz of everything that reads outside input (fast-check does not
 // resolve from workers/, so the random JSON comes from a small seeded generator).
 import t, { type Test } from "tap";
+import { rng } from "../../../test/rng.js";
 import { anthropicBackend, anthropicClient } from "./codec_anthropic.js";
 import { googleBackend, googleClient } from "./codec_google.js";
 import { openaiBackend, openaiClient } from "./codec_openai.js";
@@ -796,18 +797,6 @@ t.test("passthrough: a stream cut short ends with the format's own error; one th
 });
 
 // ---- fuzz ------------------------------------------------------------------------------------
-
-/** mulberry32: a small seeded generator, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYS = [
   "messages",

@@ -1,15 +1,16 @@
 // The Responses API as a client: the codec on its own (requests in, answers and
 // streams out, every malformed body a TranslateError), and golden files of the
 // three pairs against recorded upstream answers (UPDATE_GOLDEN=1 rewrites them).
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import t, { type Test } from "tap";
+import { rng } from "../../../test/rng.js";
+import { caseInputs, matchSnapshot, runCase, testdata } from "../../../test/golden.js";
 import { responsesClient } from "./codec_responses.js";
 import { translator as responses_anthropic } from "./responses_anthropic.js";
 import { translator as responses_google } from "./responses_google.js";
 import { translator as responses_openai } from "./responses_openai.js";
-import { type ClientEvent, type IrStreamEvent, type TranslateContext, TranslateError, type Translator } from "./types.js";
+import { type ClientEvent, type IrStreamEvent, type TranslateContext, TranslateError } from "./types.js";
 
 const ctx: TranslateContext = { model: "client-model", upstreamModel: "up-model", id: "test1", created: 1700000000, stream: false, includeUsage: false };
 
@@ -466,18 +467,6 @@ t.test("an empty answer that finished still opens and closes the response", asyn
 
 // ---- random bodies -------------------------------------------------------------
 
-/** mulberry32: a small seeded generator, so a failure can be replayed */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // the words of a Responses body, so random bodies get past the first checks often
 const KEYS = [
   "input",
@@ -622,49 +611,6 @@ t.test("random bodies: a neutral request or a TranslateError, never another thro
 // the OpenAI pair <case>.openai_responses.json: OpenAI's own Responses API
 // answers), testdata/responses/<case>.<backend>.snap what the client gets.
 
-const here = dirname(fileURLToPath(import.meta.url));
-const testdata = join(here, "testdata");
-const update = process.env.UPDATE_GOLDEN === "1";
-const upstreamModels = { openai: "gpt-4o", anthropic: "claude-sonnet-4-5", google: "gemini-2.5-flash" } as const;
-
-interface Upstream {
-  body?: unknown;
-  events?: { event?: string; data: unknown }[];
-  error?: { status: number; body: unknown; retryAfter?: string };
-}
-
-const readJson = (path: string): unknown => JSON.parse(readFileSync(path, "utf8"));
-const raw = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
-
-function golden(tr: Translator, kase: string): Record<string, unknown> {
-  const body = readJson(join(testdata, "client", `${kase}.responses.json`)) as Record<string, unknown>;
-  const upPath = join(testdata, "upstream", `${kase}.${tr.backend === "openai" ? "openai_responses" : tr.backend}.json`);
-  const up: Upstream = existsSync(upPath) ? (readJson(upPath) as Upstream) : {};
-  const c: TranslateContext = {
-    model: "radiant-test",
-    upstreamModel: upstreamModels[tr.backend],
-    id: "abc123",
-    created: 1700000000,
-    stream: body.stream === true,
-    includeUsage: false,
-  };
-  const out: Record<string, unknown> = {};
-  try {
-    out.request = tr.request(structuredClone(body), c);
-  } catch (e) {
-    if (!(e instanceof TranslateError)) throw e;
-    out.request = { translateError: { status: e.status, message: e.message, param: e.param ?? null } };
-    return out;
-  }
-  if (up.body !== undefined) out.response = tr.response(up.body, c);
-  if (up.events !== undefined) {
-    const st = tr.stream(c);
-    out.stream = [...up.events.flatMap((ev) => st.push({ ...(ev.event !== undefined ? { event: ev.event } : {}), data: raw(ev.data) })), ...st.end()];
-  }
-  if (up.error !== undefined) out.error = tr.error(up.error.status, raw(up.error.body), up.error.retryAfter);
-  return out;
-}
-
 const goldenCases = readdirSync(join(testdata, "client"))
   .filter((f) => f.endsWith(".responses.json"))
   .map((f) => f.split(".")[0]!)
@@ -675,14 +621,9 @@ t.test("golden: every case through every backend", async (t) => {
   for (const tr of [responses_openai, responses_anthropic, responses_google]) {
     t.equal(tr.client, "responses");
     for (const k of goldenCases) {
-      const result = golden(tr, k);
-      const got = `${JSON.stringify(result, null, 2)}\n`;
-      const snap = join(testdata, "responses", `${k}.${tr.backend}.snap`);
-      if (update) {
-        mkdirSync(dirname(snap), { recursive: true });
-        writeFileSync(snap, got);
-      }
-      t.equal(got, existsSync(snap) ? readFileSync(snap, "utf8") : "(no snapshot: run with UPDATE_GOLDEN=1)", `responses/${k}.${tr.backend}.snap`);
+      const { body, up } = caseInputs(k, "responses", tr.backend === "openai" ? "openai_responses" : tr.backend);
+      const result = runCase(tr, body, up);
+      matchSnapshot(t, tr, k, result);
       // what a client reads must hold together, whichever backend answered
       if (Array.isArray(result.stream)) {
         // ours are checked whole; OpenAI's own are passed on as they came, so only their order and names
