@@ -22,6 +22,7 @@
 // reproducing: the checks are strict again and the todo test runs as a
 // regression test, with nothing to edit here.
 import t from "tap";
+import { fuzzOptions, FUZZ_RUNS } from "@radiant/infra/fuzz-settings";
 import fc from "fast-check";
 import { createHmac } from "node:crypto";
 import type { HttpRequest } from "uWebSockets.js";
@@ -34,14 +35,8 @@ import { accepts, framingFault, isJson, OriginPolicy, sameOrigin } from "./trans
 import { readBody } from "./transport/mcp_http/body.js";
 import { eventBytes } from "./transport/sse_stream.js";
 
-const envInt = (name: string, dflt: number): number => {
-  const v = Number(process.env[name]);
-  return Number.isSafeInteger(v) && v > 0 ? v : dflt;
-};
-const RUNS = envInt("FUZZ_RUNS", 300);
-const SEED = envInt("FUZZ_SEED", 20261126);
 const STRICT = process.env.FUZZ_STRICT === "1";
-const opts = (runs = RUNS) => ({ seed: SEED, numRuns: runs, includeErrorInReport: true });
+const opts = fuzzOptions;
 
 // ---- the functions under test ------------------------------------------------
 // protocolOf / faultJson / idOf are pure: the publisher is never called
@@ -463,10 +458,10 @@ t.test("protocolOf never throws; a fault's error is JSON-RPC naming null or the 
       );
       if (!frame.ok) check(e.error?.code === -32700, "nonJsonFault", `a frame that is not JSON got ${String(e.error?.code)}`, b);
     }),
-    opts(RUNS * 4),
+    opts(FUZZ_RUNS * 4),
   );
   reportKnown(t, ["escapes", "nonJsonFault", "rawKeys"]);
-  t.pass(`${RUNS * 4} frames`);
+  t.pass(`${FUZZ_RUNS * 4} frames`);
 });
 
 t.test("peek and JSON.parse agree: valid JSON is never a parse fault; a raw control byte inside a string never gets a protocol", async (t) => {
@@ -488,7 +483,7 @@ t.test("peek and JSON.parse agree: valid JSON is never a parse fault; a raw cont
       if (!insideString(ctl)) return;
       check(isFault(ingress.protocolOf(ctl, framing)), "escapes", "a frame with a raw control byte inside a string got a protocol", ctl);
     }),
-    opts(RUNS * 4),
+    opts(FUZZ_RUNS * 4),
   );
   reportKnown(t, ["escapes"]);
   t.pass();
@@ -518,7 +513,7 @@ t.test("isJsonText and JSON.parse agree on any bytes: JSON, JSON cut or spliced,
         check(isJsonText(b) === parses(text(b)), undefined, `isJsonText says ${isJsonText(b)}, JSON.parse the opposite`, b);
       },
     ),
-    opts(RUNS * 8),
+    opts(FUZZ_RUNS * 8),
   );
   for (const [s, want] of [
     ["", false],
@@ -617,7 +612,7 @@ t.test(
           token,
         );
       }),
-      opts(RUNS * 4),
+      opts(FUZZ_RUNS * 4),
     );
     reportKnown(t, ["tokenNull"]);
     t.pass();
@@ -657,7 +652,7 @@ t.test("prepare: any resume and last_seq strings → fresh, or a resume with a v
         );
       }
     }),
-    opts(RUNS * 2),
+    opts(FUZZ_RUNS * 2),
   );
   reportKnown(t, ["tokenNull"]);
   t.pass();
@@ -736,7 +731,7 @@ t.test(
             b,
           );
       }),
-      opts(RUNS * 4),
+      opts(FUZZ_RUNS * 4),
     );
     reportKnown(t, ["mcpNotJson", "rawKeys", "nullId", "nonJsonFault", "deepBatch"]);
     t.pass();
@@ -764,7 +759,7 @@ t.test("OriginPolicy.allows, sameOrigin, accepts, isJson never throw on any stri
       accepts(o, "application/json");
       isJson(h);
     }),
-    opts(RUNS * 4),
+    opts(FUZZ_RUNS * 4),
   );
   t.pass();
 });
@@ -787,7 +782,7 @@ t.test("framingFault: any Content-Length headers → undefined only for one agre
       const fine = lengths.every((v) => /^\d{1,15}$/.test(v) && v === lengths[0]);
       check((fault === undefined) === fine, undefined, `framingFault ${JSON.stringify(fault)} for ${JSON.stringify(lengths)}`, JSON.stringify(hs));
     }),
-    opts(RUNS * 2),
+    opts(FUZZ_RUNS * 2),
   );
   t.pass();
 });
@@ -822,7 +817,7 @@ t.test("eventBytes: any frame (string or bytes), any seq → one event whose dat
       check(!data.includes(0x0a) && !data.includes(0x0d), undefined, "a raw line break inside the event's data", body);
       check(data.length === body.length, undefined, "the event's data is not the frame (line breaks as spaces)", body);
     }),
-    opts(RUNS * 4),
+    opts(FUZZ_RUNS * 4),
   );
   t.pass();
 });

@@ -16,6 +16,7 @@ export const entries = {
   gateway: join(root, "gateway/dist/supervisor.js"),
   worker: join(root, "workers/dist/main.js"),
   egressProxy: join(root, "egress-proxy/dist/main.js"),
+  mcpBridge: join(root, "workers/dist/mcp_bridge/main.js"),
   echo: join(root, "infra/dist/echo/main.js"),
 };
 
@@ -160,6 +161,8 @@ export class Stack {
   gateway: Proc | undefined;
   workers: Proc[] = [];
   egress: Proc | undefined;
+  /** the MCP bridge, when RADIANT_MCP_CONFIG names MCP servers */
+  mcpBridge: Proc | undefined;
   echo: Proc | undefined;
   /** the local upstreams, by format, once started */
   echoUrls: Record<ModelFormat, string> | undefined;
@@ -212,6 +215,7 @@ export class Stack {
     try {
       if (o.echo ?? true) await s.startEcho();
       await s.startEgress();
+      if (s.env().RADIANT_MCP_CONFIG) await s.startMcpBridge();
       for (let i = 0; i < (o.workers ?? 1); i++) await s.startWorker();
       if (!o.noGateway) await s.startGateway();
     } catch (e) {
@@ -398,6 +402,14 @@ export class Stack {
   async startEgress(): Promise<void> {
     this.egress = this.spawn("egress-proxy", entries.egressProxy, this.env());
     await waitFor("egress proxy /health", async () => (await fetch(`${this.egressUrl}/health`)).ok);
+  }
+
+  /** The process that owns the upstream MCP sessions (workers/src/mcp_bridge). */
+  async startMcpBridge(): Promise<Proc> {
+    const p = this.spawn("mcp-bridge", entries.mcpBridge, this.env());
+    this.mcpBridge = p;
+    if (!this.o.inheritLogs) await this.waitOutput(p, "MCP bridge ready");
+    return p;
   }
 
   async startWorker(env: Record<string, string> = {}): Promise<Proc> {

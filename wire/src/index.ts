@@ -11,3 +11,4 @@ export * from "./request.js";
 export * from "./session_id.js";
 export * from "./subjects.js";
 export * from "./topology.js";
+export * from "./mcp_bridge.js";

@@ -174,3 +174,12 @@ export function replyHeaders(r: { rid: string; frames: readonly FrameInfo[]; end
   if (!one || one.slot || one.response || one.event !== undefined) putHeader(h, headers.frames, formatFrames(r.frames));
   return h;
 }
+
+/** The headers of a message no request caused (an MCP server's notification for the session): it goes to the session's stream. */
+export function sessionMessageHeaders(frames: readonly FrameInfo[], ingressTs: number): MsgHdrs {
+  const h = newHeaders();
+  putHeader(h, headers.ingressTs, String(ingressTs));
+  const one = frames.length === 1 ? frames[0]! : undefined;
+  if (!one || one.slot || one.response || one.event !== undefined) putHeader(h, headers.frames, formatFrames(frames));
+  return h;
+}

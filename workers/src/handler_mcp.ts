@@ -1,7 +1,7 @@
-// MCP (2025-03-26 and neighbours) over JSON-RPC: the lifecycle, ping and
-// cancellation. Tools, resources and prompts are proxied to upstream servers in
-// a later step.
-import { rpcRequestId } from "@radiant/wire";
+// MCP (2025-03-26 and neighbours) over JSON-RPC: the framing (batches, notifications,
+// responses), the lifecycle, ping and cancellation. With MCP servers configured,
+// federation.ts adds every other method (the bridge reaches the servers).
+import { rpcRequestId, type SessionId } from "@radiant/wire";
 import { parseJson, readRpc, type RpcRequest } from "./jsonrpc.js";
 import { RpcError, rpcError, rpcErrors, rpcResult, type Reply } from "./reply.js";
 import type { Handler, HandlerContext } from "./handler.js";
@@ -11,8 +11,22 @@ export const MCP_PROTOCOL_VERSION = "2025-03-26";
 export const MCP_SUPPORTED_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 export const SERVER_INFO = { name: "radiant-gateway", version: "0.1.0" };
 
+/** Which request of which session a method runs for: `key` is unique to it within the session (a batch's items differ). */
+export interface McpCall {
+  sid: SessionId;
+  key: string;
+}
+
 /** A method: its replies (notifications while it works, then its response). It should stop when ctx.signal fires. */
-export type McpMethod = (req: RpcRequest, ctx: HandlerContext) => AsyncIterable<Reply>;
+export type McpMethod = (req: RpcRequest, ctx: HandlerContext, call: McpCall) => AsyncIterable<Reply>;
+
+/** What a handler does beside its methods. */
+export interface McpExtras {
+  /** a method no entry names (federation: a single upstream takes it) */
+  fallback?: McpMethod;
+  /** a JSON-RPC response from the client: its answer to a request the server sent it */
+  onResponse?(msg: Record<string, unknown>, call: McpCall): void;
+}
 
 async function* initialize(req: RpcRequest): AsyncIterable<Reply> {
   const asked = req.params?.protocolVersion;
@@ -52,20 +66,30 @@ function answered(v: unknown): boolean {
 }
 
 /** One JSON-RPC message's replies; its response is marked `last` when `final`. */
-async function* one(v: unknown, ctx: HandlerContext, methods: Record<string, McpMethod>, final: boolean): AsyncIterable<Reply> {
+async function* one(
+  v: unknown,
+  ctx: HandlerContext,
+  methods: Record<string, McpMethod>,
+  extras: McpExtras,
+  final: boolean,
+  call: McpCall,
+): AsyncIterable<Reply> {
   const end = (r: Reply): Reply => (final && r.response ? { ...r, last: true } : r);
   const m = readRpc(v);
-  if (m.kind === "response") return; // a client's answer to a server request: none are issued yet
+  if (m.kind === "response") {
+    extras.onResponse?.(v as Record<string, unknown>, call);
+    return;
+  }
   if (m.kind === "invalid") {
     yield end(rpcError(m.id, m.error.code, m.error.message));
     return;
   }
   const { req } = m;
-  const method = Object.hasOwn(methods, req.method) ? methods[req.method] : undefined;
+  const method = Object.hasOwn(methods, req.method) ? methods[req.method] : req.method.startsWith("notifications/") ? undefined : extras.fallback;
   if (!req.hasId) {
     // a notification never gets a reply, not even an error (JSON-RPC 2.0 §4.1)
     if (method === undefined && !quietNotifications.has(req.method)) ctx.log.debug({ method: req.method }, "unknown notification");
-    if (method) for await (const _ of method(req, ctx));
+    if (method) for await (const _ of method(req, ctx, call));
     return;
   }
   if (!method) {
@@ -73,15 +97,19 @@ async function* one(v: unknown, ctx: HandlerContext, methods: Record<string, Mcp
     return;
   }
   try {
-    for await (const r of method(req, ctx)) yield end(r);
+    for await (const r of method(req, ctx, call)) yield end(r);
   } catch (e) {
     if (e instanceof RpcError) yield end(rpcError(req.id, e.code, e.message, e.data));
     else throw e;
   }
 }
 
-export function mcpHandler(methods: Record<string, McpMethod> = mcpMethods): Handler<"mcp"> {
+export function mcpHandler(methods: Record<string, McpMethod> = mcpMethods, extras: McpExtras = {}): Handler<"mcp"> {
   return async function* (req, ctx) {
+    const callOf = (item: unknown): McpCall => {
+      const id = (item as { id?: unknown } | null)?.id;
+      return { sid: req.sid, key: id === undefined ? req.rid : `${req.rid}.${JSON.stringify(id)}` };
+    };
     let v: unknown;
     try {
       v = parseJson(req.body);
@@ -101,9 +129,9 @@ export function mcpHandler(methods: Record<string, McpMethod> = mcpMethods): Han
       v.forEach((item, i) => {
         if (answered(item)) lastAnswered = i;
       });
-      for (let i = 0; i < v.length && !ctx.signal.aborted; i++) yield* one(v[i], ctx, methods, i === lastAnswered);
+      for (let i = 0; i < v.length && !ctx.signal.aborted; i++) yield* one(v[i], ctx, methods, extras, i === lastAnswered, callOf(v[i]));
       return;
     }
-    yield* one(v, ctx, methods, true);
+    yield* one(v, ctx, methods, extras, true, { sid: req.sid, key: req.rid });
   };
 }

@@ -6,7 +6,11 @@ import { openNats } from "@radiant/infra/nats";
 import { stopEarly } from "@radiant/infra/proc";
 import { inboxPolicy } from "@radiant/wire";
 import { loadWorkerConfig } from "./config.js";
+import { loadMcpServers } from "@radiant/infra/mcp-servers";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { mcpHandler, mcpMethods } from "./handler_mcp.js";
+import { BridgeClient } from "./mcp/bridge_client.js";
+import { federation } from "./mcp/federation.js";
 import { testMethods } from "./handler_test_methods.js";
 import type { HandlerTable } from "./handler.js";
 import { EgressClient } from "./llm/egress_client.js";
@@ -17,10 +21,15 @@ const cfg = loadOrExit("worker", () => loadWorkerConfig());
 const log = createLogger("worker", cfg.dev);
 const models = loadOrExit("worker", () => loadModelTable());
 const egress = new EgressClient(cfg.egressProxyUrl.split(",")[0]!, cfg.concurrency);
+const mcpServers = loadOrExit("worker", () => loadMcpServers());
+let nc: NatsConnection | undefined;
+// MCP servers are reached through the MCP bridge process, which owns their sessions
+const federated = mcpServers.length > 0 ? federation(mcpServers, new BridgeClient(() => nc!)) : undefined;
+const ownMethods = cfg.testMethods ? { ...mcpMethods, ...testMethods } : mcpMethods;
 
 // (protocol, operation) → handler; what is missing answers "not supported yet" in the protocol's own format
 const handlers: HandlerTable = {
-  mcp: { rpc: mcpHandler(cfg.testMethods ? { ...mcpMethods, ...testMethods } : mcpMethods) },
+  mcp: { rpc: federated ? mcpHandler({ ...ownMethods, ...federated.methods }, federated.extras) : mcpHandler(ownMethods) },
   a2a: {},
   ...llmHandlers({ models, egress }),
 };
@@ -29,6 +38,7 @@ const handlers: HandlerTable = {
 const life = stopEarly();
 const link = await openNats(cfg.natsUrl, `radiant-worker-${process.pid}`, log, { consumer: { ackWaitMs: cfg.ackWaitMs }, retention: cfg.retention });
 await link.topologyReady;
+nc = link.nc;
 const worker = new Worker({
   nc: link.nc,
   handlers,
@@ -42,7 +52,10 @@ const worker = new Worker({
   gate: new NatsGate(link),
 });
 await worker.start();
-log.info({ nats: cfg.natsUrl, concurrency: cfg.concurrency, coalesceMs: cfg.coalesceMs, testMethods: cfg.testMethods }, "worker ready");
+log.info(
+  { nats: cfg.natsUrl, concurrency: cfg.concurrency, coalesceMs: cfg.coalesceMs, testMethods: cfg.testMethods, mcpServers: mcpServers.map((s) => s.name) },
+  "worker ready",
+);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

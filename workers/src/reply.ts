@@ -63,3 +63,20 @@ export class RpcError extends Error {
     super(message);
   }
 }
+
+/**
+ * Any JSON-RPC message an upstream sent (a notification, a server→client request, a response),
+ * serialised with the `_meta` slot where the `mcp` framing splices the position: in `params`
+ * (made `{}` when absent: an empty params object means the same) or in `result`.
+ */
+export function rpcMessage(msg: Record<string, unknown>): Reply {
+  if (typeof msg.method === "string") {
+    const id = "id" in msg ? `"id":${JSON.stringify(msg.id)},` : "";
+    const params = typeof msg.params === "object" && msg.params !== null && !Array.isArray(msg.params) ? (msg.params as Record<string, unknown>) : {};
+    return withMetaFirst(`{"jsonrpc":"2.0",${id}"method":${JSON.stringify(msg.method)},"params":`, params, "}");
+  }
+  const id = (msg.id ?? null) as JsonRpcId;
+  if (typeof msg.result === "object" && msg.result !== null && !Array.isArray(msg.result)) return rpcResult(id, msg.result as Record<string, unknown>);
+  const e = (msg.error ?? {}) as { code?: unknown; message?: unknown; data?: unknown };
+  return rpcError(id, typeof e.code === "number" ? e.code : rpcErrors.internal, typeof e.message === "string" ? e.message : "Internal error", e.data);
+}

@@ -1,0 +1,452 @@
+// The MCP bridge: the process that owns upstream MCP sessions, so workers stay
+// stateless and a worker that dies takes no upstream session with it. It
+// serves the subjects of @radiant/wire's mcp_bridge.ts; what an upstream sends
+// that belongs to no call is published to the client session's HISTORY like
+// any reply (the session's stream delivers it, resumable). A session's state
+// is kept in a KV bucket, so a bridge started again takes its sessions up.
+import type { KV } from "@nats-io/kv";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Log } from "@radiant/infra/log";
+import type { McpServerConfig } from "@radiant/infra/mcp-servers";
+import type { AckedPublisher } from "@radiant/infra/publish";
+import {
+  encodeBridge,
+  MCP_ALIVE_MS,
+  MCP_BRIDGE_QUEUE,
+  mcpBridgeSubjects,
+  readBridgeBody,
+  readServerRequestId,
+  serverRequestId,
+  sessionMessageHeaders,
+  subjects,
+  type CallFrame,
+  type CallRequest,
+  type CancelRequest,
+  type NotifyRequest,
+  type OpenReply,
+  type OpenRequest,
+  type RespondRequest,
+  type RpcObject,
+  type SessionId,
+} from "@radiant/wire";
+import { rpcMessage } from "../reply.js";
+import { ClientSession, defaultClientParams, type StoredSession } from "./client_session.js";
+import { bridgeErrors, UpstreamError, type PendingCall, type Upstream } from "./upstream.js";
+
+export interface BridgeOptions {
+  nc: NatsConnection;
+  servers: readonly McpServerConfig[];
+  publisher: Pick<AckedPublisher, "publish">;
+  kv: KV | undefined;
+  log: Log;
+  /** a session unused this long has its upstream sessions closed */
+  idleMs: number;
+  /** most client sessions held; past it the least recently used idle one is closed */
+  maxSessions: number;
+  /** largest frame sent back to a worker (the NATS max_payload, less room for headers) */
+  maxFrameBytes: number;
+  /** an id of this process for the session messages it publishes */
+  id: string;
+}
+
+/** How long a finished call's answer is kept for a worker that asks again (a redelivery after a worker died). */
+const DONE_KEEP_MS = 120_000;
+/** pages of a server's resource list read to find where a URI lives */
+const DISCOVER_PAGES = 20;
+/** frames of a running call kept for a worker that takes it over */
+const CALL_BUFFER = 256;
+
+class Call {
+  readonly frames: CallFrame[] = [];
+  done: CallFrame | undefined;
+  doneAt = 0;
+  upstream: Upstream | undefined;
+  upstreamId: number | undefined;
+  private readonly alive: NodeJS.Timeout;
+
+  constructor(
+    readonly key: string,
+    public replyTo: string,
+    private readonly nc: NatsConnection,
+  ) {
+    this.alive = setInterval(() => this.emit({ t: "alive" }, false), MCP_ALIVE_MS);
+    this.alive.unref();
+  }
+
+  emit(f: CallFrame, keep = true): void {
+    if (this.done) return;
+    if (keep && this.frames.length < CALL_BUFFER) this.frames.push(f);
+    if (f.t === "result" || f.t === "fail") {
+      this.done = f;
+      this.doneAt = Date.now();
+      clearInterval(this.alive);
+    }
+    try {
+      this.nc.publish(this.replyTo, encodeBridge(f));
+    } catch {
+      // the link is down: the worker hears nothing and asks again (or times out)
+    }
+  }
+
+  /** Another worker took the call over: it gets everything so far. */
+  retarget(replyTo: string): void {
+    this.replyTo = replyTo;
+    for (const f of this.frames) this.nc.publish(replyTo, encodeBridge(f));
+    if (this.done && !this.frames.includes(this.done)) this.nc.publish(replyTo, encodeBridge(this.done));
+  }
+
+  stop(): void {
+    clearInterval(this.alive);
+  }
+}
+
+export class McpBridge {
+  private readonly sessions = new Map<SessionId, ClientSession>();
+  /** sessions being restored from KV or opened */
+  private readonly pendingSessions = new Map<SessionId, Promise<ClientSession>>();
+  private readonly calls = new Map<string, Call>();
+  private readonly subs: Subscription[] = [];
+  private readonly reaper: NodeJS.Timeout;
+  private published = 0;
+  private readonly restarts = new Map<Upstream, NodeJS.Timeout>();
+
+  constructor(private readonly o: BridgeOptions) {
+    this.reaper = setInterval(() => this.reap(), Math.min(30_000, Math.max(1000, o.idleMs / 4)));
+    this.reaper.unref();
+  }
+
+  start(): void {
+    const { nc } = this.o;
+    const serve = (subject: string, f: (m: Msg) => Promise<void> | void) =>
+      this.subs.push(
+        nc.subscribe(subject, {
+          queue: MCP_BRIDGE_QUEUE,
+          callback: (_e, m) => {
+            try {
+              const r = f(m);
+              if (r) r.catch((e: unknown) => this.o.log.warn({ err: String(e) }, "bridge request failed"));
+            } catch (e) {
+              this.o.log.warn({ err: String(e) }, "bridge request failed");
+            }
+          },
+        }),
+      );
+    serve(mcpBridgeSubjects.open, (m) => this.onOpen(m));
+    serve(mcpBridgeSubjects.call, (m) => this.onCall(m));
+    serve(mcpBridgeSubjects.cancel, (m) => this.onCancel(m));
+    serve(mcpBridgeSubjects.respond, (m) => this.onRespond(m));
+    serve(mcpBridgeSubjects.notify, (m) => this.onNotify(m));
+    // a session its client ended (MCP DELETE): its upstream sessions end too
+    this.subs.push(
+      nc.subscribe(subjects.endedAll, {
+        callback: (_e, m) => {
+          const sid = subjects.sidOfEnded(m.subject);
+          if (sid) void this.endSession(sid, "the client ended the session");
+        },
+      }),
+    );
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.reaper);
+    for (const s of this.subs) s.unsubscribe();
+    for (const t of this.restarts.values()) clearTimeout(t);
+    for (const c of this.calls.values()) c.stop();
+    // stdio servers stop with us; Streamable HTTP sessions stay open for the next bridge to take up
+    await Promise.all([...this.sessions.values()].map((s) => s.close("the MCP bridge is stopping")));
+  }
+
+  // ---- open -------------------------------------------------------------------------
+
+  private async onOpen(m: Msg): Promise<void> {
+    const req = readBridgeBody<OpenRequest>(m.data);
+    if (!req || typeof req.params !== "object" || req.params === null) return;
+    await this.endSession(req.sid, "the client initialized again");
+    const s = this.newSession(req.sid, req.params, undefined);
+    // calls that come meanwhile find the session and wait for its upstream's open
+    const reply: OpenReply = { upstreams: await s.openAll() };
+    this.persist(s);
+    m.respond(encodeBridge(reply));
+  }
+
+  private newSession(sid: SessionId, params: RpcObject, stored: StoredSession | undefined): ClientSession {
+    this.makeRoom();
+    const s = new ClientSession(
+      sid,
+      params,
+      this.o.servers,
+      {
+        message: (u, msg, call) => this.fromUpstream(s, u, msg, call),
+        closed: (u, why) => this.upstreamClosed(s, u, why),
+      },
+      this.o.log,
+      stored,
+    );
+    this.sessions.set(sid, s);
+    return s;
+  }
+
+  /** The session, from memory, from KV (another bridge had it), or opened with default params. */
+  private async session(sid: SessionId): Promise<ClientSession> {
+    const have = this.sessions.get(sid);
+    if (have) return have;
+    const pending = this.pendingSessions.get(sid);
+    if (pending) return pending;
+    const p = (async () => {
+      const stored = await this.load(sid);
+      const s = this.newSession(sid, stored?.params ?? defaultClientParams(), stored);
+      return s;
+    })();
+    this.pendingSessions.set(sid, p);
+    try {
+      return await p;
+    } finally {
+      this.pendingSessions.delete(sid);
+    }
+  }
+
+  private async endSession(sid: SessionId, why: string): Promise<void> {
+    const s = this.sessions.get(sid);
+    if (!s) return;
+    this.sessions.delete(sid);
+    await s.close(why);
+    await this.o.kv?.delete(sid).catch(() => {});
+  }
+
+  // ---- calls ------------------------------------------------------------------------
+
+  private async onCall(m: Msg): Promise<void> {
+    const req = readBridgeBody<CallRequest>(m.data);
+    const replyTo = m.reply;
+    if (!req || !replyTo || typeof req.key !== "string" || typeof req.msg !== "object" || req.msg === null) return;
+    const callKey = `${req.sid}/${req.key}`;
+    const running = this.calls.get(callKey);
+    if (running) {
+      running.retarget(replyTo);
+      return;
+    }
+    const call = new Call(callKey, replyTo, this.o.nc);
+    this.calls.set(callKey, call);
+    try {
+      const s = await this.session(req.sid);
+      s.lastUsed = Date.now();
+      await this.run(s, call, req);
+    } catch (e) {
+      const u = e instanceof UpstreamError ? e : undefined;
+      call.emit({ t: "fail", code: u?.code ?? bridgeErrors.unavailable, message: (e as Error).message, ...(u ? { server: u.server } : {}) });
+    } finally {
+      call.stop();
+      setTimeout(() => {
+        if (this.calls.get(callKey) === call) this.calls.delete(callKey);
+      }, DONE_KEEP_MS).unref();
+    }
+  }
+
+  private async run(s: ClientSession, call: Call, req: CallRequest): Promise<void> {
+    const method = String(req.msg.method);
+    const params = (req.msg.params ?? {}) as RpcObject;
+    let server = "server" in req.target ? req.target.server : s.ownerOfUri(req.target.uri);
+    if (server === undefined && "uri" in req.target) {
+      // a URI this client never listed here (listed through another bridge, or known beforehand): ask the servers
+      await this.discover(s);
+      server = s.ownerOfUri(req.target.uri);
+    }
+    if (server === undefined) {
+      call.emit({ t: "fail", code: bridgeErrors.resourceNotFound, message: `Resource not found: ${(req.target as { uri: string }).uri}` });
+      return;
+    }
+    const up = await s.upstream(server);
+    call.upstream = up;
+    const answer = await up.request(
+      req.msg,
+      // already as the client sees it (fromUpstream)
+      (msg) => call.emit({ t: "msg", msg }),
+      (id) => (call.upstreamId = id),
+    );
+    const result = answer.result as RpcObject | undefined;
+    if (result && answer.error === undefined) {
+      s.learn(server, method, result);
+      if (method === "resources/subscribe" || method === "resources/unsubscribe") {
+        const uri = params.uri;
+        if (typeof uri === "string") {
+          const set = s.subs.get(server) ?? new Set<string>();
+          if (method === "resources/subscribe") set.add(uri);
+          else set.delete(uri);
+          s.subs.set(server, set);
+          this.persist(s);
+        }
+      } else if (method === "logging/setLevel" && typeof params.level === "string") {
+        s.logLevel = params.level;
+        this.persist(s);
+      }
+    }
+    const frame: CallFrame = { t: "result", server, msg: { ...answer, id: req.msg.id ?? null } };
+    const size = Buffer.byteLength(JSON.stringify(frame));
+    if (size > this.o.maxFrameBytes) {
+      call.emit({
+        t: "fail",
+        code: bridgeErrors.tooLarge,
+        server,
+        message: `MCP server '${server}' answered ${method} with ${size} bytes, more than a message may hold (${this.o.maxFrameBytes})`,
+      });
+      return;
+    }
+    call.emit(frame);
+  }
+
+  /** Learn which server lists which resources: every page of each server's resources and templates. */
+  private async discover(s: ClientSession): Promise<void> {
+    await Promise.all(
+      this.o.servers.map(async (cfg) => {
+        const up = await s.upstream(cfg.name).catch(() => undefined);
+        if (!up || (up.state?.init.capabilities as RpcObject | undefined)?.resources === undefined) return;
+        for (const method of ["resources/list", "resources/templates/list"]) {
+          let cursor: unknown;
+          for (let page = 0; page < DISCOVER_PAGES; page++) {
+            const r = await up.request({ jsonrpc: "2.0", method, params: cursor === undefined ? {} : { cursor } }).catch(() => undefined);
+            const result = r?.result as RpcObject | undefined;
+            if (!result) break;
+            s.learn(cfg.name, method, result);
+            cursor = result.nextCursor;
+            if (typeof cursor !== "string") break;
+          }
+        }
+      }),
+    );
+  }
+
+  private onCancel(m: Msg): void {
+    const req = readBridgeBody<CancelRequest>(m.data);
+    if (!req || typeof req.key !== "string") return;
+    const call = this.calls.get(`${req.sid}/${req.key}`);
+    if (!call || call.done || !call.upstream || call.upstreamId === undefined) return;
+    call.upstream.cancel(call.upstreamId, "cancelled by the client");
+  }
+
+  private async onRespond(m: Msg): Promise<void> {
+    const req = readBridgeBody<RespondRequest>(m.data);
+    if (!req || typeof req.msg !== "object" || req.msg === null) return;
+    const target = readServerRequestId(req.msg.id);
+    this.o.log.debug({ sid: req.sid, id: req.msg.id, known: target !== undefined }, "client answer");
+    if (!target) return;
+    const s = this.sessions.get(req.sid);
+    const init = s?.initOf(target.server);
+    if (!s || init === undefined) return; // the upstream session that asked is gone: nobody waits for this answer
+    const up = await s.upstream(target.server);
+    await up.send({ ...req.msg, id: target.upstreamId }).catch((e: unknown) => this.o.log.debug({ err: String(e) }, "answer not delivered upstream"));
+  }
+
+  private async onNotify(m: Msg): Promise<void> {
+    const req = readBridgeBody<NotifyRequest>(m.data);
+    if (!req || typeof req.msg !== "object" || req.msg === null || typeof req.msg.method !== "string") return;
+    const s = this.sessions.get(req.sid);
+    if (!s) return;
+    for (const server of this.o.servers) {
+      if (s.initOf(server.name) === undefined) continue;
+      const up = await s.upstream(server.name).catch(() => undefined);
+      await up?.send({ jsonrpc: "2.0", method: req.msg.method, ...(req.msg.params ? { params: req.msg.params } : {}) }).catch(() => {});
+    }
+  }
+
+  // ---- from upstreams ---------------------------------------------------------------
+
+  /** An upstream's message as its client sees it: a server→client request's id (and a cancel's) names the upstream. */
+  private toClient(server: string, msg: RpcObject): RpcObject {
+    if ("id" in msg && (typeof msg.id === "string" || typeof msg.id === "number")) return { ...msg, id: serverRequestId(server, msg.id) };
+    if (msg.method === "notifications/cancelled") {
+      const p = msg.params as RpcObject | undefined;
+      const rid = p?.requestId;
+      if (typeof rid === "string" || typeof rid === "number") return { ...msg, params: { ...p, requestId: serverRequestId(server, rid) } };
+    }
+    return msg;
+  }
+
+  private fromUpstream(s: ClientSession, u: Upstream, msg: RpcObject, call: PendingCall | undefined): void {
+    if (!s.owns(u)) return;
+    const out = this.toClient(u.name, msg);
+    if (call) call.onMessage(out);
+    else this.publishToSession(s.sid, out);
+  }
+
+  /** A message of no request: stored in the session's HISTORY, delivered on its stream. */
+  private publishToSession(sid: SessionId, msg: RpcObject): void {
+    const r = rpcMessage(msg);
+    const h = sessionMessageHeaders([{ length: r.body.byteLength, ...(r.slot ? { slot: r.slot } : {}) }], Date.now());
+    this.o.publisher
+      .publish(subjects.history(sid), r.body, `mcpb.${this.o.id}.${this.published++}`, h)
+      .catch((e: unknown) => this.o.log.warn({ err: String(e) }, "a notification for a session could not be stored"));
+  }
+
+  private upstreamClosed(s: ClientSession, u: Upstream, why: string): void {
+    if (!s.owns(u) || s.closed) return;
+    this.o.log.warn({ server: u.name, sid: s.sid, why }, "upstream session closed");
+    s.markDown(u, why);
+    if (u.cfg.kind !== "stdio") return;
+    // a stdio server that died is started again, and the client told its lists may have changed
+    const attempt = (delay: number) => {
+      const t = setTimeout(() => {
+        this.restarts.delete(u);
+        if (s.closed || this.sessions.get(s.sid) !== s) return;
+        s.upstream(u.name).then(
+          (fresh) => {
+            this.o.log.info({ server: u.name, sid: s.sid }, "stdio server started again");
+            this.persist(s);
+            const caps = (fresh.state?.init.capabilities ?? {}) as RpcObject;
+            for (const kind of ["tools", "prompts", "resources"] as const)
+              if (caps[kind] !== undefined) this.publishToSession(s.sid, { jsonrpc: "2.0", method: `notifications/${kind}/list_changed` });
+          },
+          () => attempt(Math.min(30_000, delay * 2)),
+        );
+      }, delay);
+      t.unref();
+      this.restarts.set(u, t);
+    };
+    attempt(250);
+  }
+
+  // ---- state ------------------------------------------------------------------------
+
+  private persist(s: ClientSession): void {
+    const kv = this.o.kv;
+    if (!kv || s.closed) return;
+    kv.put(s.sid, JSON.stringify(s.toStored())).catch((e: unknown) => this.o.log.warn({ err: String(e) }, "session state not stored"));
+  }
+
+  private async load(sid: SessionId): Promise<StoredSession | undefined> {
+    const kv = this.o.kv;
+    if (!kv) return undefined;
+    try {
+      const e = await kv.get(sid);
+      if (e?.operation !== "PUT" || e.value.byteLength === 0) return undefined;
+      const v = e.json<StoredSession>();
+      return typeof v?.params === "object" && v.params !== null && typeof v.ups === "object" && typeof v.subs === "object" ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Close sessions unused for idleMs (none with a request in flight). */
+  private reap(): void {
+    const now = Date.now();
+    for (const s of this.sessions.values()) {
+      if (now - s.lastUsed > this.o.idleMs && !s.busy) {
+        this.sessions.delete(s.sid);
+        void s.close("idle");
+      }
+    }
+  }
+
+  private makeRoom(): void {
+    if (this.sessions.size < this.o.maxSessions) return;
+    let oldest: ClientSession | undefined;
+    for (const s of this.sessions.values()) if (!s.busy && (!oldest || s.lastUsed < oldest.lastUsed)) oldest = s;
+    if (oldest) {
+      this.sessions.delete(oldest.sid);
+      void oldest.close("too many sessions");
+    }
+  }
+}
