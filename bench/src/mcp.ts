@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { connect } from "@nats-io/transport-node";
-import { accepts, freePort, GiveUp, spawnOwned, stopChild, waitFor } from "@radiant/infra/proc";
+import { accepts, freePort, GiveUp, loopbackPreload, spawnOwned, stopChild, waitFor } from "@radiant/infra/proc";
 import { Stack } from "@radiant/infra/stack";
 import { mcpBridgeSubjects } from "@radiant/wire";
 import { type Histogram, newHistogram, percentilesMs } from "./latency.js";
@@ -64,7 +64,7 @@ process.once("SIGTERM", () => void cleanUp().then(() => process.exit(143)));
 async function startUpstream(): Promise<void> {
   log(`starting server-everything (Streamable HTTP) on 127.0.0.1:${upstreamPort}`);
   // stdout gets a line per request: /dev/null, or an undrained pipe would stall the server
-  upstream = spawnOwned(process.execPath, ["--import", new URL("./mcp_loopback.js", import.meta.url).href, everythingMain, "streamableHttp"], {
+  upstream = spawnOwned(process.execPath, ["--import", loopbackPreload, everythingMain, "streamableHttp"], {
     env: { ...process.env, PORT: String(upstreamPort) },
     stdio: ["ignore", "ignore", "pipe"],
   });

@@ -9,7 +9,7 @@ import t from "tap";
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
-import { SHAPE_SCHEMA } from "../../infra/src/mcp_demo/server.js";
+import { ITEMS, SHAPE_SCHEMA } from "../../infra/src/mcp_demo/server.js";
 import { eventually, startStack } from "./harness.js";
 import { allPages, connectSdk, everythingStdio, mcpConfig, startDemoHttp } from "./mcp_upstreams.js";
 
@@ -122,6 +122,19 @@ for (const over of ["mcp", "ws"] as const) {
       const resources = await allPages<{ uri: string }>((cursor) => client.listResources({ cursor }), "resources");
       const uris = resources.map((r) => r.uri);
       t.ok(uris.includes("demo://counter"), "the demo's");
+      t.equal(new Set(uris).size, uris.length, "none twice");
+      t.same(
+        uris.filter((u) => u.startsWith("demo://item/")),
+        Array.from({ length: ITEMS }, (_, i) => `demo://item/${i}`),
+        "every page of the demo's list, in order",
+      );
+      const first = await client.listResources();
+      t.ok(first.nextCursor, "the first page says there is more (the demo's cursor inside RADIANT's)");
+      t.ok(
+        first.resources.some((r) => r.uri.startsWith("demo://resource/")) && first.resources.some((r) => r.uri === "demo://item/0"),
+        "the first page holds both servers' first pages",
+      );
+      t.match((await client.readResource({ uri: `demo://item/${ITEMS - 1}` })).contents[0], { text: `item ${ITEMS - 1}` }, "a URI of a later page");
       t.ok(
         uris.some((u) => u.startsWith("demo://resource/")),
         "server-everything's",

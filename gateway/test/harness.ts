@@ -26,7 +26,9 @@ export async function startStack(t: Teardown, o: Partial<StackOptions> = {}): Pr
   });
   t.teardown(async () => {
     await stack.stop();
-    rmSync(dir, { recursive: true, force: true });
+    // KEEP_STACK=1 keeps the folder (its stack.log) to read after a failure
+    if (process.env.KEEP_STACK === "1") console.error(`# stack kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   });
   return stack;
 }

@@ -18,7 +18,7 @@ import {
   type CreateMessageRequest,
   type ServerNotification,
 } from "@modelcontextprotocol/sdk/types.js";
-import { spawnOwned, stopChild } from "@radiant/infra/proc";
+import { accepts, freePort, GiveUp, loopbackPreload, spawnOwned, stopChild, waitFor } from "@radiant/infra/proc";
 import type { Stack } from "@radiant/infra/stack";
 
 // Node 20 has no global WebSocket; the SDK's WebSocket transport expects one (docs/design.md).
@@ -54,9 +54,9 @@ export function mcpConfig(servers: Record<string, ServerEntry>): string {
 }
 
 /** The demo server over HTTP (`http`: Streamable HTTP at /mcp; `sse`: only the older HTTP+SSE at /sse); its URL. */
-export async function startDemoHttp(t: Teardown, mode: "http" | "sse" = "http"): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const child = spawnOwned(process.execPath, [DEMO, mode], { env: { ...process.env, MCP_DEMO_PORT: "0" }, stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise<number>((resolve, reject) => {
+export async function startDemoHttp(t: Teardown, mode: "http" | "sse" = "http", port = 0): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const child = spawnOwned(process.execPath, [DEMO, mode], { env: { ...process.env, MCP_DEMO_PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
+  const listening = await new Promise<number>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (b: Buffer) => {
       out += b.toString();
@@ -67,7 +67,7 @@ export async function startDemoHttp(t: Teardown, mode: "http" | "sse" = "http"):
   });
   const stop = () => stopChild(child);
   t.teardown(stop);
-  return { url: `http://127.0.0.1:${port}/${mode === "http" ? "mcp" : "sse"}`, pid: child.pid!, stop };
+  return { url: `http://127.0.0.1:${listening}/${mode === "http" ? "mcp" : "sse"}`, pid: child.pid!, stop };
 }
 
 /** What an SDK client got from the server, counted. */
@@ -140,4 +140,21 @@ export async function allPages<T>(page: (cursor: string | undefined) => Promise<
     cursor = r.nextCursor;
   }
   throw new Error("more than 100 pages");
+}
+
+/** server-everything over Streamable HTTP on a free loopback port; its /mcp URL. */
+export async function startEverythingHttp(t: Teardown): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  // stdout gets a line per request: nobody reads it, and an undrained pipe would stall the server
+  const child = spawnOwned(process.execPath, ["--import", loopbackPreload, EVERYTHING, "streamableHttp"], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const stop = () => stopChild(child);
+  t.teardown(stop);
+  await waitFor("server-everything to listen", async () => {
+    if (child.exitCode !== null) throw new GiveUp(`server-everything exited with ${child.exitCode}`);
+    return accepts("127.0.0.1", port);
+  });
+  return { url: `http://127.0.0.1:${port}/mcp`, stop };
 }

@@ -164,3 +164,6 @@ export function treeRssBytes(pid: number): number {
   }
   return total;
 }
+
+/** `node --import` this into a third-party server to keep its listening socket on 127.0.0.1 (loopback_preload.ts). */
+export const loopbackPreload = new URL("./loopback_preload.js", import.meta.url).href;

@@ -6,7 +6,11 @@
 import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { completable } from "@modelcontextprotocol/sdk/server/completable.js";
 import {
+  ErrorCode,
+  ListResourcesRequestSchema,
   ListToolsRequestSchema,
+  McpError,
+  type ListResourcesResult,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
   type CallToolResult,
@@ -16,6 +20,9 @@ import {
 import { z } from "zod";
 
 export const COUNTER_URI = "demo://counter";
+/** resources/list is paged: the listed resources, then this many items, ITEMS_PAGE a page */
+export const ITEMS = 25;
+export const ITEMS_PAGE = 10;
 export const NOTES_TEMPLATE = "demo://notes/{name}";
 
 /** The raw JSON Schema the `shape` tool lists: what a gateway must pass on untouched. */
@@ -38,7 +45,7 @@ export function createDemoServer(opts: { name?: string } = {}): McpServer {
   let counter = 0;
   const subscribed = new Set<string>();
   /** what reached this server: a test asks (`stats`) to see a cancel arrive */
-  const stats = { cancelled: 0 };
+  const stats = { cancelled: 0, counts: 0 };
 
   mcp.registerTool("add", { description: "Adds two numbers", inputSchema: { a: z.number(), b: z.number() } }, ({ a, b }) => text(String(a + b)));
 
@@ -49,6 +56,7 @@ export function createDemoServer(opts: { name?: string } = {}): McpServer {
       inputSchema: { n: z.number().int().min(1).max(1000), delayMs: z.number().int().min(0).max(10_000).optional() },
     },
     async ({ n, delayMs }, extra) => {
+      stats.counts++;
       const token = extra._meta?.progressToken;
       for (let i = 1; i <= n; i++) {
         if (extra.signal.aborted) {
@@ -145,6 +153,9 @@ export function createDemoServer(opts: { name?: string } = {}): McpServer {
   mcp.registerResource("counter", COUNTER_URI, { mimeType: "text/plain", description: "changes with every bump" }, (uri) => ({
     contents: [{ uri: uri.href, mimeType: "text/plain", text: String(counter) }],
   }));
+  mcp.registerResource("item", new ResourceTemplate("demo://item/{n}", { list: undefined }), { mimeType: "text/plain" }, (uri, { n }) => ({
+    contents: [{ uri: uri.href, mimeType: "text/plain", text: `item ${String(n)}` }],
+  }));
   mcp.registerResource("note", new ResourceTemplate(NOTES_TEMPLATE, { list: undefined }), { mimeType: "text/plain" }, (uri, { name }) => ({
     contents: [{ uri: uri.href, mimeType: "text/plain", text: `a note called ${String(name)}` }],
   }));
@@ -163,6 +174,17 @@ export function createDemoServer(opts: { name?: string } = {}): McpServer {
   mcp.server.setRequestHandler(UnsubscribeRequestSchema, (req) => {
     subscribed.delete(req.params.uri);
     return {};
+  });
+
+  // resources/list in pages (McpServer lists everything at once): what a gateway's cursors must carry
+  const handlers = (mcp.server as unknown as { _requestHandlers: Map<string, (r: unknown, e: unknown) => Promise<Record<string, unknown>>> })._requestHandlers;
+  const listResources = handlers.get("resources/list");
+  mcp.server.setRequestHandler(ListResourcesRequestSchema, async (req, extra) => {
+    const at = req.params?.cursor === undefined ? 0 : Number(req.params.cursor);
+    if (!Number.isInteger(at) || at < 0 || at >= ITEMS) throw new McpError(ErrorCode.InvalidParams, "bad cursor");
+    const first = at === 0 && listResources ? ((await listResources(req, extra)) as ListResourcesResult).resources : [];
+    const items = Array.from({ length: Math.min(ITEMS_PAGE, ITEMS - at) }, (_, i) => ({ uri: `demo://item/${at + i}`, name: `item ${at + i}` }));
+    return { resources: [...first, ...items], ...(at + ITEMS_PAGE < ITEMS ? { nextCursor: String(at + ITEMS_PAGE) } : {}) };
   });
 
   // tools/list as McpServer makes it, but `shape` lists the raw schema (McpServer would derive one from zod)

@@ -413,7 +413,9 @@ export class McpBridge {
   private persist(s: ClientSession): void {
     const kv = this.o.kv;
     if (!kv || s.closed) return;
-    kv.put(s.sid, JSON.stringify(s.toStored())).catch((e: unknown) => this.o.log.warn({ err: String(e) }, "session state not stored"));
+    const state = s.toStored();
+    this.o.log.debug({ sid: s.sid, subs: state.subs, ups: Object.keys(state.ups) }, "session state stored");
+    kv.put(s.sid, JSON.stringify(state)).catch((e: unknown) => this.o.log.warn({ err: String(e) }, "session state not stored"));
   }
 
   private async load(sid: SessionId): Promise<StoredSession | undefined> {
@@ -423,6 +425,7 @@ export class McpBridge {
       const e = await kv.get(sid);
       if (e?.operation !== "PUT" || e.value.byteLength === 0) return undefined;
       const v = e.json<StoredSession>();
+      this.o.log.debug({ sid, subs: v?.subs }, "session state loaded");
       return typeof v?.params === "object" && v.params !== null && typeof v.ups === "object" && typeof v.subs === "object" ? v : undefined;
     } catch {
       return undefined;

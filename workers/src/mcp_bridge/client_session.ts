@@ -141,20 +141,29 @@ export class ClientSession {
   ownerOfUri(uri: string): string | undefined {
     const exact = this.uriOwner.get(uri);
     if (exact !== undefined) return exact;
+    // the longest prefix; of equal ones, the first server's (templatePrefixes is in config order)
     let best: [string, string] | undefined;
     for (const t of this.templatePrefixes) if (uri.startsWith(t[0]) && (!best || t[0].length > best[0].length)) best = t;
     return best?.[1];
   }
 
-  /** Learn the URIs a server listed (resources/list, resources/templates/list results pass by here). */
+  /**
+   * Learn the URIs a server listed (resources/list, resources/templates/list results pass by here).
+   * A URI several servers list belongs to the first of them in the config's order, whichever listed first.
+   */
   learn(server: string, method: string, result: RpcObject): void {
+    const rank = (name: string | undefined) => (name === undefined ? Number.POSITIVE_INFINITY : this.servers.findIndex((s) => s.name === name));
     if (method === "resources/list" && Array.isArray(result.resources)) {
-      for (const r of result.resources as RpcObject[]) if (typeof r?.uri === "string") this.uriOwner.set(r.uri, server);
+      for (const r of result.resources as RpcObject[])
+        if (typeof r?.uri === "string" && rank(server) < rank(this.uriOwner.get(r.uri))) this.uriOwner.set(r.uri, server);
     } else if (method === "resources/templates/list" && Array.isArray(result.resourceTemplates)) {
       for (const t of result.resourceTemplates as RpcObject[]) {
         if (typeof t?.uriTemplate !== "string") continue;
         const prefix = t.uriTemplate.split("{")[0]!;
-        if (prefix !== "" && !this.templatePrefixes.some(([p, s]) => p === prefix && s === server)) this.templatePrefixes.push([prefix, server]);
+        if (prefix === "" || this.templatePrefixes.some(([p, s]) => p === prefix && s === server)) continue;
+        this.templatePrefixes.push([prefix, server]);
+        const order = this.servers.map((s) => s.name);
+        this.templatePrefixes.sort((a, b) => order.indexOf(a[1]) - order.indexOf(b[1]));
       }
     }
   }

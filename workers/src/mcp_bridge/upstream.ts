@@ -101,6 +101,11 @@ export class Upstream {
       kind = "stdio";
       await this.attach(this.stdioTransport());
       result = await this.request(init);
+    } else if (stored?.transport === "sse") {
+      // known to speak only the older transport: no Streamable HTTP attempt first
+      kind = "sse";
+      await this.attach(this.sseTransport());
+      result = await this.request(init);
     } else {
       kind = "streamable-http";
       await this.attach(this.httpTransport(undefined));
@@ -113,7 +118,7 @@ export class Upstream {
         await this.detach();
         this.closedWhy = undefined;
         kind = "sse";
-        await this.attach(new SSEClientTransport(new URL(this.cfg.url), { requestInit: { headers: this.cfg.headers } }));
+        await this.attach(this.sseTransport());
         result = await this.request(init);
       }
     }
@@ -209,6 +214,12 @@ export class Upstream {
       ...(sessionId ? { sessionId } : {}),
       reconnectionOptions: { initialReconnectionDelay: 500, maxReconnectionDelay: 10_000, reconnectionDelayGrowFactor: 2, maxRetries: 5 },
     });
+  }
+
+  private sseTransport(): Transport {
+    const c = this.cfg;
+    if (c.kind !== "http") throw new Error("not an HTTP server");
+    return new SSEClientTransport(new URL(c.url), { requestInit: { headers: c.headers } });
   }
 
   private async attach(t: Transport): Promise<void> {

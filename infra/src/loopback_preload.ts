@@ -1,6 +1,6 @@
-// Preloaded (`node --import`) into the upstream MCP server: server-everything listens on
-// PORT with no host, i.e. on every interface, and has no setting for it; a bench's load
-// stays on loopback, so a listen given only a port gets 127.0.0.1.
+// Preloaded (`node --import loopbackPreload`) into a server we do not own that listens on a port
+// with no host — every interface — and has no setting for it (server-everything): a listen given
+// only a port gets 127.0.0.1, as everything our tests and benches start must.
 import { Server } from "node:net";
 
 const listen = Server.prototype.listen as (this: Server, ...args: unknown[]) => Server;

@@ -1,0 +1,104 @@
+// Federation over every transport and through the faults RADIANT exists for:
+// the default WebSocket framing (seq_num, resume), /sse, a client that drops
+// in the middle of a tools/call and resumes (the result once), a worker killed
+// in the middle of one (run again on another worker: the bridge's call is
+// taken up, never made twice upstream), and the Origin rule on /mcp.
+import t from "tap";
+import { Client, eventually, openSession, rpc, startStack, type Frame } from "./harness.js";
+import { request, SseReader } from "./sse_client.js";
+import { demoStdio, mcpConfig } from "./mcp_upstreams.js";
+
+const stack = await startStack(t, {
+  env: { RADIANT_MCP_CONFIG: mcpConfig({ demo: demoStdio(), other: demoStdio() }) },
+  // a killed worker's request is delivered again after this
+  workerEnv: { WORKER_ACK_WAIT_MS: "2000" },
+});
+const base = stack.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
+const textOf = (f: Frame): string => ((f.result as { content?: { text?: string }[] } | undefined)?.content ?? []).map((x) => x.text ?? "").join("");
+const statsOf = async (c: Client, id: number) =>
+  JSON.parse(textOf(await c.call(rpc(id, "tools/call", { name: "demo_stats", arguments: {} })))) as { counts: number };
+
+t.test("the default WebSocket framing: tools and progress with seq_num", async (t) => {
+  const { c } = await openSession(stack.wsUrl);
+  t.teardown(() => c.close());
+  const list = await c.call(rpc(1, "tools/list"));
+  const names = (list.result as { tools: { name: string }[] }).tools.map((x) => x.name);
+  t.ok(names.includes("demo_add") && names.includes("other_add"));
+  t.type(list.seq_num, "number", "a top-level seq_num");
+  const from = c.frames.length;
+  const r = await c.call(rpc(2, "tools/call", { name: "demo_count", arguments: { n: 5 }, _meta: { progressToken: "p" } }));
+  t.equal(textOf(r), "counted 5");
+  const progress = c.frames.slice(from).filter((f) => f.method === "notifications/progress");
+  t.same(
+    progress.map((f) => (f.params as { progress: number }).progress),
+    [1, 2, 3, 4, 5],
+    "every progress once, in order, before the result",
+  );
+  const seqs = c.frames.slice(from).map((f) => f.seq_num as number);
+  t.same(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+    "seq_num increases",
+  );
+});
+
+t.test("/sse: a tools/call answered on the session's event stream", async (t) => {
+  const r = await request(`${base}/sse`, { headers: { accept: "text/event-stream" } });
+  t.equal(r.status, 307);
+  const url = new URL(r.headers.location!, base);
+  const s = await SseReader.open(url.href);
+  t.teardown(() => s.cut());
+  await s.waitFor(1);
+  const post = await request(`${base}/sse/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${url.searchParams.get("resume")}` },
+    body: JSON.stringify(rpc(7, "tools/call", { name: "other_add", arguments: { a: 40, b: 2 } })),
+  });
+  t.equal(post.status, 202);
+  const [, answer] = await s.waitFor(2);
+  t.equal(textOf(JSON.parse(answer!.data) as Frame), "42");
+});
+
+t.test("a client that drops in the middle of a tools/call resumes and gets the result once", async (t) => {
+  const { c, session } = await openSession(stack.wsUrl);
+  const token = session.resume_token!;
+  c.send(rpc(1, "tools/call", { name: "demo_count", arguments: { n: 1, delayMs: 1500 } }));
+  await new Promise((r) => setTimeout(r, 300));
+  await c.close();
+  const again = await Client.connect(`${stack.wsUrl}?resume=${encodeURIComponent(token)}&last_seq=${session.seq_num}`);
+  t.teardown(() => again.close());
+  const answer = await again.call(rpc(1, "tools/call", { name: "demo_count", arguments: { n: 1, delayMs: 1500 } }));
+  t.equal(textOf(answer), "counted 1");
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(again.frames.filter((f) => f.id === 1 && "result" in f).length, 1, "the result once (the re-sent request is the same one)");
+  t.equal((await statsOf(again, 2)).counts, 1, "the tool ran once upstream");
+});
+
+t.test("a worker killed in the middle of a tools/call: run again elsewhere, the upstream call taken up, the result once", async (t) => {
+  const { c } = await openSession(stack.wsUrl);
+  t.teardown(() => c.close());
+  const before = (await statsOf(c, 1)).counts;
+  c.send(rpc(2, "tools/call", { name: "demo_count", arguments: { n: 1, delayMs: 4000 } }));
+  await new Promise((r) => setTimeout(r, 800));
+  const victim = stack.workers[stack.workers.length - 1]!.child;
+  const gone = new Promise((r) => victim.once("exit", r));
+  victim.kill("SIGKILL");
+  await gone;
+  await stack.startWorker();
+  await eventually("the answer", () => c.frames.some((f) => f.id === 2), 60_000);
+  t.equal(textOf(c.frames.find((f) => f.id === 2)!), "counted 1");
+  t.equal(c.frames.filter((f) => f.id === 2).length, 1, "one answer");
+  t.equal((await statsOf(c, 3)).counts, before + 1, "the upstream was called once");
+});
+
+t.test("Origin on /mcp: a page of the gateway's own origin is let in, another site is not", async (t) => {
+  const init = JSON.stringify(rpc(1, "initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "page", version: "1" } }));
+  const post = (origin: string) =>
+    request(`${base}/mcp`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", origin },
+      body: init,
+    });
+  t.equal((await post(base)).status, 200, "same origin (the inspector's page served by the gateway's host)");
+  t.equal((await post("http://evil.example")).status, 403, "another origin");
+});
