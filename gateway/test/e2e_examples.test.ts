@@ -2,7 +2,11 @@
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import t from "tap";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
 import { startStack } from "./harness.js";
+import { connectSdk, EVERYTHING } from "./mcp_upstreams.js";
 
 const models = fileURLToPath(new URL("../../examples/models/models.json", import.meta.url));
 
@@ -19,4 +23,26 @@ t.test("examples/models: the names are served, routed, and a missing key is name
   t.match((e as Error).message, /ANTHROPIC_API_KEY/);
   const local = await openai.chat.completions.create({ model: "local-llama", messages: [{ role: "user", content: "hi" }] }).catch((err: unknown) => err);
   t.ok(local instanceof OpenAI.APIError && [502, 503, 504].includes(local.status ?? 0), "local-* routes to its (absent) server: unreachable, said so");
+});
+
+t.test("examples/mcp: two servers behind one, over /mcp and /ws", async (t) => {
+  const config = fileURLToPath(new URL("../../examples/mcp/mcp.json", import.meta.url));
+  // npx would download server-everything: this one runs the copy the tests installed, of the version the example names
+  const bin = mkdtempSync(join(tmpdir(), "radiant-npx-"));
+  writeFileSync(
+    join(bin, "npx"),
+    `#!/bin/sh\n[ "$1" = "-y" ] && [ "$2" = "@modelcontextprotocol/server-everything@2026.8.31" ] || { echo "unexpected: npx $*" >&2; exit 1; }\nexec "${process.execPath}" "${EVERYTHING}" stdio\n`,
+  );
+  chmodSync(join(bin, "npx"), 0o755);
+  const stack = await startStack(t, { env: { RADIANT_MCP_CONFIG: config, PATH: `${bin}${delimiter}${process.env.PATH}` } });
+  for (const over of ["mcp", "ws"] as const) {
+    const { client } = await connectSdk(stack, over);
+    const names = (await client.listTools()).tools.map((x) => x.name);
+    t.ok(names.includes("everything_echo") && names.includes("demo_add"), `${over}: both servers' tools`);
+    const r = (await client.callTool({ name: "everything_echo", arguments: { message: "hi" } })) as { content: { text: string }[] };
+    t.equal(r.content[0]?.text, "Echo: hi", `${over}: server-everything answers`);
+    const sum = (await client.callTool({ name: "demo_add", arguments: { a: 1, b: 2 } })) as { content: { text: string }[] };
+    t.equal(sum.content[0]?.text, "3", `${over}: the demo answers`);
+    await client.close();
+  }
 });

@@ -2,11 +2,15 @@
 // the default WebSocket framing (seq_num, resume), /sse, a client that drops
 // in the middle of a tools/call and resumes (the result once), a worker killed
 // in the middle of one (run again on another worker: the bridge's call is
-// taken up, never made twice upstream), and the Origin rule on /mcp.
+// taken up, never made twice upstream), the Origin rule on /mcp, DELETE, and
+// the cap on stdio server processes.
+import { readFileSync } from "node:fs";
 import t from "tap";
+import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { Client, eventually, openSession, rpc, startStack, type Frame } from "./harness.js";
 import { request, SseReader } from "./sse_client.js";
-import { demoStdio, mcpConfig } from "./mcp_upstreams.js";
+import { connectSdk, demoStdio, mcpConfig } from "./mcp_upstreams.js";
 
 const stack = await startStack(t, {
   env: { RADIANT_MCP_CONFIG: mcpConfig({ demo: demoStdio(), other: demoStdio() }) },
@@ -101,4 +105,51 @@ t.test("Origin on /mcp: a page of the gateway's own origin is let in, another si
     });
   t.equal((await post(base)).status, 200, "same origin (the inspector's page served by the gateway's host)");
   t.equal((await post("http://evil.example")).status, 403, "another origin");
+});
+
+/** The processes the MCP bridge has started (its stdio servers). */
+const bridgeChildren = (): number => {
+  const pid = stack.mcpBridge!.child.pid!;
+  const list = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+  return list === "" ? 0 : list.split(/\s+/).length;
+};
+
+t.test("DELETE /mcp ends the session's upstream sessions: its stdio servers stop", async (t) => {
+  const before = bridgeChildren();
+  const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`));
+  const client = new McpClient({ name: "ender", version: "1" });
+  await client.connect(transport);
+  await client.callTool({ name: "demo_add", arguments: { a: 1, b: 1 } });
+  t.equal(bridgeChildren(), before + 2, "demo and other, for this session");
+  await transport.terminateSession();
+  await eventually("its servers stopped", () => bridgeChildren() === before);
+  await client.close();
+});
+
+t.test("MCP_BRIDGE_MAX_STDIO: past it, the least recently used idle session gives way; none idle, a clear error", async (t) => {
+  const small = await startStack(t, { env: { RADIANT_MCP_CONFIG: mcpConfig({ demo: demoStdio() }), MCP_BRIDGE_MAX_STDIO: "1" } });
+  const a = await connectSdk(small, "mcp");
+  const b = await connectSdk(small, "mcp");
+  t.teardown(async () => {
+    await a.client.close();
+    await b.client.close();
+  });
+  // b's initialize took a's process (a was idle); a busy now keeps it
+  const busy = a.client
+    .callTool({ name: "add", arguments: { a: 0, b: 0 } })
+    .then(() => a.client.callTool({ name: "count", arguments: { n: 1, delayMs: 3000 } }));
+  await new Promise((r) => setTimeout(r, 1000));
+  const e = await b.client.callTool({ name: "add", arguments: { a: 1, b: 1 } }).then(
+    () => undefined,
+    (err: unknown) => err as { code: number; message: string },
+  );
+  t.equal(e?.code, -32010, "refused while the only process is busy");
+  t.match(e?.message, /MCP_BRIDGE_MAX_STDIO/);
+  t.match(await busy, { content: [{ text: "counted 1" }] }, "the busy session's call ends as usual");
+  await eventually("b gets a process once a's is idle (after its backoff)", async () =>
+    b.client.callTool({ name: "add", arguments: { a: 2, b: 2 } }).then(
+      (r) => (r as { content: { text: string }[] }).content[0]?.text === "4",
+      () => false,
+    ),
+  );
 });

@@ -43,6 +43,8 @@ export interface BridgeOptions {
   idleMs: number;
   /** most client sessions held; past it the least recently used idle one is closed */
   maxSessions: number;
+  /** most stdio server processes run at once (each client session has its own); past it the least recently used idle session is closed, or the open is refused */
+  maxStdio: number;
   /** largest frame sent back to a worker (the NATS max_payload, less room for headers) */
   maxFrameBytes: number;
   /** an id of this process for the session messages it publishes */
@@ -185,6 +187,7 @@ export class McpBridge {
       },
       this.o.log,
       stored,
+      (asking) => this.admitStdio(asking),
     );
     this.sessions.set(sid, s);
     return s;
@@ -441,6 +444,29 @@ export class McpBridge {
         void s.close("idle");
       }
     }
+  }
+
+  private admitStdio(asking: ClientSession): void {
+    let running = 0;
+    for (const s of this.sessions.values()) running += s.stdioProcesses;
+    if (running < this.o.maxStdio) return;
+    const idle = this.leastRecentlyUsedIdle(asking);
+    if (idle) {
+      this.sessions.delete(idle.sid);
+      void idle.close("too many stdio server processes");
+      return;
+    }
+    throw new UpstreamError(
+      "",
+      bridgeErrors.unavailable,
+      `${this.o.maxStdio} stdio MCP server processes run for other sessions, none idle (MCP_BRIDGE_MAX_STDIO): try again later`,
+    );
+  }
+
+  private leastRecentlyUsedIdle(except?: ClientSession): ClientSession | undefined {
+    let oldest: ClientSession | undefined;
+    for (const s of this.sessions.values()) if (s !== except && !s.busy && s.stdioProcesses > 0 && (!oldest || s.lastUsed < oldest.lastUsed)) oldest = s;
+    return oldest;
   }
 
   private makeRoom(): void {

@@ -49,6 +49,8 @@ export class ClientSession {
     private readonly events: UpstreamEvents,
     private readonly log: Log,
     private readonly stored: StoredSession | undefined,
+    /** called before a stdio server is started for this session: throws when no more may run */
+    private readonly admitStdio: (s: ClientSession) => void = () => {},
   ) {
     for (const s of servers) this.slots.set(s.name, { up: new Upstream(s, events, log), opening: undefined, down: undefined });
     if (stored) {
@@ -112,6 +114,7 @@ export class ClientSession {
 
   private async openOne(slot: Slot, stored: UpstreamState | undefined): Promise<RpcObject> {
     const up = slot.up;
+    if (up.cfg.kind === "stdio") this.admitStdio(this);
     const timeout = new Promise<never>((_, reject) => {
       const t = setTimeout(
         () => reject(new UpstreamError(up.name, bridgeErrors.timeout, `MCP server '${up.name}' did not finish initializing within ${up.cfg.timeoutMs} ms`)),
@@ -192,6 +195,13 @@ export class ClientSession {
     const slot = this.slots.get(up.name);
     if (!slot || slot.up !== up) return;
     slot.down = { why, until: Date.now(), delay: RETRY_FIRST_MS / 2 };
+  }
+
+  /** stdio server processes this session runs (or is starting) */
+  get stdioProcesses(): number {
+    let n = 0;
+    for (const s of this.slots.values()) if (s.up.cfg.kind === "stdio" && (s.up.ready || s.opening)) n++;
+    return n;
   }
 
   get busy(): boolean {

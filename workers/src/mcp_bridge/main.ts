@@ -18,6 +18,7 @@ const cfg = loadOrExit("mcp-bridge", () => ({
   dev: bool(env, "GATEWAY_DEV", false),
   idleMs: int(env, "MCP_BRIDGE_IDLE_MS", 3_600_000, 1000, 7 * 86_400_000),
   maxSessions: int(env, "MCP_BRIDGE_MAX_SESSIONS", 1000, 1, 1_000_000),
+  maxStdio: int(env, "MCP_BRIDGE_MAX_STDIO", 64, 1, 10_000),
   /** how long a session's upstream state is kept in KV after its last change */
   stateTtlMs: int(env, "MCP_BRIDGE_STATE_TTL_MS", 86_400_000, 60_000, 30 * 86_400_000),
 }));
@@ -40,6 +41,7 @@ const bridge = new McpBridge({
   log,
   idleMs: cfg.idleMs,
   maxSessions: cfg.maxSessions,
+  maxStdio: cfg.maxStdio,
   maxFrameBytes: maxPayload - 4096,
   id: randomBytes(6).toString("base64url"),
 });
