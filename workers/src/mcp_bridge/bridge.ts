@@ -57,9 +57,13 @@ const DONE_KEEP_MS = 120_000;
 const DISCOVER_PAGES = 20;
 /** frames of a running call kept for a worker that takes it over */
 const CALL_BUFFER = 256;
+/** bytes of finished calls kept at most (beyond it the oldest are forgotten before DONE_KEEP_MS) */
+const DONE_KEEP_BYTES = 64 * 1024 * 1024;
 
 class Call {
-  readonly frames: CallFrame[] = [];
+  /** what was sent to the worker, encoded: a worker taking the call over gets it again */
+  readonly frames: Uint8Array[] = [];
+  bytes = 0;
   done: CallFrame | undefined;
   doneAt = 0;
   upstream: Upstream | undefined;
@@ -77,14 +81,20 @@ class Call {
 
   emit(f: CallFrame, keep = true): void {
     if (this.done) return;
-    if (keep && this.frames.length < CALL_BUFFER) this.frames.push(f);
-    if (f.t === "result" || f.t === "fail") {
+    const bytes = encodeBridge(f);
+    const last = f.t === "result" || f.t === "fail";
+    // the last frame is always kept: a worker taking over a finished call needs its outcome above all
+    if (keep && (last || this.frames.length < CALL_BUFFER - 1)) {
+      this.frames.push(bytes);
+      this.bytes += bytes.byteLength;
+    }
+    if (last) {
       this.done = f;
       this.doneAt = Date.now();
       clearInterval(this.alive);
     }
     try {
-      this.nc.publish(this.replyTo, encodeBridge(f));
+      this.nc.publish(this.replyTo, bytes);
     } catch {
       // the link is down: the worker hears nothing and asks again (or times out)
     }
@@ -93,8 +103,7 @@ class Call {
   /** Another worker took the call over: it gets everything so far. */
   retarget(replyTo: string): void {
     this.replyTo = replyTo;
-    for (const f of this.frames) this.nc.publish(replyTo, encodeBridge(f));
-    if (this.done && !this.frames.includes(this.done)) this.nc.publish(replyTo, encodeBridge(this.done));
+    for (const f of this.frames) this.nc.publish(replyTo, f);
   }
 
   stop(): void {
@@ -107,6 +116,10 @@ export class McpBridge {
   /** sessions being restored from KV or opened */
   private readonly pendingSessions = new Map<SessionId, Promise<ClientSession>>();
   private readonly calls = new Map<string, Call>();
+  /** finished calls, oldest first, and the bytes they keep */
+  private readonly finished: Call[] = [];
+  private finishedBytes = 0;
+  private readonly sweeper: NodeJS.Timeout;
   private readonly subs: Subscription[] = [];
   private readonly reaper: NodeJS.Timeout;
   private published = 0;
@@ -115,6 +128,8 @@ export class McpBridge {
   constructor(private readonly o: BridgeOptions) {
     this.reaper = setInterval(() => this.reap(), Math.min(30_000, Math.max(1000, o.idleMs / 4)));
     this.reaper.unref();
+    this.sweeper = setInterval(() => this.forgetFinished(), 1000);
+    this.sweeper.unref();
   }
 
   start(): void {
@@ -155,6 +170,7 @@ export class McpBridge {
 
   async stop(): Promise<void> {
     clearInterval(this.reaper);
+    clearInterval(this.sweeper);
     for (const s of this.subs) s.unsubscribe();
     for (const t of this.restarts.values()) clearTimeout(t);
     for (const c of this.calls.values()) c.stop();
@@ -243,10 +259,23 @@ export class McpBridge {
       call.emit({ t: "fail", code: u?.code ?? bridgeErrors.unavailable, message: (e as Error).message, ...(u ? { server: u.server } : {}) });
     } finally {
       call.stop();
-      setTimeout(() => {
-        if (this.calls.get(callKey) === call) this.calls.delete(callKey);
-      }, DONE_KEEP_MS).unref();
+      this.finished.push(call);
+      this.finishedBytes += call.bytes;
+      this.forgetFinished();
     }
+  }
+
+  /** Finished calls are kept DONE_KEEP_MS for a worker that asks again, within DONE_KEEP_BYTES. */
+  private forgetFinished(): void {
+    const now = Date.now();
+    let n = 0;
+    for (const c of this.finished) {
+      if (now - c.doneAt < DONE_KEEP_MS && this.finishedBytes <= DONE_KEEP_BYTES) break;
+      this.finishedBytes -= c.bytes;
+      if (this.calls.get(c.key) === c) this.calls.delete(c.key);
+      n++;
+    }
+    if (n > 0) this.finished.splice(0, n);
   }
 
   private async run(s: ClientSession, call: Call, req: CallRequest): Promise<void> {
