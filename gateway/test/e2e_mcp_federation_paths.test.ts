@@ -127,14 +127,16 @@ t.test("DELETE /mcp ends the session's upstream sessions: its stdio servers stop
 });
 
 t.test("MCP_BRIDGE_MAX_STDIO: past it, the least recently used idle session gives way; none idle, a clear error", async (t) => {
-  const small = await startStack(t, { env: { RADIANT_MCP_CONFIG: mcpConfig({ demo: demoStdio() }), MCP_BRIDGE_MAX_STDIO: "1" } });
+  const small = await startStack(t, {
+    env: { RADIANT_MCP_CONFIG: mcpConfig({ demo: demoStdio() }), MCP_BRIDGE_MAX_STDIO: "1", MCP_BRIDGE_MIN_IDLE_MS: "300" },
+  });
   const a = await connectSdk(small, "mcp");
   const b = await connectSdk(small, "mcp");
   t.teardown(async () => {
     await a.client.close();
     await b.client.close();
   });
-  // b's initialize took a's process (a was idle); a busy now keeps it
+  // b's initialize took a's process (a was idle long enough); a busy now keeps it
   const busy = a.client
     .callTool({ name: "add", arguments: { a: 0, b: 0 } })
     .then(() => a.client.callTool({ name: "count", arguments: { n: 1, delayMs: 3000 } }));

@@ -21,6 +21,8 @@ export type Control =
 /** Why a request is stopped (workers log it; a handler sees it as its AbortSignal's reason). */
 export const CANCEL_REASONS = ["cancelled by the client", "client gone", "session ended", "worker stopping", "timed out"] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
+/** Reasons after which the request is over as far as its client is concerned (the others — a worker stopping, a timeout — run it again elsewhere). */
+export const CLIENT_SIDE_REASONS: ReadonlySet<CancelReason> = new Set<CancelReason>(["cancelled by the client", "client gone", "session ended"]);
 /** a reason's word on the wire: stable, whatever is added to the list later */
 const REASON_CODES: Record<CancelReason, string> = {
   "cancelled by the client": "client",

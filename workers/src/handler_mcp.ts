@@ -87,9 +87,17 @@ async function* one(
   const { req } = m;
   const method = Object.hasOwn(methods, req.method) ? methods[req.method] : req.method.startsWith("notifications/") ? undefined : extras.fallback;
   if (!req.hasId) {
-    // a notification never gets a reply, not even an error (JSON-RPC 2.0 §4.1)
-    if (method === undefined && !quietNotifications.has(req.method)) ctx.log.debug({ method: req.method }, "unknown notification");
-    if (method) for await (const _ of method(req, ctx, call));
+    // a notification never gets a reply, not even an error (JSON-RPC 2.0 §4.1); a request without an id
+    // (MCP requires one) is not run: nobody could have its answer
+    if (method === undefined || !req.method.startsWith("notifications/")) {
+      if (!quietNotifications.has(req.method)) ctx.log.debug({ method: req.method }, "notification not handled");
+      return;
+    }
+    try {
+      for await (const _ of method(req, ctx, call));
+    } catch (e) {
+      ctx.log.debug({ method: req.method, err: String(e) }, "notification failed");
+    }
     return;
   }
   if (!method) {

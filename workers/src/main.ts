@@ -24,6 +24,12 @@ const egress = new EgressClient(cfg.egressProxyUrl.split(",")[0]!, cfg.concurren
 const mcpServers = loadOrExit("worker", () => loadMcpServers());
 let nc: NatsConnection | undefined;
 // MCP servers are reached through the MCP bridge process, which owns their sessions
+for (const s of mcpServers)
+  if (s.timeoutMs > cfg.handlerTimeoutMs)
+    log.warn(
+      { server: s.name, timeoutMs: s.timeoutMs, handlerTimeoutMs: cfg.handlerTimeoutMs },
+      "an MCP server's timeoutMs is longer than WORKER_HANDLER_TIMEOUT_MS: a call that long moves to another worker at each timeout (the bridge keeps it running)",
+    );
 const federated = mcpServers.length > 0 ? federation(mcpServers, new BridgeClient(() => nc!)) : undefined;
 const ownMethods = cfg.testMethods ? { ...mcpMethods, ...testMethods } : mcpMethods;
 

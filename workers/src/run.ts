@@ -22,7 +22,7 @@
 //   again — until its answer is complete (→ ack) or its runner is gone; then
 //   part of an answer → interrupted → term; none → run.
 import type { Log } from "@radiant/infra/log";
-import type { CancelReason, InboxEnvelope, SessionId } from "@radiant/wire";
+import { CLIENT_SIDE_REASONS, type CancelReason, type InboxEnvelope, type SessionId } from "@radiant/wire";
 import type { Handler, HandlerContext, Reply } from "./handler.js";
 import { cancelledReplies, internalErrorReplies, interruptedReplies, isJsonRpc } from "./errors.js";
 import { realTimers, ReplyWriter, type LinkGate, type ReplyPublisher, type Timers } from "./writer.js";
@@ -66,7 +66,7 @@ export interface RunDeps {
 }
 
 /** Reasons after which the request is over as far as its client is concerned: what was produced is delivered, with End. */
-const CLIENT_SIDE: ReadonlySet<CancelReason> = new Set<CancelReason>(["cancelled by the client", "client gone", "session ended"]);
+const CLIENT_SIDE = CLIENT_SIDE_REASONS;
 
 export function backoffMs(delivery: number): number {
   return Math.min(5000, 100 * 2 ** (delivery - 1));

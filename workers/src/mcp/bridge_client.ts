@@ -7,7 +7,9 @@ import {
   MCP_ALIVE_MS,
   mcpGatewayErrors,
   mcpBridgeSubjects,
+  CLIENT_SIDE_REASONS,
   type CallFrame,
+  type CancelReason,
   type CallRequest,
   type OpenReply,
   type RpcObject,
@@ -44,8 +46,10 @@ export class BridgeClient {
       queue.push(f);
       wake?.();
     };
+    let heard = Date.now();
     const sub = nc.subscribe(inbox, {
       callback: (err, m) => {
+        heard = Date.now();
         if (err || m.headers?.code === 503) {
           error = new RpcError(NO_BRIDGE, "The MCP bridge is not running: no MCP server can be reached");
           wake?.();
@@ -58,7 +62,6 @@ export class BridgeClient {
         }
       },
     });
-    let heard = Date.now();
     const watchdog = setInterval(() => {
       if (Date.now() - heard > 3 * MCP_ALIVE_MS) {
         error = new RpcError(NO_BRIDGE, "The MCP bridge stopped answering");
@@ -66,7 +69,9 @@ export class BridgeClient {
       }
     }, MCP_ALIVE_MS);
     const onAbort = () => {
-      nc.publish(mcpBridgeSubjects.cancel, encodeBridge({ sid: req.sid, key: req.key }));
+      // the client's cancel stops the call upstream; a worker stopping or timed out does not: the
+      // request runs again on another delivery, which takes the bridge's call over
+      if (CLIENT_SIDE_REASONS.has(signal.reason as CancelReason)) nc.publish(mcpBridgeSubjects.cancel, encodeBridge({ sid: req.sid, key: req.key }));
       wake?.();
     };
     signal.addEventListener("abort", onAbort, { once: true });
@@ -75,7 +80,6 @@ export class BridgeClient {
       for (;;) {
         const f = queue.shift();
         if (f) {
-          heard = Date.now();
           if (f.t === "alive") continue;
           if (f.t === "fail") throw new RpcError(f.code, f.message, f.server !== undefined ? { server: f.server } : undefined);
           yield f;

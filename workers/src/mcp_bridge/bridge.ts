@@ -45,6 +45,10 @@ export interface BridgeOptions {
   maxSessions: number;
   /** most stdio server processes run at once (each client session has its own); past it the least recently used idle session is closed, or the open is refused */
   maxStdio: number;
+  /** a session is let go for another only after this long unused */
+  minIdleMs: number;
+  /** how long a client's initialize waits for servers still starting (they go on starting) */
+  openWaitMs: number;
   /** largest frame sent back to a worker (the NATS max_payload, less room for headers) */
   maxFrameBytes: number;
   /** an id of this process for the session messages it publishes */
@@ -57,6 +61,8 @@ const DONE_KEEP_MS = 120_000;
 const DISCOVER_PAGES = 20;
 /** frames of a running call kept for a worker that takes it over */
 const CALL_BUFFER = 256;
+/** …and at most this many bytes of them */
+const CALL_BUFFER_BYTES = 8 * 1024 * 1024;
 /** bytes of finished calls kept at most (beyond it the oldest are forgotten before DONE_KEEP_MS) */
 const DONE_KEEP_BYTES = 64 * 1024 * 1024;
 
@@ -68,6 +74,8 @@ class Call {
   doneAt = 0;
   upstream: Upstream | undefined;
   upstreamId: number | undefined;
+  /** the client cancelled it: if the server has not been asked yet, it never is */
+  cancelled = false;
   private readonly alive: NodeJS.Timeout;
 
   constructor(
@@ -79,12 +87,11 @@ class Call {
     this.alive.unref();
   }
 
-  emit(f: CallFrame, keep = true): void {
+  emit(f: CallFrame, keep = true, bytes = encodeBridge(f)): void {
     if (this.done) return;
-    const bytes = encodeBridge(f);
     const last = f.t === "result" || f.t === "fail";
     // the last frame is always kept: a worker taking over a finished call needs its outcome above all
-    if (keep && (last || this.frames.length < CALL_BUFFER - 1)) {
+    if (keep && (last || (this.frames.length < CALL_BUFFER - 1 && this.bytes + bytes.byteLength <= CALL_BUFFER_BYTES))) {
       this.frames.push(bytes);
       this.bytes += bytes.byteLength;
     }
@@ -103,7 +110,11 @@ class Call {
   /** Another worker took the call over: it gets everything so far. */
   retarget(replyTo: string): void {
     this.replyTo = replyTo;
-    for (const f of this.frames) this.nc.publish(replyTo, f);
+    try {
+      for (const f of this.frames) this.nc.publish(replyTo, f);
+    } catch {
+      // the link is down: the worker hears nothing and asks again (or times out)
+    }
   }
 
   stop(): void {
@@ -175,7 +186,7 @@ export class McpBridge {
     for (const t of this.restarts.values()) clearTimeout(t);
     for (const c of this.calls.values()) c.stop();
     // stdio servers stop with us; Streamable HTTP sessions stay open for the next bridge to take up
-    await Promise.all([...this.sessions.values()].map((s) => s.close("the MCP bridge is stopping")));
+    await Promise.all([...this.sessions.values()].map((s) => s.close("the MCP bridge is stopping", false)));
   }
 
   // ---- open -------------------------------------------------------------------------
@@ -183,15 +194,34 @@ export class McpBridge {
   private async onOpen(m: Msg): Promise<void> {
     const req = readBridgeBody<OpenRequest>(m.data);
     if (!req || typeof req.params !== "object" || req.params === null) return;
-    await this.endSession(req.sid, "the client initialized again");
-    const s = this.newSession(req.sid, req.params, undefined);
-    // calls that come meanwhile find the session and wait for its upstream's open
-    const reply: OpenReply = { upstreams: await s.openAll() };
+    const old = this.sessions.get(req.sid);
+    // the same initialize again (a client re-sending it): the upstream sessions it has will do
+    const same = old !== undefined && !old.closed && JSON.stringify(old.params) === JSON.stringify(req.params);
+    // replaced at once, before any wait: a call that comes meanwhile finds the new session and waits for its opens
+    const s = same ? old : this.newSession(req.sid, req.params, undefined);
+    // a server slow to start does not hold the client's initialize: it is told the lists changed once it is up
+    const reply: OpenReply = { upstreams: await s.openAll(this.o.openWaitMs, (_server, init) => this.listsChanged(s, init)) };
     this.persist(s);
-    m.respond(encodeBridge(reply));
+    this.respond(m, reply);
   }
 
+  /** A reply to a worker's request; one too large for NATS says so instead of leaving the worker to time out. */
+  private respond(m: Msg, v: unknown): void {
+    try {
+      m.respond(encodeBridge(v));
+    } catch (e) {
+      this.o.log.warn({ err: String(e) }, "a reply to a worker could not be sent");
+      m.respond(encodeBridge({ upstreams: [], error: String(e) }));
+    }
+  }
+
+  /** A new session for `sid`; one it replaces is closed. */
   private newSession(sid: SessionId, params: RpcObject, stored: StoredSession | undefined): ClientSession {
+    const replaced = this.sessions.get(sid);
+    if (replaced) {
+      this.sessions.delete(sid);
+      void replaced.close("the client initialized again");
+    }
     this.makeRoom();
     const s = new ClientSession(
       sid,
@@ -217,8 +247,8 @@ export class McpBridge {
     if (pending) return pending;
     const p = (async () => {
       const stored = await this.load(sid);
-      const s = this.newSession(sid, stored?.params ?? defaultClientParams(), stored);
-      return s;
+      // an initialize that came while KV was read has made the session meanwhile: it wins
+      return this.sessions.get(sid) ?? this.newSession(sid, stored?.params ?? defaultClientParams(), stored);
     })();
     this.pendingSessions.set(sid, p);
     try {
@@ -228,12 +258,24 @@ export class McpBridge {
     }
   }
 
+  /** The client ended the session: its upstream sessions end, its state goes (whether this bridge held it or not). */
   private async endSession(sid: SessionId, why: string): Promise<void> {
     const s = this.sessions.get(sid);
-    if (!s) return;
-    this.sessions.delete(sid);
-    await s.close(why);
+    if (s) {
+      this.sessions.delete(sid);
+      await s.close(why);
+    }
     await this.o.kv?.delete(sid).catch(() => {});
+  }
+
+  /** Close a session this bridge lets go of (idle, or room for another): the next request opens fresh upstream sessions and renews its subscriptions. */
+  private letGo(s: ClientSession, why: string): void {
+    if (this.sessions.get(s.sid) === s) this.sessions.delete(s.sid);
+    void s.close(why).then(() => {
+      const kv = this.o.kv;
+      if (kv)
+        kv.put(s.sid, JSON.stringify({ ...s.toStored(), ups: {} })).catch((e: unknown) => this.o.log.warn({ err: String(e) }, "session state not stored"));
+    });
   }
 
   // ---- calls ------------------------------------------------------------------------
@@ -283,22 +325,38 @@ export class McpBridge {
     const params = (req.msg.params ?? {}) as RpcObject;
     let server = "server" in req.target ? req.target.server : s.ownerOfUri(req.target.uri);
     if (server === undefined && "uri" in req.target) {
-      // a URI this client never listed here (listed through another bridge, or known beforehand): ask the servers
-      await this.discover(s);
+      // a URI this client never listed here (listed through another bridge, or known beforehand): the servers' lists, read once
+      s.discovered ??= this.discover(s);
+      await s.discovered;
       server = s.ownerOfUri(req.target.uri);
     }
     if (server === undefined) {
       call.emit({ t: "fail", code: bridgeErrors.resourceNotFound, message: `Resource not found: ${(req.target as { uri: string }).uri}` });
       return;
     }
-    const up = await s.upstream(server);
-    call.upstream = up;
-    const answer = await up.request(
-      req.msg,
-      // already as the client sees it (fromUpstream)
-      (msg) => call.emit({ t: "msg", msg }),
-      (id) => (call.upstreamId = id),
-    );
+    if (method === "resources/subscribe" && (s.subs.get(server)?.size ?? 0) >= ClientSession.MAX_SUBSCRIPTIONS) {
+      call.emit({ t: "fail", code: -32602, message: `Invalid params: at most ${ClientSession.MAX_SUBSCRIPTIONS} subscriptions per server` });
+      return;
+    }
+    let answer: RpcObject;
+    for (let attempt = 0; ; attempt++) {
+      const up = await s.upstream(server);
+      // cancelled while the server was being opened: it never sees the request
+      if (call.cancelled) throw new UpstreamError(server, bridgeErrors.unavailable, "cancelled by the client");
+      call.upstream = up;
+      try {
+        answer = await up.request(
+          req.msg,
+          (msg) => this.toCall(s, up, call, msg),
+          (id) => (call.upstreamId = id),
+        );
+        break;
+      } catch (e) {
+        // the server forgot the session (it restarted): a fresh one, and the request once more
+        if (!(e instanceof UpstreamError && e.expired) || attempt > 0) throw e;
+        this.o.log.info({ server, sid: s.sid }, "upstream session expired: opening a fresh one");
+      }
+    }
     const result = answer.result as RpcObject | undefined;
     if (result && answer.error === undefined) {
       s.learn(server, method, result);
@@ -330,6 +388,23 @@ export class McpBridge {
     call.emit(frame);
   }
 
+  /** A server's message that belongs to a call (already as the client sees it): to the call's worker, if it fits a message. */
+  private toCall(s: ClientSession, up: Upstream, call: Call, msg: RpcObject): void {
+    const bytes = encodeBridge({ t: "msg", msg });
+    if (bytes.byteLength <= this.o.maxFrameBytes) call.emit({ t: "msg", msg }, true, bytes);
+    else this.tooLarge(s, up, msg, bytes.byteLength);
+  }
+
+  /** A server's message too large to pass on: said in the log, and a request of the server's answered with an error so it does not wait. */
+  private tooLarge(s: ClientSession, up: Upstream, msg: RpcObject, size: number): void {
+    this.o.log.warn({ server: up.name, sid: s.sid, method: msg.method, size }, "a server's message is too large for a client message: dropped");
+    const asked = readServerRequestId(msg.id);
+    if (asked && typeof msg.method === "string")
+      void up
+        .send({ jsonrpc: "2.0", id: asked.upstreamId, error: { code: -32603, message: `the request is too large for the gateway (${size} bytes)` } })
+        .catch(() => {});
+  }
+
   /** Learn which server lists which resources: every page of each server's resources and templates. */
   private async discover(s: ClientSession): Promise<void> {
     await Promise.all(
@@ -355,8 +430,9 @@ export class McpBridge {
     const req = readBridgeBody<CancelRequest>(m.data);
     if (!req || typeof req.key !== "string") return;
     const call = this.calls.get(`${req.sid}/${req.key}`);
-    if (!call || call.done || !call.upstream || call.upstreamId === undefined) return;
-    call.upstream.cancel(call.upstreamId, "cancelled by the client");
+    if (!call || call.done) return;
+    call.cancelled = true;
+    if (call.upstream && call.upstreamId !== undefined) call.upstream.cancel(call.upstreamId, "cancelled by the client");
   }
 
   private async onRespond(m: Msg): Promise<void> {
@@ -399,37 +475,41 @@ export class McpBridge {
 
   private fromUpstream(s: ClientSession, u: Upstream, msg: RpcObject, call: PendingCall | undefined): void {
     if (!s.owns(u)) return;
+    // a server's resources changed: where a URI lives is read again at the next miss
+    if (msg.method === "notifications/resources/list_changed") s.discovered = undefined;
     const out = this.toClient(u.name, msg);
     if (call) call.onMessage(out);
-    else this.publishToSession(s.sid, out);
+    else this.publishToSession(s, u, out);
   }
 
   /** A message of no request: stored in the session's HISTORY, delivered on its stream. */
-  private publishToSession(sid: SessionId, msg: RpcObject): void {
+  private publishToSession(s: ClientSession, u: Upstream | undefined, msg: RpcObject): void {
     const r = rpcMessage(msg);
+    if (r.body.byteLength > this.o.maxFrameBytes) {
+      if (u) this.tooLarge(s, u, msg, r.body.byteLength);
+      return;
+    }
     const h = sessionMessageHeaders([{ length: r.body.byteLength, ...(r.slot ? { slot: r.slot } : {}) }], Date.now());
     this.o.publisher
-      .publish(subjects.history(sid), r.body, `mcpb.${this.o.id}.${this.published++}`, h)
-      .catch((e: unknown) => this.o.log.warn({ err: String(e) }, "a notification for a session could not be stored"));
+      .publish(subjects.history(s.sid), r.body, `mcpb.${this.o.id}.${this.published++}`, h)
+      .catch((e: unknown) => this.o.log.warn({ err: String(e), sid: s.sid, method: msg.method }, "a server's message for a session could not be stored"));
   }
 
   private upstreamClosed(s: ClientSession, u: Upstream, why: string): void {
     if (!s.owns(u) || s.closed) return;
     this.o.log.warn({ server: u.name, sid: s.sid, why }, "upstream session closed");
-    s.markDown(u, why);
-    if (u.cfg.kind !== "stdio") return;
-    // a stdio server that died is started again, and the client told its lists may have changed
+    // closed while opening: the open's failure handles it (and its backoff)
+    if (!s.markDown(u, why)) return;
+    // opened again with backoff (a stdio server started again, an HTTP session made anew: its GET
+    // stream is how the server reaches the client), and the client told its lists may have changed
     const attempt = (delay: number) => {
       const t = setTimeout(() => {
         this.restarts.delete(u);
         if (s.closed || this.sessions.get(s.sid) !== s) return;
         s.upstream(u.name).then(
           (fresh) => {
-            this.o.log.info({ server: u.name, sid: s.sid }, "stdio server started again");
-            this.persist(s);
-            const caps = (fresh.state?.init.capabilities ?? {}) as RpcObject;
-            for (const kind of ["tools", "prompts", "resources"] as const)
-              if (caps[kind] !== undefined) this.publishToSession(s.sid, { jsonrpc: "2.0", method: `notifications/${kind}/list_changed` });
+            this.o.log.info({ server: u.name, sid: s.sid }, "upstream session opened again");
+            if (fresh.state) this.listsChanged(s, fresh.state.init);
           },
           () => attempt(Math.min(30_000, delay * 2)),
         );
@@ -440,14 +520,22 @@ export class McpBridge {
     attempt(250);
   }
 
+  /** A server came up after the client last looked: its tools, prompts and resources may be new to the client. */
+  private listsChanged(s: ClientSession, init: RpcObject): void {
+    if (s.closed || this.sessions.get(s.sid) !== s) return;
+    this.persist(s);
+    const caps = (init.capabilities ?? {}) as RpcObject;
+    for (const kind of ["tools", "prompts", "resources"] as const)
+      if (caps[kind] !== undefined) this.publishToSession(s, undefined, { jsonrpc: "2.0", method: `notifications/${kind}/list_changed` });
+  }
+
   // ---- state ------------------------------------------------------------------------
 
   private persist(s: ClientSession): void {
     const kv = this.o.kv;
-    if (!kv || s.closed) return;
-    const state = s.toStored();
-    this.o.log.debug({ sid: s.sid, subs: state.subs, ups: Object.keys(state.ups) }, "session state stored");
-    kv.put(s.sid, JSON.stringify(state)).catch((e: unknown) => this.o.log.warn({ err: String(e) }, "session state not stored"));
+    // a session replaced (initialized again) or let go keeps its hands off the state
+    if (!kv || s.closed || this.sessions.get(s.sid) !== s) return;
+    kv.put(s.sid, JSON.stringify(s.toStored())).catch((e: unknown) => this.o.log.warn({ err: String(e) }, "session state not stored"));
   }
 
   private async load(sid: SessionId): Promise<StoredSession | undefined> {
@@ -457,9 +545,9 @@ export class McpBridge {
       const e = await kv.get(sid);
       if (e?.operation !== "PUT" || e.value.byteLength === 0) return undefined;
       const v = e.json<StoredSession>();
-      this.o.log.debug({ sid, subs: v?.subs }, "session state loaded");
       return typeof v?.params === "object" && v.params !== null && typeof v.ups === "object" && typeof v.subs === "object" ? v : undefined;
-    } catch {
+    } catch (e) {
+      this.o.log.warn({ sid, err: String(e) }, "session state unreadable: its upstream sessions open with default client params");
       return undefined;
     }
   }
@@ -467,44 +555,34 @@ export class McpBridge {
   /** Close sessions unused for idleMs (none with a request in flight). */
   private reap(): void {
     const now = Date.now();
-    for (const s of this.sessions.values()) {
-      if (now - s.lastUsed > this.o.idleMs && !s.busy) {
-        this.sessions.delete(s.sid);
-        void s.close("idle");
-      }
-    }
+    for (const s of [...this.sessions.values()]) if (now - s.lastUsed > this.o.idleMs && !s.busy) this.letGo(s, "idle");
   }
 
   private admitStdio(asking: ClientSession): void {
     let running = 0;
     for (const s of this.sessions.values()) running += s.stdioProcesses;
     if (running < this.o.maxStdio) return;
-    const idle = this.leastRecentlyUsedIdle(asking);
-    if (idle) {
-      this.sessions.delete(idle.sid);
-      void idle.close("too many stdio server processes");
-      return;
-    }
+    const idle = this.leastRecentlyUsedIdle(asking, (s) => s.stdioProcesses > 0);
+    if (idle) return this.letGo(idle, "too many stdio server processes");
     throw new UpstreamError(
       "",
       bridgeErrors.unavailable,
-      `${this.o.maxStdio} stdio MCP server processes run for other sessions, none idle (MCP_BRIDGE_MAX_STDIO): try again later`,
+      `${this.o.maxStdio} stdio MCP server processes run for other sessions, none idle for ${this.o.minIdleMs} ms (MCP_BRIDGE_MAX_STDIO): try again later`,
     );
   }
 
-  private leastRecentlyUsedIdle(except?: ClientSession): ClientSession | undefined {
+  /** The session unused longest, if it has been for minIdleMs (a session in use is never taken from its client). */
+  private leastRecentlyUsedIdle(except: ClientSession | undefined, which: (s: ClientSession) => boolean = () => true): ClientSession | undefined {
+    const before = Date.now() - this.o.minIdleMs;
     let oldest: ClientSession | undefined;
-    for (const s of this.sessions.values()) if (s !== except && !s.busy && s.stdioProcesses > 0 && (!oldest || s.lastUsed < oldest.lastUsed)) oldest = s;
+    for (const s of this.sessions.values())
+      if (s !== except && !s.busy && s.lastUsed <= before && which(s) && (!oldest || s.lastUsed < oldest.lastUsed)) oldest = s;
     return oldest;
   }
 
   private makeRoom(): void {
     if (this.sessions.size < this.o.maxSessions) return;
-    let oldest: ClientSession | undefined;
-    for (const s of this.sessions.values()) if (!s.busy && (!oldest || s.lastUsed < oldest.lastUsed)) oldest = s;
-    if (oldest) {
-      this.sessions.delete(oldest.sid);
-      void oldest.close("too many sessions");
-    }
+    const oldest = this.leastRecentlyUsedIdle(undefined);
+    if (oldest) this.letGo(oldest, "too many sessions");
   }
 }

@@ -21,11 +21,17 @@ export function defaultClientParams(): RpcObject {
   return { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "radiant-gateway", version: "0.1.0" } };
 }
 
+/** Starting a server (a process, `npx` fetching a package) takes longer than answering: at least this long for an open. */
+const MIN_OPEN_TIMEOUT_MS = 30_000;
+const openTimeoutMs = (timeoutMs: number): number => Math.max(timeoutMs, MIN_OPEN_TIMEOUT_MS);
+
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
 interface Slot {
   up: Upstream;
+  /** a Streamable HTTP session kept in KV, taken up at the first open only */
+  stored: UpstreamState | undefined;
   /** the open in progress, if any */
   opening: Promise<RpcObject> | undefined;
   /** why the last open failed, and when it may be tried again */
@@ -38,9 +44,13 @@ export class ClientSession {
   private readonly uriOwner = new Map<string, string>();
   private readonly templatePrefixes: [string, string][] = [];
   readonly subs = new Map<string, Set<string>>();
+  /** every server's resource lists, read once (again after a resources list_changed) to find a URI's server */
+  discovered: Promise<void> | undefined;
   logLevel: string | undefined;
   lastUsed = Date.now();
   closed = false;
+  /** at most this many resource subscriptions per server (each is stored, and put back when the server is opened again) */
+  static readonly MAX_SUBSCRIPTIONS = 1000;
 
   constructor(
     readonly sid: SessionId,
@@ -48,25 +58,50 @@ export class ClientSession {
     readonly servers: readonly McpServerConfig[],
     private readonly events: UpstreamEvents,
     private readonly log: Log,
-    private readonly stored: StoredSession | undefined,
+    stored: StoredSession | undefined,
     /** called before a stdio server is started for this session: throws when no more may run */
     private readonly admitStdio: (s: ClientSession) => void = () => {},
   ) {
-    for (const s of servers) this.slots.set(s.name, { up: new Upstream(s, events, log), opening: undefined, down: undefined });
+    for (const s of servers) {
+      const kept = stored?.ups[s.name];
+      this.slots.set(s.name, {
+        up: new Upstream(s, events, log),
+        stored: s.kind === "http" && kept?.transport !== "stdio" ? kept : undefined,
+        opening: undefined,
+        down: undefined,
+      });
+    }
     if (stored) {
       for (const [server, uris] of Object.entries(stored.subs)) this.subs.set(server, new Set(uris));
       this.logLevel = stored.logLevel;
     }
   }
 
-  /** Open every upstream (at once, in parallel); each one's result or why it is down. */
-  openAll(): Promise<UpstreamOpened[]> {
+  /**
+   * Open every upstream (at once, in parallel); each one's result or why it is down. One still
+   * opening after `waitMs` is reported as such and goes on opening: `late` is told when it is open.
+   */
+  openAll(waitMs = Number.POSITIVE_INFINITY, late: (server: string, init: RpcObject) => void = () => {}): Promise<UpstreamOpened[]> {
     return Promise.all(
       this.servers.map(async (s): Promise<UpstreamOpened> => {
+        let timer: NodeJS.Timeout | undefined;
+        let gaveUp = false;
+        const opening = this.ready(s.name);
         try {
-          return { server: s.name, ok: true, result: await this.ready(s.name) };
+          const wait = Number.isFinite(waitMs)
+            ? new Promise<never>((_, reject) => {
+                timer = setTimeout(() => {
+                  gaveUp = true;
+                  reject(new Error(`MCP server '${s.name}' is still starting`));
+                }, waitMs);
+              })
+            : undefined;
+          return { server: s.name, ok: true, result: await (wait ? Promise.race([opening, wait]) : opening) };
         } catch (e) {
+          if (gaveUp) opening.then((init) => late(s.name, init)).catch(() => {});
           return { server: s.name, ok: false, error: (e as Error).message };
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );
@@ -93,7 +128,8 @@ export class ClientSession {
     if (slot.down && Date.now() < slot.down.until) return Promise.reject(new UpstreamError(server, bridgeErrors.unavailable, slot.down.why));
     const reopen = slot.down !== undefined || slot.up.state !== undefined;
     if (reopen) slot.up = new Upstream(slot.up.cfg, this.events, this.log);
-    const stored = this.stored?.ups[server];
+    const stored = slot.stored;
+    slot.stored = undefined;
     slot.opening = this.openOne(slot, stored).then(
       (r) => {
         slot.opening = undefined;
@@ -112,24 +148,40 @@ export class ClientSession {
     return slot.opening;
   }
 
-  private async openOne(slot: Slot, stored: UpstreamState | undefined): Promise<RpcObject> {
+  private async openOne(slot: Slot, stored: UpstreamState | undefined, deadline = Date.now() + openTimeoutMs(slot.up.cfg.timeoutMs)): Promise<RpcObject> {
     const up = slot.up;
+    if (this.closed) throw new UpstreamError(up.name, bridgeErrors.unavailable, "the session has ended");
     if (up.cfg.kind === "stdio") this.admitStdio(this);
+    let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      const t = setTimeout(
-        () => reject(new UpstreamError(up.name, bridgeErrors.timeout, `MCP server '${up.name}' did not finish initializing within ${up.cfg.timeoutMs} ms`)),
-        up.cfg.timeoutMs,
+      timer = setTimeout(
+        () =>
+          reject(
+            new UpstreamError(
+              up.name,
+              bridgeErrors.timeout,
+              `MCP server '${up.name}' did not finish initializing within ${openTimeoutMs(up.cfg.timeoutMs)} ms`,
+            ),
+          ),
+        Math.max(0, deadline - Date.now()),
       );
-      t.unref();
     });
     let result: RpcObject;
     try {
       result = await Promise.race([up.open(this.params, stored), timeout]);
     } catch (e) {
-      // a stored Streamable HTTP session the server no longer knows: a fresh one
-      if (!stored) throw e;
+      // whatever it started stops with it (a process still starting, a stream)
+      await up.close(e instanceof Error ? e.message : String(e), false);
+      // a stored Streamable HTTP session the server no longer knows: a fresh one, within the same time
+      if (!stored || this.closed) throw e;
       slot.up = new Upstream(up.cfg, this.events, this.log);
-      return this.openOne(slot, undefined);
+      return this.openOne(slot, undefined, deadline);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.closed) {
+      await up.close("the session has ended");
+      throw new UpstreamError(up.name, bridgeErrors.unavailable, "the session has ended");
     }
     // what the client had asked of this server before it was opened again
     const subs = this.subs.get(up.name);
@@ -179,10 +231,10 @@ export class ClientSession {
     return { params: this.params, ups, subs, ...(this.logLevel !== undefined ? { logLevel: this.logLevel } : {}) };
   }
 
-  /** Every upstream session ended (DELETE to HTTP servers, stdio processes stopped). */
-  async close(why: string): Promise<void> {
+  /** Every upstream session ended: stdio processes stopped, HTTP sessions DELETEd when `terminate` (else left for the next bridge). */
+  async close(why: string, terminate = true): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.slots.values()].map((s) => s.up.close(why)));
+    await Promise.all([...this.slots.values()].map((s) => s.up.close(why, terminate)));
   }
 
   /** The server an upstream object belongs to in this session right now (a replaced one is not). */
@@ -190,11 +242,15 @@ export class ClientSession {
     return this.slots.get(up.name)?.up === up;
   }
 
-  /** Forget that an upstream is open (it closed by itself): the next use opens it again. */
-  markDown(up: Upstream, why: string): void {
+  /**
+   * Forget that an upstream is open (it closed by itself): the next use opens it again. Whether it was
+   * open: one that dies while opening is the open's failure (and its backoff) to handle.
+   */
+  markDown(up: Upstream, why: string): boolean {
     const slot = this.slots.get(up.name);
-    if (!slot || slot.up !== up) return;
-    slot.down = { why, until: Date.now(), delay: RETRY_FIRST_MS / 2 };
+    if (!slot || slot.up !== up || slot.opening) return false;
+    slot.down = { why, until: Date.now(), delay: slot.down?.delay ?? RETRY_FIRST_MS / 2 };
+    return true;
   }
 
   /** stdio server processes this session runs (or is starting) */

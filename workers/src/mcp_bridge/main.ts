@@ -19,8 +19,12 @@ const cfg = loadOrExit("mcp-bridge", () => ({
   idleMs: int(env, "MCP_BRIDGE_IDLE_MS", 3_600_000, 1000, 7 * 86_400_000),
   maxSessions: int(env, "MCP_BRIDGE_MAX_SESSIONS", 1000, 1, 1_000_000),
   maxStdio: int(env, "MCP_BRIDGE_MAX_STDIO", 64, 1, 10_000),
+  minIdleMs: int(env, "MCP_BRIDGE_MIN_IDLE_MS", 60_000, 0, 86_400_000),
+  openWaitMs: int(env, "MCP_BRIDGE_OPEN_WAIT_MS", 10_000, 0, 600_000),
   /** how long a session's upstream state is kept in KV after its last change */
   stateTtlMs: int(env, "MCP_BRIDGE_STATE_TTL_MS", 86_400_000, 60_000, 30 * 86_400_000),
+  /** the KV bucket's cap: past it, new state is refused (said in the log; the sessions work, a bridge started again opens them afresh) */
+  stateMaxBytes: int(env, "MCP_BRIDGE_STATE_MAX_BYTES", 1024 * 1024 * 1024, 1024 * 1024, 2 ** 40),
 }));
 const servers = loadOrExit("mcp-bridge", () => loadMcpServers(env));
 const log = createLogger("mcp-bridge", cfg.dev);
@@ -28,7 +32,7 @@ const log = createLogger("mcp-bridge", cfg.dev);
 const life = stopEarly();
 const link = await openNats(cfg.natsUrl, `radiant-mcp-bridge-${process.pid}`, log);
 await link.topologyReady;
-const kv = await new Kvm(link.nc).create(MCP_SESSIONS_BUCKET, { history: 1, ttl: cfg.stateTtlMs }).catch((e: unknown) => {
+const kv = await new Kvm(link.nc).create(MCP_SESSIONS_BUCKET, { history: 1, ttl: cfg.stateTtlMs, max_bytes: cfg.stateMaxBytes }).catch((e: unknown) => {
   log.warn({ err: String(e) }, "no KV bucket for MCP session state: a bridge started again opens fresh upstream sessions");
   return undefined;
 });
@@ -42,6 +46,8 @@ const bridge = new McpBridge({
   idleMs: cfg.idleMs,
   maxSessions: cfg.maxSessions,
   maxStdio: cfg.maxStdio,
+  minIdleMs: cfg.minIdleMs,
+  openWaitMs: cfg.openWaitMs,
   maxFrameBytes: maxPayload - 4096,
   id: randomBytes(6).toString("base64url"),
 });

@@ -18,10 +18,22 @@ export class UpstreamError extends Error {
     readonly server: string,
     readonly code: number,
     message: string,
+    /** the server no longer knows the session (404): a fresh one may be opened and the request made again */
+    readonly expired = false,
   ) {
     super(message);
   }
 }
+
+/** The HTTP status of an SDK transport's failure, if it was one. */
+function httpStatus(e: unknown): number {
+  const c = e instanceof StreamableHTTPError ? e : (e as { cause?: unknown } | null)?.cause;
+  return c instanceof StreamableHTTPError ? (c.code ?? 0) : 0;
+}
+/** what the spec's backwards compatibility reads as "this server speaks the older HTTP+SSE": not an auth or rate answer */
+const LEGACY_STATUSES = new Set([400, 404, 405]);
+/** how long a DELETE of an upstream session may take: nobody waits for its answer */
+const DELETE_TIMEOUT_MS = 5000;
 
 export const bridgeErrors = mcpGatewayErrors;
 
@@ -41,6 +53,8 @@ export interface PendingCall {
 }
 
 interface Pending extends PendingCall {
+  /** the bridge's own request (initialize, a restored subscription, a discovery page): server messages are never its */
+  internal: boolean;
   resolve(msg: RpcObject): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
@@ -112,9 +126,8 @@ export class Upstream {
       try {
         result = await this.request(init);
       } catch (e) {
-        // the spec's backwards compatibility: a 4xx to the POST means the older HTTP+SSE transport
-        const status = (e as { cause?: unknown }).cause instanceof StreamableHTTPError ? ((e as { cause: StreamableHTTPError }).cause.code ?? 0) : 0;
-        if (!(status >= 400 && status < 500)) throw e;
+        // the spec's backwards compatibility: the POST refused means the older HTTP+SSE transport
+        if (!LEGACY_STATUSES.has(httpStatus(e))) throw e;
         await this.detach();
         this.closedWhy = undefined;
         kind = "sse";
@@ -136,7 +149,7 @@ export class Upstream {
    * Send a request (its id is replaced by one of ours) and wait for the response, whose id is ours too.
    * `onMessage` takes what the server sends for this request meanwhile.
    */
-  request(msg: RpcObject, onMessage: (m: RpcObject) => void = () => {}, onStart?: (upstreamId: number) => void): Promise<RpcObject> {
+  request(msg: RpcObject, onMessage?: (m: RpcObject) => void, onStart?: (upstreamId: number) => void): Promise<RpcObject> {
     if (this.closedWhy !== undefined) return Promise.reject(new UpstreamError(this.name, bridgeErrors.unavailable, this.closedWhy));
     const upstreamId = this.nextId++;
     const params = msg.params as RpcObject | undefined;
@@ -146,10 +159,11 @@ export class Upstream {
       const p: Pending = {
         upstreamId,
         progressToken,
+        internal: onMessage === undefined,
         onMessage: (m) => {
           // progress starts the wait again: a long tool that says how far it got is not timed out
           if (m.method === "notifications/progress") p.timer.refresh();
-          onMessage(m);
+          onMessage?.(m);
         },
         resolve,
         reject,
@@ -162,9 +176,13 @@ export class Upstream {
       this.pending.set(upstreamId, p);
       onStart?.(upstreamId);
       this.send({ ...msg, id: upstreamId }).catch((e: unknown) => {
-        if (!this.pending.delete(upstreamId)) return;
-        clearTimeout(p.timer);
-        reject(this.sendError(e));
+        const err = this.sendError(e);
+        if (this.pending.delete(upstreamId)) {
+          clearTimeout(p.timer);
+          reject(err);
+        }
+        // the server forgot the session (it restarted, or it was ended): it is over for every request
+        if (err.expired) this.close(err.message, false).catch(() => {});
       });
     });
   }
@@ -187,12 +205,17 @@ export class Upstream {
     await t.send(msg as JSONRPCMessage);
   }
 
-  /** End the session: DELETE for Streamable HTTP, the process stopped for stdio. */
-  async close(why: string): Promise<void> {
+  /**
+   * End the session: the process stopped for stdio; for Streamable HTTP, a DELETE when `terminate`
+   * (not when the bridge stops: the next bridge takes the session up by its id), never waited on long.
+   */
+  async close(why: string, terminate = true): Promise<void> {
     if (this.closedWhy !== undefined && this.transport === undefined) return;
     const t = this.transport;
-    if (t instanceof StreamableHTTPClientTransport && t.sessionId) await t.terminateSession().catch(() => {});
     this.fail(why);
+    if (terminate && t instanceof StreamableHTTPClientTransport && t.sessionId) {
+      await Promise.race([t.terminateSession().catch(() => {}), new Promise((r) => setTimeout(r, DELETE_TIMEOUT_MS).unref())]);
+    }
     await this.detach();
   }
 
@@ -225,7 +248,13 @@ export class Upstream {
   private async attach(t: Transport): Promise<void> {
     this.transport = t;
     t.onmessage = (m) => this.onMessage(m as unknown as RpcObject);
-    t.onerror = (e) => this.log.debug({ server: this.name, err: e.message }, "upstream transport error");
+    t.onerror = (e) => {
+      // the SDK gives up on a GET stream after its retries (or the server forgot the session): nothing would come from it again
+      if (httpStatus(e) === 404 || /Maximum reconnection attempts/.test(e.message)) {
+        this.log.warn({ server: this.name, err: e.message }, "upstream session lost");
+        if (this.transport === t) void t.close();
+      } else this.log.debug({ server: this.name, err: e.message }, "upstream transport error");
+    };
     t.onclose = () => {
       if (this.transport !== t) return;
       const tail = this.stderrTail.trim().split("\n").slice(-3).join(" | ");
@@ -262,7 +291,13 @@ export class Upstream {
   private sendError(e: unknown): UpstreamError {
     if (e instanceof UpstreamError) return e;
     const m = e instanceof Error ? e.message : String(e);
-    const err = new UpstreamError(this.name, bridgeErrors.unavailable, `MCP server '${this.name}' is unavailable: ${m}`);
+    const expired = this.state !== undefined && httpStatus(e) === 404;
+    const err = new UpstreamError(
+      this.name,
+      bridgeErrors.unavailable,
+      expired ? `MCP server '${this.name}' no longer knows the session` : `MCP server '${this.name}' is unavailable: ${m}`,
+      expired,
+    );
     (err as { cause?: unknown }).cause = e;
     return err;
   }
@@ -281,16 +316,21 @@ export class Upstream {
     this.events.message(this, m, this.callOf(m));
   }
 
-  /** The request in flight a server message belongs to: by progress token, else the only one in flight. */
+  /** The client's request in flight a server message belongs to: by progress token, else the only one in flight. */
   private callOf(m: RpcObject): PendingCall | undefined {
     if (m.method === "notifications/progress") {
       const token = (m.params as RpcObject | undefined)?.progressToken;
-      for (const p of this.pending.values()) if (p.progressToken !== undefined && p.progressToken === token) return p;
+      for (const p of this.pending.values()) if (!p.internal && p.progressToken !== undefined && p.progressToken === token) return p;
       return undefined;
     }
     if (m.method === "notifications/cancelled" || (typeof m.method === "string" && m.method.endsWith("/list_changed"))) return undefined;
-    if (this.pending.size === 1) return this.pending.values().next().value;
-    return undefined;
+    let only: Pending | undefined;
+    for (const p of this.pending.values()) {
+      if (p.internal) continue;
+      if (only) return undefined;
+      only = p;
+    }
+    return only;
   }
 }
 
