@@ -2,7 +2,7 @@
 // the seed's quick start works, a process killed with -9 is restarted while
 // the rest stays up, and Ctrl-C (SIGINT) leaves no process behind.
 import t from "tap";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,9 +29,16 @@ const cmdline = (pid: number) => {
 const dir = mkdtempSync(join(tmpdir(), "radiant-run-"));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const [nats, mon, egress, gw, health] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+// one MCP server behind it: `make run` starts the MCP bridge too
+const mcpConfig = join(dir, "mcp.json");
+writeFileSync(
+  mcpConfig,
+  JSON.stringify({ mcpServers: { demo: { command: process.execPath, args: [fileURLToPath(new URL("../dist/mcp_demo/main.js", import.meta.url)), "stdio"] } } }),
+);
 const env: Record<string, string | undefined> = {
   ...process.env,
   RADIANT_DATA_DIR: dir,
+  RADIANT_MCP_CONFIG: mcpConfig,
   NATS_URL: `nats://127.0.0.1:${nats}`,
   NATS_MONITOR_PORT: String(mon),
   EGRESS_PROXY_URL: `http://127.0.0.1:${egress}`,
@@ -126,6 +133,30 @@ t.test("kill -9 the egress proxy: it is restarted and answers /health again", as
   t.equal(child.exitCode, null, "make run still runs");
   t.ok(await healthOk(), "gateway /health ok");
   t.match(out, /"process":"egress-proxy","code":null,"signal":"SIGKILL"/);
+});
+
+t.test("kill -9 the MCP bridge: it is restarted, and the MCP server behind it answers again", async (t) => {
+  const toolsCall = async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${gw}/ws`, "mcp");
+    try {
+      const frames: Record<string, unknown>[] = [];
+      ws.on("message", (d) => frames.push(JSON.parse(d.toString()) as Record<string, unknown>));
+      await new Promise((resolve, reject) => {
+        ws.once("open", resolve);
+        ws.once("error", reject);
+      });
+      ws.send('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}');
+      await waitFor("the answer", async () => frames.some((f) => f.id === 1), 30_000);
+      return frames.find((f) => f.id === 1)!;
+    } finally {
+      ws.close();
+    }
+  };
+  t.match(await toolsCall().catch(withOutput), { result: { content: [{ text: "5" }] } });
+  await killAndAwaitRestart("workers/dist/mcp_bridge/main.js");
+  await waitFor("the bridge back", async () => out.includes('"process":"mcp-bridge","code":null,"signal":"SIGKILL"'), 30_000).catch(withOutput);
+  await waitFor("tools/call answered again", async () => JSON.stringify(await toolsCall().catch(() => ({}))).includes('"text":"5"'), 30_000).catch(withOutput);
+  t.equal(child.exitCode, null, "make run still runs");
 });
 
 t.test("kill -9 the gateway supervisor: it is restarted on the same ports", async (t) => {

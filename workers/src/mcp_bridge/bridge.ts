@@ -194,6 +194,8 @@ export class McpBridge {
   private async onOpen(m: Msg): Promise<void> {
     const req = readBridgeBody<OpenRequest>(m.data);
     if (!req || typeof req.params !== "object" || req.params === null) return;
+    // a client that left out what a server insists on (`{"method":"initialize"}` alone) gets the defaults for it
+    req.params = { ...defaultClientParams(), ...req.params };
     const old = this.sessions.get(req.sid);
     // the same initialize again (a client re-sending it): the upstream sessions it has will do
     const same = old !== undefined && !old.closed && JSON.stringify(old.params) === JSON.stringify(req.params);

@@ -4,6 +4,7 @@
 // subscriptions and the log level. It also knows which server listed which
 // resource URI, so reads and subscriptions go where the resource lives.
 import type { Log } from "@radiant/infra/log";
+import { MCP_PROTOCOL_VERSION, SERVER_INFO } from "../handler_mcp.js";
 import type { McpServerConfig } from "@radiant/infra/mcp-servers";
 import type { RpcObject, SessionId, UpstreamOpened } from "@radiant/wire";
 import { bridgeErrors, Upstream, UpstreamError, type UpstreamEvents, type UpstreamState } from "./upstream.js";
@@ -18,7 +19,7 @@ export interface StoredSession {
 
 /** A client that never sent `initialize` (the default WebSocket framing may not) gets upstream sessions opened with these. */
 export function defaultClientParams(): RpcObject {
-  return { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "radiant-gateway", version: "0.1.0" } };
+  return { protocolVersion: MCP_PROTOCOL_VERSION, capabilities: {}, clientInfo: SERVER_INFO };
 }
 
 /** Starting a server (a process, `npx` fetching a package) takes longer than answering: at least this long for an open. */
