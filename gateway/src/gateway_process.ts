@@ -18,6 +18,8 @@ import { metrics } from "./metrics.js";
 import { HistoryStateCache } from "./resume.js";
 import { ResumeTokens } from "./resume_token.js";
 import { mountHttp, OriginPolicy } from "./transport/http.js";
+import { a2aHttpRoutes } from "./transport/a2a_http/routes.js";
+import { plainHttp } from "./transport/llm_http/post.js";
 import { llmHttpRoutes } from "./transport/llm_http/routes.js";
 import { mcpHttpRoutes } from "./transport/mcp_http/routes.js";
 import { sseRoutes } from "./transport/sse.js";
@@ -105,6 +107,12 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
   hub = new Hub(link.nc, ingress, delivery, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), historyState, ended);
   const h = hub;
 
+  // plain HTTP requests on sessions of their own: the provider endpoints and the A2A agents
+  const plain = plainHttp(link.nc, h, ingress, delivery, history, {
+    maxPayload,
+    responseTimeoutMs: cfg.httpResponseTimeoutMs,
+    resumeGraceMs: cfg.llmResumeGraceMs,
+  });
   const app = uws.App();
   const origins = new OriginPolicy(cfg.allowedOrigins);
   mountWebSocket(app, h, { path: "/ws", origins, maxPayload, maxBackpressure: cfg.maxBackpressure, idleTimeoutS: cfg.idleTimeoutS });
@@ -117,11 +125,8 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
         responseTimeoutMs: cfg.httpResponseTimeoutMs,
         newestSeq: () => endOf(Math.max(delivery.newestSeq, historyState.lastSeq)),
       }),
-      ...llmHttpRoutes(link.nc, h, ingress, delivery, history, {
-        maxPayload,
-        responseTimeoutMs: cfg.httpResponseTimeoutMs,
-        resumeGraceMs: cfg.llmResumeGraceMs,
-      }),
+      ...llmHttpRoutes(plain),
+      ...a2aHttpRoutes(plain),
     ],
     origins,
   );
@@ -131,7 +136,7 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
       res
         .writeStatus("404 Not Found")
         .end(
-          "not found: clients connect to /ws (WebSocket), /sse (server-sent events), /mcp (MCP Streamable HTTP), or the provider endpoints /v1/chat/completions, /v1/responses, /v1/models, /v1/messages, /v1beta/models/{model}:generateContent",
+          "not found: clients connect to /ws (WebSocket), /sse (server-sent events), /mcp (MCP Streamable HTTP), the provider endpoints /v1/chat/completions, /v1/responses, /v1/models, /v1/messages, /v1beta/models/{model}:generateContent, or the A2A agents /a2a/{agent} (cards at /.well-known/agent-card.json)",
         ),
     );
   });

@@ -89,6 +89,8 @@ export interface RequestOf {
   op: Operation;
   /** a JSON-RPC request with an id of the client's: re-sent (after a reconnect), it is stored — and run — once */
   dedupe: boolean;
+  /** what the URL named (an A2A agent), checked (TARGET_RE) */
+  target?: string;
 }
 
 /** The operation of a frame that came over a session stream (no URL to tell it): the protocol's main one. */
@@ -224,7 +226,17 @@ export class Ingress {
 
   /** Into INBOX inside an envelope (msgpackr copies the bytes before returning); count it in flight. */
   private publish(subject: string, sid: SessionId, principal: string, proto: Protocol, r: RequestOf, frame: Uint8Array): Promise<PubAck> {
-    const env = encodeInbox({ v: 2, sid, proto, op: r.op, rid: r.rid, principal, ts: Date.now(), body: frame });
+    const env = encodeInbox({
+      v: 2,
+      sid,
+      proto,
+      op: r.op,
+      rid: r.rid,
+      principal,
+      ts: Date.now(),
+      body: frame,
+      ...(r.target !== undefined ? { target: r.target } : {}),
+    });
     this.inflight++;
     return this.o.publisher.publish(subject, env, r.dedupe ? requestMsgId(sid, r.rid) : undefined);
   }

@@ -13,6 +13,20 @@ export type Framing = "json" | "mcp" | "plain";
 
 const bytes = (s: string) => Buffer.from(s, "latin1");
 const A2A_METHOD_PREFIXES = ["message/", "tasks/resubscribe", "tasks/pushNotificationConfig/", "agent/"].map(bytes);
+/** A2A v1.0's methods: PascalCase, never an MCP method */
+const A2A_V1_METHODS = [
+  "SendMessage",
+  "SendStreamingMessage",
+  "GetTask",
+  "ListTasks",
+  "CancelTask",
+  "SubscribeToTask",
+  "CreateTaskPushNotificationConfig",
+  "GetTaskPushNotificationConfig",
+  "ListTaskPushNotificationConfigs",
+  "DeleteTaskPushNotificationConfig",
+  "GetExtendedAgentCard",
+].map(bytes);
 /** in both A2A and MCP 2025-11-25; MCP's params carry `taskId`, A2A's `id` */
 const SHARED_TASK_METHODS = ["tasks/get", "tasks/cancel"].map(bytes);
 const TASK_ID = bytes('"taskId"');
@@ -31,7 +45,7 @@ function jsonRpcProtocol(b: Buffer, p: Peek): Protocol {
   const s = p.methodStart;
   const e = p.methodEnd;
   if (s < 0) return "mcp"; // a response or an invalid message: MCP clients answer server requests
-  if (A2A_METHOD_PREFIXES.some((x) => startsWith(b, s, e, x))) return "a2a";
+  if (A2A_METHOD_PREFIXES.some((x) => startsWith(b, s, e, x)) || A2A_V1_METHODS.some((x) => equals(b, s, e, x))) return "a2a";
   if (SHARED_TASK_METHODS.some((x) => equals(b, s, e, x))) {
     const hasTaskId = p.paramsStart >= 0 && b.subarray(p.paramsStart, p.paramsEnd).indexOf(TASK_ID) >= 0;
     return hasTaskId ? "mcp" : "a2a";

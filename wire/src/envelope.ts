@@ -20,7 +20,12 @@ export interface InboxEnvelope {
   /** ms since epoch at ingress */
   ts: number;
   body: Uint8Array;
+  /** what the URL named beside the protocol: an A2A agent (`/a2a/<name>`) */
+  target?: string;
 }
+
+/** a target: what may name an agent (a letter, then letters, digits, `-`) */
+export const TARGET_RE = /^[A-Za-z][A-Za-z0-9-]{0,31}$/;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -46,7 +51,8 @@ export function decodeInbox(bytes: Uint8Array): InboxEnvelope {
     !isRequestId(o.rid) ||
     typeof o.principal !== "string" ||
     typeof o.ts !== "number" ||
-    !(o.body instanceof Uint8Array)
+    !(o.body instanceof Uint8Array) ||
+    (o.target !== undefined && !(typeof o.target === "string" && TARGET_RE.test(o.target)))
   ) {
     throw new EnvelopeError("inbox envelope has missing or mistyped fields");
   }

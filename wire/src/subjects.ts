@@ -30,9 +30,16 @@ export const subjects = {
   cancel: (sid: SessionId): string => `cancel.${sid}`,
   cancelAll: "cancel.*",
   sidOfCancel: (subject: string): SessionId | undefined => asSessionId(subject.slice("cancel.".length)),
+  /** core: stop an A2A task wherever its agent runs (the id is checked: A2A_TASK_ID_RE) */
+  a2aCancel: (taskId: string): string => `a2a.cancel.${taskId}`,
   /** the server's advisory for an INBOX message that ran out of deliveries. */
   maxDeliveriesAdvisory: (stream: string, consumer: string): string => `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`,
 } as const;
+
+/** an A2A task id RADIANT accepts (it makes UUIDs): what may reach a subject and a KV key */
+export const A2A_TASK_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** A2A tasks, by id (a NATS KV bucket) */
+export const A2A_TASKS_BUCKET = "A2A_TASKS";
 
 export const INBOX_STREAM = "INBOX";
 export const HISTORY_STREAM = "HISTORY";

@@ -15,6 +15,8 @@ export interface Request<P extends Protocol = Protocol> {
   rid: string;
   op: Operation<P>;
   principal: string;
+  /** what the URL named (an A2A agent), when it named one */
+  target?: string;
 }
 
 export interface HandlerContext {

@@ -11,6 +11,8 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { mcpHandler, mcpMethods } from "./handler_mcp.js";
 import { BridgeClient } from "./mcp/bridge_client.js";
 import { federation } from "./mcp/federation.js";
+import { a2aHandler } from "./a2a/handler_a2a.js";
+import { TaskStore } from "./a2a/task_store.js";
 import { testMethods } from "./handler_test_methods.js";
 import type { HandlerTable } from "./handler.js";
 import { EgressClient } from "./llm/egress_client.js";
@@ -36,7 +38,7 @@ const ownMethods = cfg.testMethods ? { ...mcpMethods, ...testMethods } : mcpMeth
 // (protocol, operation) → handler; what is missing answers "not supported yet" in the protocol's own format
 const handlers: HandlerTable = {
   mcp: { rpc: federated ? mcpHandler({ ...ownMethods, ...federated.methods }, federated.extras) : mcpHandler(ownMethods) },
-  a2a: {},
+  a2a: { rpc: a2aHandler({ tasks: new TaskStore(() => nc!), nc: () => nc! }) },
   ...llmHandlers({ models, egress }),
 };
 

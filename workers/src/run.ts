@@ -237,9 +237,11 @@ export class RequestRun {
     const ctx = new RunContext(this, this.log);
     let it: AsyncIterator<Reply>;
     try {
-      it = this.handler({ body: this.env.body, sid: this.env.sid, rid: this.env.rid, op: this.env.op, principal: this.env.principal }, ctx)[
-        Symbol.asyncIterator
-      ]();
+      const e = this.env;
+      it = this.handler(
+        { body: e.body, sid: e.sid, rid: e.rid, op: e.op, principal: e.principal, ...(e.target !== undefined ? { target: e.target } : {}) },
+        ctx,
+      )[Symbol.asyncIterator]();
     } catch (err) {
       return { kind: "threw", err };
     }

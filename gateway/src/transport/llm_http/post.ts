@@ -16,7 +16,7 @@ import { isJsonText, skipWs } from "../../peek.js";
 import { ResumeTokenError } from "../../resume_token.js";
 import { isJson, type Exchange } from "../http.js";
 import { LlmAnswer, type ResumePoint, type StreamStyle } from "./answer_llm.js";
-import type { Grace } from "./grace.js";
+import { Grace } from "./grace.js";
 
 export interface LlmHttpOptions {
   maxPayload: number;
@@ -34,11 +34,29 @@ export interface LlmHttp {
   o: LlmHttpOptions;
 }
 
+/** The context of plain HTTP requests answered on sessions of their own: a client leaving mid-answer gets a grace period to resume. */
+export function plainHttp(
+  nc: NatsConnection,
+  hub: Hub,
+  ingress: Ingress,
+  delivery: Delivery,
+  history: History,
+  o: LlmHttpOptions & { resumeGraceMs: number },
+): LlmHttp {
+  const c: LlmHttp = { nc, hub, ingress, delivery, history, grace: new Grace(o.resumeGraceMs), o };
+  hub.onNotice((sid, n) => {
+    if (n.kind === "resumedFrom") c.grace.notice(sid, n.eventId);
+  });
+  return c;
+}
+
 /** What an endpoint asks for. */
 export interface Endpoint {
   proto: Protocol;
   op: Operation;
   style: StreamStyle;
+  /** what the URL named beside the protocol (an A2A agent), checked */
+  target?: string;
 }
 
 export const RESUME_TOKEN_HEADER = "Radiant-Resume-Token";
@@ -83,7 +101,7 @@ export function llmRequest(c: LlmHttp, x: Exchange, req: HttpRequest, e: Endpoin
 async function forward(c: LlmHttp, x: Exchange, e: Endpoint, principal: string, body: Buffer): Promise<void> {
   const { sid, token } = c.hub.newSession(principal);
   const answer = new LlmAnswer(x, e.style, [[RESUME_TOKEN_HEADER, token]], undefined);
-  const r: RequestOf = { rid: HTTP_REQUEST_ID, op: e.op, dedupe: true };
+  const r: RequestOf = { rid: HTTP_REQUEST_ID, op: e.op, dedupe: true, ...(e.target !== undefined ? { target: e.target } : {}) };
   if (!(await open(c, x, answer, sid, true))) return;
   try {
     await c.ingress.submit(sid, principal, e.proto, r, body);

@@ -3,17 +3,11 @@
 // (/v1/messages), Google (/v1beta/models/{model}:generateContent and
 // :streamGenerateContent?alt=sse, also under /v1/ as @google/genai 3 calls it).
 // See this folder's README.
-import type { NatsConnection } from "@nats-io/nats-core";
 import type { HttpRequest } from "uWebSockets.js";
 import { isModelName } from "@radiant/infra/models";
-import type { Delivery } from "../../delivery.js";
-import type { History } from "../../history.js";
-import type { Hub } from "../../hub.js";
-import type { Ingress } from "../../ingress.js";
 import type { Exchange, HttpRoute } from "../http.js";
 import type { StreamStyle } from "./answer_llm.js";
-import { Grace } from "./grace.js";
-import { type Endpoint, errorBodyOf, type LlmHttp, type LlmHttpOptions, llmRequest } from "./post.js";
+import { type Endpoint, errorBodyOf, type LlmHttp, llmRequest } from "./post.js";
 
 const IDS: StreamStyle = { ids: true, done: false };
 const chat: Endpoint = { proto: "openai", op: "chat", style: { ids: true, done: true } };
@@ -59,18 +53,7 @@ function isGoogleClient(req: HttpRequest): boolean {
   return req.getHeader("x-goog-api-key") !== "" || req.getHeader("x-goog-api-client") !== "";
 }
 
-export function llmHttpRoutes(
-  nc: NatsConnection,
-  hub: Hub,
-  ingress: Ingress,
-  delivery: Delivery,
-  history: History,
-  o: LlmHttpOptions & { resumeGraceMs: number },
-): HttpRoute[] {
-  const c: LlmHttp = { nc, hub, ingress, delivery, history, grace: new Grace(o.resumeGraceMs), o };
-  hub.onNotice((sid, n) => {
-    if (n.kind === "resumedFrom") c.grace.notice(sid, n.eventId);
-  });
+export function llmHttpRoutes(c: LlmHttp): HttpRoute[] {
   const post = (e: Endpoint) => (x: Exchange, req: HttpRequest) => llmRequest(c, x, req, e);
   return [
     { path: "/v1/chat/completions", protocol: "openai", methods: { post: post(chat) }, errorBody: openaiError },

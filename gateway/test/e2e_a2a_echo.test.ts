@@ -1,0 +1,132 @@
+// The built-in `echo` agent through RADIANT, driven by @a2a-js/sdk's client
+// unmodified: A2A v1.0 (the default) and v0.3 (`legacyCompat`, from the v0.3
+// card at `agent.json`). Card discovery, send, stream (every event once, in
+// order), get, list, cancel (a working task ends `canceled`; a finished one
+// cannot be), errors in the protocol's own codes; and v1.0 methods over /ws.
+import t from "tap";
+import { CancelTaskRequest, GetTaskRequest, ListTasksRequest, SendMessageRequest, TaskState, type Task } from "@a2a-js/sdk";
+import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client as A2aClient } from "@a2a-js/sdk/client";
+import { openSession, rpc, startStack } from "./harness.js";
+
+const stack = await startStack(t);
+const base = stack.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
+
+let n = 0;
+const send = (text: string) =>
+  SendMessageRequest.fromJSON({ message: { messageId: `m-${++n}`, role: "ROLE_USER", parts: [{ text, mediaType: "text/plain" }] } });
+const get = (id: string, historyLength?: number) => GetTaskRequest.fromJSON({ id, ...(historyLength !== undefined ? { historyLength } : {}) });
+const cancel = (id: string) => CancelTaskRequest.fromJSON({ id });
+const textOf = (task: Task): string => (task.artifacts[0]?.parts ?? []).map((p) => (p.content?.$case === "text" ? p.content.value : "")).join("");
+
+const legacyFactory = () =>
+  new ClientFactory(
+    ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
+      cardResolver: new DefaultAgentCardResolver({ legacyCompat: { enabled: true } }),
+      transports: [new JsonRpcTransportFactory({ legacyCompat: { enabled: true } })],
+    }),
+  );
+
+const clients: [string, () => Promise<A2aClient>, string][] = [
+  ["v1.0 (the SDK's default)", () => new ClientFactory().createFromUrl(`${base}/a2a/echo/`), "1.0"],
+  ["v0.3 (legacyCompat, the v0.3 card)", () => legacyFactory().createFromUrl(`${base}/a2a/echo/`, ".well-known/agent.json"), "0.3"],
+];
+
+for (const [what, make, version] of clients) {
+  t.test(what, async (t) => {
+    const client = await make();
+    t.equal(client.protocolVersion, version, "the version spoken");
+
+    t.test("send: a task, completed, its artifact the message's text", async (t) => {
+      const r = (await client.sendMessage(send("hello brave  new world"))) as Task;
+      t.equal(r.status?.state, TaskState.TASK_STATE_COMPLETED);
+      t.equal(textOf(r), "hello brave  new world", "the words joined are the text");
+      t.equal(r.history[0]?.messageId, `m-${n}`, "the message in its history");
+      const again = await client.getTask(get(r.id, 10));
+      t.equal(again.status?.state, TaskState.TASK_STATE_COMPLETED, "get: the same task, from NATS");
+      t.equal(textOf(again), "hello brave  new world");
+    });
+
+    t.test("stream: the task, working, one artifact update per word, completed — each once, in order", async (t) => {
+      const seen: string[] = [];
+      for await (const ev of client.sendMessageStream(send("one two three"))) {
+        const p = ev.payload;
+        if (p?.$case === "task") seen.push(`task:${p.value.status?.state}`);
+        else if (p?.$case === "statusUpdate") seen.push(`status:${p.value.status?.state}`);
+        else if (p?.$case === "artifactUpdate")
+          seen.push(`artifact:${p.value.artifact?.parts.map((x) => (x.content?.$case === "text" ? x.content.value : "")).join("")}:${p.value.append}`);
+        else seen.push(`other:${p?.$case}`);
+      }
+      t.same(seen, [
+        `task:${TaskState.TASK_STATE_SUBMITTED}`,
+        `status:${TaskState.TASK_STATE_WORKING}`,
+        "artifact:one :false",
+        "artifact:two :true",
+        "artifact:three:true",
+        `status:${TaskState.TASK_STATE_COMPLETED}`,
+      ]);
+    });
+
+    t.test("cancel: a waiting task ends canceled, its stream says so; a finished one cannot be canceled", async (t) => {
+      const states: number[] = [];
+      let id = "";
+      let working: () => void = () => {};
+      const isWorking = new Promise<void>((r) => (working = r));
+      const stream = (async () => {
+        for await (const ev of client.sendMessageStream(send("wait 30"))) {
+          const p = ev.payload;
+          if (p?.$case === "task") id = p.value.id;
+          if (p?.$case === "statusUpdate") {
+            states.push(p.value.status?.state ?? -1);
+            if (p.value.status?.state === TaskState.TASK_STATE_WORKING) working();
+          }
+        }
+      })();
+      await isWorking;
+      const canceled = await client.cancelTask(cancel(id));
+      t.equal(canceled.status?.state, TaskState.TASK_STATE_CANCELED);
+      await stream;
+      t.same(states, [TaskState.TASK_STATE_WORKING, TaskState.TASK_STATE_CANCELED], "the stream ends with the cancel");
+      await t.rejects(client.cancelTask(cancel(id)), { name: "TaskNotCancelableError" }, "a canceled task cannot be canceled again");
+      await t.rejects(client.getTask(get("no-such-task")), { name: "TaskNotFoundError" });
+    });
+  });
+}
+
+t.test("the cards: v1.0 for an A2A-Version 1.x client, v0.3 otherwise and at agent.json, the root's for the default agent", async (t) => {
+  const v1 = (await (await fetch(`${base}/.well-known/agent-card.json`, { headers: { "A2A-Version": "1.0" } })).json()) as Record<string, unknown>;
+  t.match(v1, {
+    name: "echo",
+    supportedInterfaces: [{ url: `${base}/a2a/echo`, protocolBinding: "JSONRPC", protocolVersion: "1.0" }],
+    capabilities: { streaming: true },
+  });
+  const v03 = (await (await fetch(`${base}/.well-known/agent-card.json`)).json()) as Record<string, unknown>;
+  t.match(v03, { name: "echo", url: `${base}/a2a/echo`, preferredTransport: "JSONRPC", protocolVersion: "0.3.0" });
+  t.notOk("supportedInterfaces" in v03);
+  t.same(await (await fetch(`${base}/.well-known/agent.json`)).json(), v03, "agent.json: the v0.3 card");
+  t.equal((await fetch(`${base}/a2a/nobody/.well-known/agent-card.json`)).status, 404, "an agent that is not here");
+  const root = await new ClientFactory().createFromUrl(`${base}/`);
+  t.equal(((await root.sendMessage(send("via the root card"))) as Task).status?.state, TaskState.TASK_STATE_COMPLETED, "the root card leads to echo");
+});
+
+t.test("list: this principal's tasks, newest first, filtered by state", async (t) => {
+  const client = await new ClientFactory().createFromUrl(`${base}/a2a/echo/`);
+  const done = (await client.sendMessage(send("to be listed"))) as Task;
+  const all = await client.listTasks(ListTasksRequest.fromJSON({ pageSize: 100 }));
+  t.equal(all.tasks[0]?.id, done.id, "the newest first");
+  const canceled = await client.listTasks(ListTasksRequest.fromJSON({ pageSize: 100, status: "TASK_STATE_CANCELED" }));
+  t.ok(
+    canceled.tasks.every((x) => x.status?.state === TaskState.TASK_STATE_CANCELED),
+    "a state filter",
+  );
+});
+
+t.test("/ws: v1.0 method names are A2A's (once taken for MCP)", async (t) => {
+  const { c } = await openSession(stack.wsUrl);
+  t.teardown(() => c.close());
+  const r = await c.call(rpc(1, "SendMessage", { message: { messageId: "ws-1", role: "ROLE_USER", parts: [{ text: "over a socket" }] } }));
+  t.match(r, { id: 1, result: { task: { status: { state: "TASK_STATE_COMPLETED" } } } });
+  const g = await c.call(rpc(2, "tasks/get", { id: (r.result as { task: { id: string } }).task.id }));
+  t.match(g, { id: 2, result: { kind: "task", status: { state: "completed" } } }, "the same task in v0.3's shape");
+  t.match(await c.call(rpc(3, "GetTask", { id: "nope" })), { error: { code: -32001 } });
+  t.match(await c.call(rpc(4, "SendMessage", { message: { role: "ROLE_USER" } })), { error: { code: -32602 } });
+});

@@ -1,0 +1,213 @@
+// A2A over JSON-RPC, both versions, told apart by method name: v1.0's
+// (`SendMessage`, `GetTask`, …) and v0.3's (`message/send`, `tasks/get`, …).
+// Tasks are kept in NATS KV (task_store.ts), each its principal's; the agent
+// behind `/a2a/<name>` runs here (only the built-in `echo` so far). Over plain
+// HTTP the first reply says how the response begins: an event stream for the
+// streaming methods (every event a JSON-RPC response with the request's id),
+// else one JSON body — errors included, with HTTP 200, as A2A's servers do.
+import { randomUUID } from "node:crypto";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { subjects } from "@radiant/wire";
+import type { Handler, HandlerContext, Request } from "../handler.js";
+import { parseJson, readRpc, type RpcRequest } from "../jsonrpc.js";
+import { RpcError, rpcError, rpcErrors, rpcResult, type Reply } from "../reply.js";
+import { echoAgent } from "./agent_echo.js";
+import { apply, eventOut, type Message, readMessage, readState, taskOut, taskResult, type Task, TERMINAL, type Version } from "./shapes.js";
+import type { TaskRecord, TaskStore } from "./task_store.js";
+
+/** A2A's own JSON-RPC codes (the same in both versions). */
+export const a2aErrors = {
+  taskNotFound: -32001,
+  taskNotCancelable: -32002,
+  pushNotSupported: -32003,
+  unsupportedOperation: -32004,
+} as const;
+
+type Op = "send" | "stream" | "get" | "cancel" | "list" | "subscribe" | "push" | "extendedCard";
+const METHODS: Record<string, { op: Op; v: Version }> = {
+  SendMessage: { op: "send", v: "1.0" },
+  SendStreamingMessage: { op: "stream", v: "1.0" },
+  GetTask: { op: "get", v: "1.0" },
+  CancelTask: { op: "cancel", v: "1.0" },
+  ListTasks: { op: "list", v: "1.0" },
+  SubscribeToTask: { op: "subscribe", v: "1.0" },
+  CreateTaskPushNotificationConfig: { op: "push", v: "1.0" },
+  GetTaskPushNotificationConfig: { op: "push", v: "1.0" },
+  ListTaskPushNotificationConfigs: { op: "push", v: "1.0" },
+  DeleteTaskPushNotificationConfig: { op: "push", v: "1.0" },
+  GetExtendedAgentCard: { op: "extendedCard", v: "1.0" },
+  "message/send": { op: "send", v: "0.3" },
+  "message/stream": { op: "stream", v: "0.3" },
+  "tasks/get": { op: "get", v: "0.3" },
+  "tasks/cancel": { op: "cancel", v: "0.3" },
+  "tasks/resubscribe": { op: "subscribe", v: "0.3" },
+  "tasks/pushNotificationConfig/set": { op: "push", v: "0.3" },
+  "tasks/pushNotificationConfig/get": { op: "push", v: "0.3" },
+  "tasks/pushNotificationConfig/list": { op: "push", v: "0.3" },
+  "tasks/pushNotificationConfig/delete": { op: "push", v: "0.3" },
+  "agent/getAuthenticatedExtendedCard": { op: "extendedCard", v: "0.3" },
+};
+
+const JSON_HEAD = { status: 200, stream: false } as const;
+const SSE_HEAD = { status: 200, stream: true } as const;
+/** how long a CancelTask waits for the running agent to end the task before ending it itself (its runner is gone) */
+const CANCEL_WAIT_MS = 3000;
+const LIST_PAGE = 50;
+
+export interface A2aDeps {
+  tasks: TaskStore;
+  nc: () => Pick<NatsConnection, "publish" | "subscribe">;
+}
+
+const one = (r: Reply): Reply => ({ ...r, head: JSON_HEAD, last: true });
+
+export function a2aHandler(deps: A2aDeps): Handler<"a2a"> {
+  return async function* (req, ctx) {
+    let v: unknown;
+    try {
+      v = parseJson(req.body);
+    } catch (e) {
+      yield one(rpcError(null, (e as RpcError).code, (e as RpcError).message));
+      return;
+    }
+    const m = readRpc(v);
+    if (m.kind === "response") return;
+    if (m.kind === "invalid") {
+      yield one(rpcError(m.id, m.error.code, m.error.message));
+      return;
+    }
+    const rpc = m.req;
+    if (!rpc.hasId) return; // A2A has no notifications: nothing to answer
+    const method = Object.hasOwn(METHODS, rpc.method) ? METHODS[rpc.method] : undefined;
+    if (!method) {
+      yield one(rpcError(rpc.id, rpcErrors.methodNotFound, `Method not found: ${rpc.method}`));
+      return;
+    }
+    try {
+      yield* run(deps, req, ctx, rpc, method.op, method.v);
+    } catch (e) {
+      if (!(e instanceof RpcError)) throw e;
+      yield one(rpcError(rpc.id, e.code, e.message, e.data));
+    }
+  };
+}
+
+async function* run(deps: A2aDeps, req: Request, ctx: HandlerContext, rpc: RpcRequest, op: Op, v: Version): AsyncIterable<Reply> {
+  const params = rpc.params ?? {};
+  switch (op) {
+    case "send":
+    case "stream":
+      return yield* send(deps, req, ctx, rpc, params, v, op === "stream");
+    case "get": {
+      const found = await deps.tasks.get(params.id, req.principal);
+      if (!found) throw notFound(params.id);
+      const h = params.historyLength;
+      yield one(rpcResult(rpc.id, taskOut(found.record.task, v, typeof h === "number" && Number.isInteger(h) ? h : undefined)));
+      return;
+    }
+    case "cancel":
+      yield one(rpcResult(rpc.id, taskOut(await cancel(deps, req.principal, params.id), v)));
+      return;
+    case "list": {
+      const state = readState(params.status);
+      const contextId = typeof params.contextId === "string" && params.contextId !== "" ? params.contextId : undefined;
+      const size = typeof params.pageSize === "number" && params.pageSize > 0 ? Math.min(Math.trunc(params.pageSize), 100) : LIST_PAGE;
+      const from = typeof params.pageToken === "string" && /^\d{1,6}$/.test(params.pageToken) ? Number(params.pageToken) : 0;
+      const all = (await deps.tasks.list(req.principal)).filter(
+        (r) => (state === undefined || r.task.status.state === state) && (contextId === undefined || r.task.contextId === contextId),
+      );
+      const page = all.slice(from, from + size);
+      yield one(
+        rpcResult(rpc.id, {
+          tasks: page.map((r) => taskOut(r.task, v, 0)),
+          nextPageToken: from + size < all.length ? String(from + size) : "",
+          pageSize: size,
+          totalSize: all.length,
+        }),
+      );
+      return;
+    }
+    case "push":
+      throw new RpcError(a2aErrors.pushNotSupported, "Push notifications are not supported by this agent yet");
+    case "subscribe":
+      throw new RpcError(a2aErrors.unsupportedOperation, "Resubscribing to a task is not supported yet");
+    case "extendedCard":
+      throw new RpcError(a2aErrors.unsupportedOperation, "This agent has no extended card");
+  }
+}
+
+const notFound = (id: unknown): RpcError => new RpcError(a2aErrors.taskNotFound, `Task not found: ${typeof id === "string" ? id.slice(0, 64) : String(id)}`);
+
+/** SendMessage / message/send (the final task, one JSON body) and their streaming forms (every event). */
+async function* send(
+  deps: A2aDeps,
+  req: Request,
+  ctx: HandlerContext,
+  rpc: RpcRequest,
+  params: Record<string, unknown>,
+  v: Version,
+  streaming: boolean,
+): AsyncIterable<Reply> {
+  const message = readMessage(params.message);
+  if (typeof message === "string") throw new RpcError(rpcErrors.invalidParams, `Invalid params: ${message}`);
+  if (message.taskId !== undefined) throw new RpcError(a2aErrors.unsupportedOperation, "Continuing a task with a new message is not supported by this agent");
+  if (req.target !== undefined && req.target !== "echo") throw new RpcError(a2aErrors.unsupportedOperation, `No agent ${req.target} runs here`);
+  const id = randomUUID();
+  const contextId = message.contextId ?? randomUUID();
+  const first: Message = { ...message, taskId: id, contextId };
+  const task: Task = { id, contextId, status: { state: "submitted", timestamp: new Date().toISOString() }, artifacts: [], history: [first] };
+  const record: TaskRecord = { task, principal: req.principal, created: Date.now() };
+  let revision = await deps.tasks.create(record);
+  ctx.committed();
+  let head = true;
+  const frame = (result: Record<string, unknown>, last = false): Reply => {
+    const r = { ...rpcResult(rpc.id, result), ...(head ? { head: SSE_HEAD } : {}), ...(last ? { last: true } : {}) };
+    head = false;
+    return r;
+  };
+  if (streaming) yield frame(taskResult(task, v));
+
+  // a CancelTask (from any worker) reaches the running agent here
+  let cancel: () => void = () => {};
+  const cancelled = new Promise<void>((r) => (cancel = r));
+  const sub = deps.nc().subscribe(subjects.a2aCancel(id), { callback: () => cancel() });
+  try {
+    for await (const e of echoAgent(first, cancelled, ctx.signal)) {
+      apply(task, e);
+      const written = await deps.tasks.put(record, revision);
+      if (written === false) {
+        // someone else ended the task (a CancelTask whose wait ran out): theirs is the last word
+        break;
+      }
+      revision = written;
+      if (streaming) yield frame(eventOut(task, e, v), TERMINAL.has(task.status.state));
+    }
+  } finally {
+    sub.unsubscribe();
+  }
+  if (!streaming) yield { ...rpcResult(rpc.id, taskResult(task, v)), head: JSON_HEAD, last: true };
+}
+
+/** CancelTask: the running agent is told and ends the task `canceled`; a task nobody runs any more is ended here. */
+async function cancel(deps: A2aDeps, principal: string, id: unknown): Promise<Task> {
+  const found = await deps.tasks.get(id, principal);
+  if (!found) throw notFound(id);
+  const task = found.record.task;
+  if (TERMINAL.has(task.status.state)) throw new RpcError(a2aErrors.taskNotCancelable, `Task ${task.id} is ${task.status.state}: it cannot be canceled`);
+  deps.nc().publish(subjects.a2aCancel(task.id));
+  const until = Date.now() + CANCEL_WAIT_MS;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = await deps.tasks.get(task.id, principal);
+    if (now && TERMINAL.has(now.record.task.status.state)) return now.record.task;
+  }
+  // its agent did not answer (its worker is gone): the task ends here, unless it ended meanwhile
+  for (let i = 0; i < 5; i++) {
+    const now = await deps.tasks.get(task.id, principal);
+    if (!now) throw notFound(id);
+    if (TERMINAL.has(now.record.task.status.state)) return now.record.task;
+    apply(now.record.task, { kind: "status", status: { state: "canceled", timestamp: new Date().toISOString() } });
+    if ((await deps.tasks.put(now.record, now.revision)) !== false) return now.record.task;
+  }
+  throw new RpcError(rpcErrors.internal, "The task changed under the cancel too many times: try again");
+}
