@@ -35,6 +35,8 @@ t.test("inbox envelope: the client's bytes travel untouched", async (t) => {
   const env = decodeInbox(encodeInbox({ v: 2, sid: SID, proto: "mcp", op: "rpc", rid: "iMQ", principal: "p", ts: 123.5, body }));
   t.match(env, { v: 2, sid: SID, proto: "mcp", op: "rpc", rid: "iMQ", principal: "p", ts: 123.5 });
   t.ok(Buffer.from(env.body).equals(body), "body byte for byte");
+  const a2a = decodeInbox(encodeInbox({ v: 2, sid: SID, proto: "a2a", op: "rpc", rid: "iMQ", principal: "p", ts: 1, body, target: "echo" }));
+  t.equal(a2a.target, "echo", "an agent's name, when the URL named one");
 });
 
 t.test("a bad envelope is refused, not guessed at", async (t) => {
@@ -46,6 +48,10 @@ t.test("a bad envelope is refused, not guessed at", async (t) => {
     encodeInbox({ v: 2, sid: SID, proto: "mcp", op: "chat" as never, rid: "iMQ", principal: "p", ts: 1, body: new Uint8Array() }),
     encodeInbox({ v: 2, sid: SID, proto: "mcp", op: "rpc", rid: "a.b*", principal: "p", ts: 1, body: new Uint8Array() }),
     encodeInbox({ v: 2, sid: "out.*.*" as never, proto: "mcp", op: "rpc", rid: "iMQ", principal: "p", ts: 1, body: new Uint8Array() }),
+    // a target is a name, never a subject or a path
+    ...["a.b", "*", ">", "", "x/y", "1a", "a".repeat(33), 5].map((target) =>
+      encodeInbox({ v: 2, sid: SID, proto: "a2a", op: "rpc", rid: "iMQ", principal: "p", ts: 1, body: new Uint8Array(), target: target as never }),
+    ),
   ];
   for (const b of bad) {
     let err: unknown;
