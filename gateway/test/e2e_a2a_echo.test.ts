@@ -4,7 +4,16 @@
 // order), get, list, cancel (a working task ends `canceled`; a finished one
 // cannot be), errors in the protocol's own codes; and v1.0 methods over /ws.
 import t from "tap";
-import { CancelTaskRequest, GetTaskRequest, ListTasksRequest, SendMessageRequest, TaskState, type Task } from "@a2a-js/sdk";
+import {
+  CancelTaskRequest,
+  GetTaskRequest,
+  ListTasksRequest,
+  SendMessageRequest,
+  SubscribeToTaskRequest,
+  TaskState,
+  type StreamResponse,
+  type Task,
+} from "@a2a-js/sdk";
 import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client as A2aClient } from "@a2a-js/sdk/client";
 import { openSession, rpc, startStack } from "./harness.js";
 
@@ -16,6 +25,15 @@ const send = (text: string) =>
   SendMessageRequest.fromJSON({ message: { messageId: `m-${++n}`, role: "ROLE_USER", parts: [{ text, mediaType: "text/plain" }] } });
 const get = (id: string, historyLength?: number) => GetTaskRequest.fromJSON({ id, ...(historyLength !== undefined ? { historyLength } : {}) });
 const cancel = (id: string) => CancelTaskRequest.fromJSON({ id });
+/** An event as the tests count it: its kind, its state or its text. */
+function label(ev: StreamResponse): string {
+  const p = ev.payload;
+  if (p?.$case === "task") return `task:${p.value.status?.state}`;
+  if (p?.$case === "statusUpdate") return `status:${p.value.status?.state}`;
+  if (p?.$case === "artifactUpdate")
+    return `artifact:${p.value.artifact?.parts.map((x) => (x.content?.$case === "text" ? x.content.value : "")).join("")}:${p.value.append}`;
+  return `other:${p?.$case}`;
+}
 const textOf = (task: Task): string => (task.artifacts[0]?.parts ?? []).map((p) => (p.content?.$case === "text" ? p.content.value : "")).join("");
 
 const legacyFactory = () =>
@@ -48,14 +66,7 @@ for (const [what, make, version] of clients) {
 
     t.test("stream: the task, working, one artifact update per word, completed — each once, in order", async (t) => {
       const seen: string[] = [];
-      for await (const ev of client.sendMessageStream(send("one two three"))) {
-        const p = ev.payload;
-        if (p?.$case === "task") seen.push(`task:${p.value.status?.state}`);
-        else if (p?.$case === "statusUpdate") seen.push(`status:${p.value.status?.state}`);
-        else if (p?.$case === "artifactUpdate")
-          seen.push(`artifact:${p.value.artifact?.parts.map((x) => (x.content?.$case === "text" ? x.content.value : "")).join("")}:${p.value.append}`);
-        else seen.push(`other:${p?.$case}`);
-      }
+      for await (const ev of client.sendMessageStream(send("one two three"))) seen.push(label(ev));
       t.same(seen, [
         `task:${TaskState.TASK_STATE_SUBMITTED}`,
         `status:${TaskState.TASK_STATE_WORKING}`,
@@ -64,6 +75,29 @@ for (const [what, make, version] of clients) {
         "artifact:three:true",
         `status:${TaskState.TASK_STATE_COMPLETED}`,
       ]);
+    });
+
+    t.test("resubscribe after a cut at event 2 of 5: all 5, once, in order (replayed, then live)", async (t) => {
+      const first: string[] = [];
+      let id = "";
+      for await (const ev of client.sendMessageStream(send("wait 1.5"))) {
+        if (ev.payload?.$case === "task") id = ev.payload.value.id;
+        first.push(label(ev));
+        if (first.length === 2) break; // the client drops here
+      }
+      const all: string[] = [];
+      for await (const ev of client.resubscribeTask(SubscribeToTaskRequest.fromJSON({ id }))) all.push(label(ev));
+      t.same(first, all.slice(0, 2), "the first two again, then the rest");
+      t.same(all, [
+        `task:${TaskState.TASK_STATE_SUBMITTED}`,
+        `status:${TaskState.TASK_STATE_WORKING}`,
+        "artifact:wait :false",
+        "artifact:1.5:true",
+        `status:${TaskState.TASK_STATE_COMPLETED}`,
+      ]);
+      const later: string[] = [];
+      for await (const ev of client.resubscribeTask(SubscribeToTaskRequest.fromJSON({ id }))) later.push(label(ev));
+      t.same(later, all, "a finished task: its whole story, from NATS");
     });
 
     t.test("cancel: a waiting task ends canceled, its stream says so; a finished one cannot be canceled", async (t) => {

@@ -30,6 +30,9 @@ export const subjects = {
   cancel: (sid: SessionId): string => `cancel.${sid}`,
   cancelAll: "cancel.*",
   sidOfCancel: (subject: string): SessionId | undefined => asSessionId(subject.slice("cancel.".length)),
+  /** an A2A task's events, stored (A2A_EVENTS): what a resubscribe replays, then follows (the id is checked: A2A_TASK_ID_RE) */
+  a2aEvents: (taskId: string): string => `a2a.ev.${taskId}`,
+  a2aEventsAll: "a2a.ev.*",
   /** core: stop an A2A task wherever its agent runs (the id is checked: A2A_TASK_ID_RE) */
   a2aCancel: (taskId: string): string => `a2a.cancel.${taskId}`,
   /** the server's advisory for an INBOX message that ran out of deliveries. */
@@ -38,6 +41,8 @@ export const subjects = {
 
 /** an A2A task id RADIANT accepts (it makes UUIDs): what may reach a subject and a KV key */
 export const A2A_TASK_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** every A2A task's events, on a subject per task */
+export const A2A_EVENTS_STREAM = "A2A_EVENTS";
 /** A2A tasks, by id (a NATS KV bucket) */
 export const A2A_TASKS_BUCKET = "A2A_TASKS";
 

@@ -13,7 +13,7 @@ import {
   type ConsumerConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { ENDED_STREAM, HISTORY_STREAM, INBOX_STREAM, WORKER_CONSUMER, subjects } from "./subjects.js";
+import { A2A_EVENTS_STREAM, ENDED_STREAM, HISTORY_STREAM, INBOX_STREAM, WORKER_CONSUMER, subjects } from "./subjects.js";
 
 export const inboxPolicy = {
   /** a frame re-sent within this window with the same Nats-Msg-Id is stored once */
@@ -101,6 +101,21 @@ export function endedStreamConfig(): Partial<StreamConfig> & { name: string } {
   };
 }
 
+/** A2A tasks' events, kept as long as the tasks (a week after their last change). */
+export const A2A_EVENTS_MAX_AGE_MS = 7 * 86_400_000;
+
+export function a2aEventsStreamConfig(): Partial<StreamConfig> & { name: string } {
+  return {
+    name: A2A_EVENTS_STREAM,
+    subjects: [subjects.a2aEventsAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: 10_000,
+    max_age: nanos(A2A_EVENTS_MAX_AGE_MS),
+    discard: DiscardPolicy.Old,
+  };
+}
+
 export function workerConsumerConfig(ackWaitMs: number = inboxPolicy.ackWaitMs): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: WORKER_CONSUMER,
@@ -141,6 +156,7 @@ export async function ensureTopology(jsm: JetStreamManager, o: TopologyOptions =
   await ensureStream(jsm, inboxStreamConfig());
   await ensureStream(jsm, historyStreamConfig(o.retention));
   await ensureStream(jsm, endedStreamConfig());
+  await ensureStream(jsm, a2aEventsStreamConfig());
   // consumers.add is create-or-update for a durable with the same name
   if (o.consumer) await jsm.consumers.add(INBOX_STREAM, workerConsumerConfig(o.consumer.ackWaitMs));
 }

@@ -12,7 +12,9 @@ import { mcpHandler, mcpMethods } from "./handler_mcp.js";
 import { BridgeClient } from "./mcp/bridge_client.js";
 import { federation } from "./mcp/federation.js";
 import { a2aHandler } from "./a2a/handler_a2a.js";
+import { TaskEvents } from "./a2a/task_events.js";
 import { TaskStore } from "./a2a/task_store.js";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { testMethods } from "./handler_test_methods.js";
 import type { HandlerTable } from "./handler.js";
 import { EgressClient } from "./llm/egress_client.js";
@@ -25,6 +27,7 @@ const models = loadOrExit("worker", () => loadModelTable());
 const egress = new EgressClient(cfg.egressProxyUrl.split(",")[0]!, cfg.concurrency);
 const mcpServers = loadOrExit("worker", () => loadMcpServers());
 let nc: NatsConnection | undefined;
+let js: JetStreamClient | undefined;
 // MCP servers are reached through the MCP bridge process, which owns their sessions
 for (const s of mcpServers)
   if (s.timeoutMs > cfg.handlerTimeoutMs)
@@ -38,7 +41,7 @@ const ownMethods = cfg.testMethods ? { ...mcpMethods, ...testMethods } : mcpMeth
 // (protocol, operation) → handler; what is missing answers "not supported yet" in the protocol's own format
 const handlers: HandlerTable = {
   mcp: { rpc: federated ? mcpHandler({ ...ownMethods, ...federated.methods }, federated.extras) : mcpHandler(ownMethods) },
-  a2a: { rpc: a2aHandler({ tasks: new TaskStore(() => nc!), nc: () => nc! }) },
+  a2a: { rpc: a2aHandler({ tasks: new TaskStore(() => nc!), events: new TaskEvents(() => (js ??= jetstream(nc!))), nc: () => nc! }) },
   ...llmHandlers({ models, egress }),
 };
 

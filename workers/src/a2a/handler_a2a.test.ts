@@ -10,6 +10,7 @@ import { makeSessionId, type Operation } from "@radiant/wire";
 import { captureLog } from "../../test/fakes.js";
 import type { HandlerContext } from "../handler.js";
 import { a2aHandler } from "./handler_a2a.js";
+import type { StoredEvent } from "./task_events.js";
 import type { TaskRecord, TaskStore } from "./task_store.js";
 
 /** TaskStore's contract, in memory: revisions count writes. */
@@ -37,12 +38,23 @@ class MemoryTasks {
   }
 }
 
+/** TaskEvents' contract, in memory: what was published, replayed (nothing live follows here). */
+class MemoryEvents {
+  readonly byTask = new Map<string, StoredEvent[]>();
+  async publish(taskId: string, e: StoredEvent) {
+    this.byTask.set(taskId, [...(this.byTask.get(taskId) ?? []), JSON.parse(JSON.stringify(e)) as StoredEvent]);
+  }
+  async *follow(taskId: string) {
+    yield* this.byTask.get(taskId) ?? [];
+  }
+}
+
 const sid = makeSessionId("a2atst", randomBytes(16));
 const nc = { publish: () => {}, subscribe: () => ({ unsubscribe: () => {} }) };
 
 function setup() {
   const tasks = new MemoryTasks();
-  const h = a2aHandler({ tasks: tasks as unknown as TaskStore, nc: () => nc as never });
+  const h = a2aHandler({ tasks: tasks as unknown as TaskStore, events: new MemoryEvents(), nc: () => nc as never });
   const ctx: HandlerContext = { log: captureLog().log, working: () => {}, signal: new AbortController().signal, cancelRequest: () => {}, committed: () => {} };
   const run = async (body: unknown, principal = "alice") => {
     const out: { json: Record<string, unknown>; head?: unknown; last?: boolean }[] = [];
@@ -98,6 +110,25 @@ t.test("stream: an event stream head on the first event, the last one ends it; v
   t.match(frames.at(-1), { last: true, json: { id: "s", result: { final: true, status: { state: "completed" } } } });
 });
 
+t.test("resubscribe: the task's every event from its first, each once, the last one ending it — in the asker's version", async (t) => {
+  const { run } = setup();
+  const [sent] = await run(rpc(1, "SendMessage", msgV1("p q")));
+  const id = (sent!.json.result as { task: { id: string } }).task.id;
+  const v03 = await run(rpc(2, "tasks/resubscribe", { id }));
+  t.same(
+    v03.map((f) => (f.json.result as { kind: string }).kind),
+    ["task", "status-update", "artifact-update", "artifact-update", "status-update"],
+  );
+  t.match(v03[0], { head: { status: 200, stream: true } });
+  t.match(v03.at(-1), { last: true, json: { id: 2, result: { final: true } } });
+  const v1 = await run(rpc(3, "SubscribeToTask", { id }));
+  t.same(
+    v1.map((f) => Object.keys(f.json.result as object)[0]),
+    ["task", "statusUpdate", "artifactUpdate", "artifactUpdate", "statusUpdate"],
+  );
+  t.match((await run(rpc(4, "SubscribeToTask", { id }), "mallory"))[0]?.json, { error: { code: -32001 } }, "not another principal's");
+});
+
 t.test("another principal's task does not exist for them", async (t) => {
   const { run } = setup();
   const [sent] = await run(rpc(1, "SendMessage", msgV1("mine")));
@@ -105,7 +136,7 @@ t.test("another principal's task does not exist for them", async (t) => {
   t.match((await run(rpc(2, "GetTask", { id }), "alice"))[0]?.json, { result: { id } });
   t.match((await run(rpc(3, "GetTask", { id }), "mallory"))[0]?.json, { error: { code: -32001 } });
   t.match((await run(rpc(4, "CancelTask", { id }), "mallory"))[0]?.json, { error: { code: -32001 } });
-  t.same(((await run(rpc(5, "ListTasks", {}), "mallory"))[0]?.json.result as { tasks: unknown[] }).tasks, [], "nor in their list");
+  t.match((await run(rpc(5, "ListTasks", {}), "mallory"))[0]?.json, { result: { tasks: [], totalSize: 0 } }, "nor in their list");
   t.match((await run(rpc(6, "CancelTask", { id }), "alice"))[0]?.json, { error: { code: -32002 } }, "a finished task cannot be canceled");
 });
 

@@ -13,6 +13,7 @@ import { parseJson, readRpc, type RpcRequest } from "../jsonrpc.js";
 import { RpcError, rpcError, rpcErrors, rpcResult, type Reply } from "../reply.js";
 import { echoAgent } from "./agent_echo.js";
 import { apply, eventOut, type Message, readMessage, readState, taskOut, taskResult, type Task, TERMINAL, type Version } from "./shapes.js";
+import type { TaskEvents } from "./task_events.js";
 import type { TaskRecord, TaskStore } from "./task_store.js";
 
 /** A2A's own JSON-RPC codes (the same in both versions). */
@@ -56,6 +57,7 @@ const LIST_PAGE = 50;
 
 export interface A2aDeps {
   tasks: TaskStore;
+  events: Pick<TaskEvents, "publish" | "follow">;
   nc: () => Pick<NatsConnection, "publish" | "subscribe">;
 }
 
@@ -130,7 +132,7 @@ async function* run(deps: A2aDeps, req: Request, ctx: HandlerContext, rpc: RpcRe
     case "push":
       throw new RpcError(a2aErrors.pushNotSupported, "Push notifications are not supported by this agent yet");
     case "subscribe":
-      throw new RpcError(a2aErrors.unsupportedOperation, "Resubscribing to a task is not supported yet");
+      return yield* resubscribe(deps, req, ctx, rpc, params, v);
     case "extendedCard":
       throw new RpcError(a2aErrors.unsupportedOperation, "This agent has no extended card");
   }
@@ -159,6 +161,7 @@ async function* send(
   const record: TaskRecord = { task, principal: req.principal, created: Date.now() };
   let revision = await deps.tasks.create(record);
   ctx.committed();
+  await deps.events.publish(id, { task });
   let head = true;
   const frame = (result: Record<string, unknown>, last = false): Reply => {
     const r = { ...rpcResult(rpc.id, result), ...(head ? { head: SSE_HEAD } : {}), ...(last ? { last: true } : {}) };
@@ -180,12 +183,48 @@ async function* send(
         break;
       }
       revision = written;
+      await deps.events.publish(id, { event: e });
       if (streaming) yield frame(eventOut(task, e, v), TERMINAL.has(task.status.state));
     }
   } finally {
     sub.unsubscribe();
   }
   if (!streaming) yield { ...rpcResult(rpc.id, taskResult(task, v)), head: JSON_HEAD, last: true };
+}
+
+/**
+ * SubscribeToTask / tasks/resubscribe: the task's events from its first — the task as created, then
+ * each status and artifact update — and then the live ones, each once, until it ends. A client cut off
+ * in the middle of a stream gets everything, in order, whatever worker or gateway process it reaches.
+ */
+async function* resubscribe(
+  deps: A2aDeps,
+  req: Request,
+  ctx: HandlerContext,
+  rpc: RpcRequest,
+  params: Record<string, unknown>,
+  v: Version,
+): AsyncIterable<Reply> {
+  const found = await deps.tasks.get(params.id, req.principal);
+  if (!found) throw notFound(params.id);
+  let task: Task | undefined;
+  let head = true;
+  for await (const stored of deps.events.follow(found.record.task.id, ctx.signal)) {
+    let result: Record<string, unknown>;
+    let end = false;
+    if ("task" in stored) {
+      task = stored.task;
+      result = taskResult(task, v);
+    } else {
+      if (!task) continue; // the snapshot comes first; an event before it is not this task's story
+      apply(task, stored.event);
+      result = eventOut(task, stored.event, v);
+      end = TERMINAL.has(task.status.state);
+    }
+    yield { ...rpcResult(rpc.id, result), ...(head ? { head: SSE_HEAD } : {}), ...(end ? { last: true } : {}) };
+    head = false;
+    if (end) return;
+  }
 }
 
 /** CancelTask: the running agent is told and ends the task `canceled`; a task nobody runs any more is ended here. */
@@ -206,8 +245,13 @@ async function cancel(deps: A2aDeps, principal: string, id: unknown): Promise<Ta
     const now = await deps.tasks.get(task.id, principal);
     if (!now) throw notFound(id);
     if (TERMINAL.has(now.record.task.status.state)) return now.record.task;
-    apply(now.record.task, { kind: "status", status: { state: "canceled", timestamp: new Date().toISOString() } });
-    if ((await deps.tasks.put(now.record, now.revision)) !== false) return now.record.task;
+    const ended = { kind: "status", status: { state: "canceled", timestamp: new Date().toISOString() } } as const;
+    apply(now.record.task, ended);
+    if ((await deps.tasks.put(now.record, now.revision)) !== false) {
+      // its followers (a resubscribe) see it end too
+      await deps.events.publish(task.id, { event: ended });
+      return now.record.task;
+    }
   }
   throw new RpcError(rpcErrors.internal, "The task changed under the cancel too many times: try again");
 }
