@@ -15,7 +15,7 @@ import {
   type Task,
 } from "@a2a-js/sdk";
 import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client as A2aClient } from "@a2a-js/sdk/client";
-import { openSession, rpc, startStack } from "./harness.js";
+import { eventually, openSession, rpc, startStack } from "./harness.js";
 
 const stack = await startStack(t);
 const base = stack.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
@@ -62,6 +62,19 @@ for (const [what, make, version] of clients) {
       const again = await client.getTask(get(r.id, 10));
       t.equal(again.status?.state, TaskState.TASK_STATE_COMPLETED, "get: the same task, from NATS");
       t.equal(textOf(again), "hello brave  new world");
+    });
+
+    t.test("send without waiting (returnImmediately / blocking: false): the task at once, then it runs on", async (t) => {
+      const request = SendMessageRequest.fromJSON({
+        message: { messageId: `m-${++n}`, role: "ROLE_USER", parts: [{ text: "wait 1" }] },
+        configuration: { returnImmediately: true },
+      });
+      const r = (await client.sendMessage(request)) as Task;
+      t.not(r.status?.state, TaskState.TASK_STATE_COMPLETED, "answered before the task ended");
+      await eventually(
+        "the task completes without anyone waiting",
+        async () => (await client.getTask(get(r.id))).status?.state === TaskState.TASK_STATE_COMPLETED,
+      );
     });
 
     t.test("stream: the task, working, one artifact update per word, completed — each once, in order", async (t) => {

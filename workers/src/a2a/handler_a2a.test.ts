@@ -38,14 +38,23 @@ class MemoryTasks {
   }
 }
 
-/** TaskEvents' contract, in memory: what was published, replayed (nothing live follows here). */
+/** TaskEvents' contract, in memory: what was published, replayed, then followed as it comes. */
 class MemoryEvents {
   readonly byTask = new Map<string, StoredEvent[]>();
+  private wake: (() => void)[] = [];
   async publish(taskId: string, e: StoredEvent) {
     this.byTask.set(taskId, [...(this.byTask.get(taskId) ?? []), JSON.parse(JSON.stringify(e)) as StoredEvent]);
+    for (const w of this.wake.splice(0)) w();
   }
-  async *follow(taskId: string) {
-    yield* this.byTask.get(taskId) ?? [];
+  async *follow(taskId: string, signal: AbortSignal) {
+    for (let i = 0; !signal.aborted; ) {
+      const have = this.byTask.get(taskId) ?? [];
+      if (i < have.length) {
+        yield have[i++]!;
+        continue;
+      }
+      await new Promise<void>((r) => this.wake.push(r));
+    }
   }
 }
 

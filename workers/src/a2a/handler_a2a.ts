@@ -94,12 +94,23 @@ export function a2aHandler(deps: A2aDeps): Handler<"a2a"> {
   };
 }
 
+/** One request of a client, and what answering it needs. */
+interface A2aCall {
+  deps: A2aDeps;
+  req: Request;
+  ctx: HandlerContext;
+  rpc: RpcRequest;
+  params: Record<string, unknown>;
+  v: Version;
+}
+
 async function* run(deps: A2aDeps, req: Request, ctx: HandlerContext, rpc: RpcRequest, op: Op, v: Version): AsyncIterable<Reply> {
   const params = rpc.params ?? {};
+  const call: A2aCall = { deps, req, ctx, rpc, params, v };
   switch (op) {
     case "send":
     case "stream":
-      return yield* send(deps, req, ctx, rpc, params, v, op === "stream");
+      return yield* send(call, op === "stream");
     case "get": {
       const found = await deps.tasks.get(params.id, req.principal);
       if (!found) throw notFound(params.id);
@@ -132,7 +143,7 @@ async function* run(deps: A2aDeps, req: Request, ctx: HandlerContext, rpc: RpcRe
     case "push":
       throw new RpcError(a2aErrors.pushNotSupported, "Push notifications are not supported by this agent yet");
     case "subscribe":
-      return yield* resubscribe(deps, req, ctx, rpc, params, v);
+      return yield* resubscribe(call);
     case "extendedCard":
       throw new RpcError(a2aErrors.unsupportedOperation, "This agent has no extended card");
   }
@@ -141,15 +152,8 @@ async function* run(deps: A2aDeps, req: Request, ctx: HandlerContext, rpc: RpcRe
 const notFound = (id: unknown): RpcError => new RpcError(a2aErrors.taskNotFound, `Task not found: ${typeof id === "string" ? id.slice(0, 64) : String(id)}`);
 
 /** SendMessage / message/send (the final task, one JSON body) and their streaming forms (every event). */
-async function* send(
-  deps: A2aDeps,
-  req: Request,
-  ctx: HandlerContext,
-  rpc: RpcRequest,
-  params: Record<string, unknown>,
-  v: Version,
-  streaming: boolean,
-): AsyncIterable<Reply> {
+async function* send(c: A2aCall, streaming: boolean): AsyncIterable<Reply> {
+  const { deps, req, ctx, rpc, params, v } = c;
   const message = readMessage(params.message);
   if (typeof message === "string") throw new RpcError(rpcErrors.invalidParams, `Invalid params: ${message}`);
   if (message.taskId !== undefined) throw new RpcError(a2aErrors.unsupportedOperation, "Continuing a task with a new message is not supported by this agent");
@@ -159,57 +163,53 @@ async function* send(
   const first: Message = { ...message, taskId: id, contextId };
   const task: Task = { id, contextId, status: { state: "submitted", timestamp: new Date().toISOString() }, artifacts: [], history: [first] };
   const record: TaskRecord = { task, principal: req.principal, created: Date.now() };
-  let revision = await deps.tasks.create(record);
+  const revision = await deps.tasks.create(record);
   ctx.committed();
   await deps.events.publish(id, { task });
-  let head = true;
-  const frame = (result: Record<string, unknown>, last = false): Reply => {
-    const r = { ...rpcResult(rpc.id, result), ...(head ? { head: SSE_HEAD } : {}), ...(last ? { last: true } : {}) };
-    head = false;
-    return r;
-  };
-  if (streaming) yield frame(taskResult(task, v));
+  // the task runs on its own: a client that leaves (or a request cut short) leaves it running
+  void runTask(deps, ctx, record, revision, first);
+  const config = (params.configuration ?? {}) as Record<string, unknown>;
+  if (!streaming && (config.returnImmediately === true || config.blocking === false)) {
+    yield { ...rpcResult(rpc.id, taskResult(task, v)), head: JSON_HEAD, last: true };
+    return;
+  }
+  if (streaming) {
+    yield* follow(c, id);
+    return;
+  }
+  let final: Task | undefined;
+  for await (const f of follow(c, id)) if (f.last) final = f.task;
+  yield { ...rpcResult(rpc.id, taskResult(final ?? task, v)), head: JSON_HEAD, last: true };
+}
 
+/** The agent at work on a task: each event applied, stored in KV and in the task's events. Stopped by a CancelTask only. */
+async function runTask(deps: A2aDeps, ctx: HandlerContext, record: TaskRecord, revision: number, first: Message): Promise<void> {
+  const task = record.task;
   // a CancelTask (from any worker) reaches the running agent here
   let cancel: () => void = () => {};
   const cancelled = new Promise<void>((r) => (cancel = r));
-  const sub = deps.nc().subscribe(subjects.a2aCancel(id), { callback: () => cancel() });
+  const sub = deps.nc().subscribe(subjects.a2aCancel(task.id), { callback: () => cancel() });
   try {
-    for await (const e of echoAgent(first, cancelled, ctx.signal)) {
+    for await (const e of echoAgent(first, cancelled, new AbortController().signal)) {
       apply(task, e);
       const written = await deps.tasks.put(record, revision);
-      if (written === false) {
-        // someone else ended the task (a CancelTask whose wait ran out): theirs is the last word
-        break;
-      }
+      // someone else ended the task (a CancelTask whose wait ran out): theirs is the last word
+      if (written === false) break;
       revision = written;
-      await deps.events.publish(id, { event: e });
-      if (streaming) yield frame(eventOut(task, e, v), TERMINAL.has(task.status.state));
+      await deps.events.publish(task.id, { event: e });
     }
+  } catch (e) {
+    ctx.log.warn({ task: task.id, err: String(e) }, "an A2A task stopped: its state may lag behind");
   } finally {
     sub.unsubscribe();
   }
-  if (!streaming) yield { ...rpcResult(rpc.id, taskResult(task, v)), head: JSON_HEAD, last: true };
 }
 
-/**
- * SubscribeToTask / tasks/resubscribe: the task's events from its first — the task as created, then
- * each status and artifact update — and then the live ones, each once, until it ends. A client cut off
- * in the middle of a stream gets everything, in order, whatever worker or gateway process it reaches.
- */
-async function* resubscribe(
-  deps: A2aDeps,
-  req: Request,
-  ctx: HandlerContext,
-  rpc: RpcRequest,
-  params: Record<string, unknown>,
-  v: Version,
-): AsyncIterable<Reply> {
-  const found = await deps.tasks.get(params.id, req.principal);
-  if (!found) throw notFound(params.id);
+/** A task's events as stream frames in version `v`, from its first; the last (the task ended) is marked. */
+async function* follow({ deps, ctx, rpc, v }: A2aCall, id: string): AsyncIterable<Reply & { task: Task }> {
   let task: Task | undefined;
   let head = true;
-  for await (const stored of deps.events.follow(found.record.task.id, ctx.signal)) {
+  for await (const stored of deps.events.follow(id, ctx.signal)) {
     let result: Record<string, unknown>;
     let end = false;
     if ("task" in stored) {
@@ -221,10 +221,21 @@ async function* resubscribe(
       result = eventOut(task, stored.event, v);
       end = TERMINAL.has(task.status.state);
     }
-    yield { ...rpcResult(rpc.id, result), ...(head ? { head: SSE_HEAD } : {}), ...(end ? { last: true } : {}) };
+    yield { ...rpcResult(rpc.id, result), ...(head ? { head: SSE_HEAD } : {}), ...(end ? { last: true } : {}), task };
     head = false;
     if (end) return;
   }
+}
+
+/**
+ * SubscribeToTask / tasks/resubscribe: the task's events from its first — the task as created, then
+ * each status and artifact update — and then the live ones, each once, until it ends. A client cut off
+ * in the middle of a stream gets everything, in order, whatever worker or gateway process it reaches.
+ */
+async function* resubscribe(c: A2aCall): AsyncIterable<Reply> {
+  const found = await c.deps.tasks.get(c.params.id, c.req.principal);
+  if (!found) throw notFound(c.params.id);
+  yield* follow(c, found.record.task.id);
 }
 
 /** CancelTask: the running agent is told and ends the task `canceled`; a task nobody runs any more is ended here. */
