@@ -1,5 +1,6 @@
 // Gateway configuration: the seed's table plus the limits a production
 // gateway needs. Every value is validated at start (README: Configuration).
+import { type A2aConfig, loadA2aConfig } from "@radiant/infra/a2a-agents";
 import { bool, ConfigError, historyRetention, int, listenAddr, str, url, type ListenAddr } from "@radiant/infra/env";
 import { isProtocol, type HistoryRetention, type Protocol } from "@radiant/wire";
 
@@ -20,6 +21,8 @@ export interface GatewayConfig {
   defaultLlmProtocol: Protocol;
   shutdownGraceMs: number;
   retention: HistoryRetention;
+  /** the A2A agents behind the gateway (RADIANT_A2A_CONFIG) */
+  a2a: A2aConfig;
   sseHeartbeatS: number;
   /** browser origins allowed on the HTTP transports ("*": any); requests without Origin always pass */
   allowedOrigins: string[];
@@ -80,6 +83,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     defaultLlmProtocol: llm,
     shutdownGraceMs: int(env, "GATEWAY_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     retention: historyRetention(env),
+    a2a: loadA2aConfig(env),
     sseHeartbeatS: int(env, "GATEWAY_SSE_HEARTBEAT", 15, 1, 3600),
     allowedOrigins: origins(env, "GATEWAY_ALLOWED_ORIGINS"),
     httpResponseTimeoutMs: int(env, "GATEWAY_HTTP_RESPONSE_TIMEOUT_MS", 300_000, 1000, 3600_000),

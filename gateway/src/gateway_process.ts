@@ -18,6 +18,8 @@ import { metrics } from "./metrics.js";
 import { HistoryStateCache } from "./resume.js";
 import { ResumeTokens } from "./resume_token.js";
 import { mountHttp, OriginPolicy } from "./transport/http.js";
+import { BUILTIN_AGENT } from "@radiant/infra/a2a-agents";
+import { AgentCards } from "./transport/a2a_http/agent_cards.js";
 import { a2aHttpRoutes } from "./transport/a2a_http/routes.js";
 import { plainHttp } from "./transport/llm_http/post.js";
 import { llmHttpRoutes } from "./transport/llm_http/routes.js";
@@ -107,6 +109,8 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
   hub = new Hub(link.nc, ingress, delivery, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), historyState, ended);
   const h = hub;
 
+  const a2a = cfg.a2a;
+  const agentCards = new AgentCards(a2a.agents, log);
   // plain HTTP requests on sessions of their own: the provider endpoints and the A2A agents
   const plain = plainHttp(link.nc, h, ingress, delivery, history, {
     maxPayload,
@@ -126,7 +130,7 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
         newestSeq: () => endOf(Math.max(delivery.newestSeq, historyState.lastSeq)),
       }),
       ...llmHttpRoutes(plain),
-      ...a2aHttpRoutes(plain),
+      ...a2aHttpRoutes(plain, { names: [BUILTIN_AGENT, ...a2a.agents.map((a) => a.name)], defaultAgent: a2a.defaultAgent, cards: agentCards }),
     ],
     origins,
   );
@@ -164,6 +168,7 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
       metrics.sessionSubscriptions.set(delivery.away);
     },
     async shutdown(why) {
+      agentCards.stop();
       if (stopping) return;
       stopping = true;
       log.info({ why, sessions: h.sessions.size }, "gateway process stopping");

@@ -14,7 +14,8 @@ import {
   type StreamResponse,
   type Task,
 } from "@a2a-js/sdk";
-import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client as A2aClient } from "@a2a-js/sdk/client";
+import { ClientFactory, type Client as A2aClient } from "@a2a-js/sdk/client";
+import { label, legacyClientFactory } from "./a2a_agents.js";
 import { eventually, openSession, rpc, startStack } from "./harness.js";
 
 const stack = await startStack(t);
@@ -25,28 +26,13 @@ const send = (text: string) =>
   SendMessageRequest.fromJSON({ message: { messageId: `m-${++n}`, role: "ROLE_USER", parts: [{ text, mediaType: "text/plain" }] } });
 const get = (id: string, historyLength?: number) => GetTaskRequest.fromJSON({ id, ...(historyLength !== undefined ? { historyLength } : {}) });
 const cancel = (id: string) => CancelTaskRequest.fromJSON({ id });
-/** An event as the tests count it: its kind, its state or its text. */
-function label(ev: StreamResponse): string {
-  const p = ev.payload;
-  if (p?.$case === "task") return `task:${p.value.status?.state}`;
-  if (p?.$case === "statusUpdate") return `status:${p.value.status?.state}`;
-  if (p?.$case === "artifactUpdate")
-    return `artifact:${p.value.artifact?.parts.map((x) => (x.content?.$case === "text" ? x.content.value : "")).join("")}:${p.value.append}`;
-  return `other:${p?.$case}`;
-}
+/** the label, and for an artifact update whether it appends */
+const labelAppend = (ev: StreamResponse): string => (ev.payload?.$case === "artifactUpdate" ? `${label(ev)}:${ev.payload.value.append}` : label(ev));
 const textOf = (task: Task): string => (task.artifacts[0]?.parts ?? []).map((p) => (p.content?.$case === "text" ? p.content.value : "")).join("");
-
-const legacyFactory = () =>
-  new ClientFactory(
-    ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
-      cardResolver: new DefaultAgentCardResolver({ legacyCompat: { enabled: true } }),
-      transports: [new JsonRpcTransportFactory({ legacyCompat: { enabled: true } })],
-    }),
-  );
 
 const clients: [string, () => Promise<A2aClient>, string][] = [
   ["v1.0 (the SDK's default)", () => new ClientFactory().createFromUrl(`${base}/a2a/echo/`), "1.0"],
-  ["v0.3 (legacyCompat, the v0.3 card)", () => legacyFactory().createFromUrl(`${base}/a2a/echo/`, ".well-known/agent.json"), "0.3"],
+  ["v0.3 (legacyCompat, the v0.3 card)", () => legacyClientFactory().createFromUrl(`${base}/a2a/echo/`, ".well-known/agent.json"), "0.3"],
 ];
 
 for (const [what, make, version] of clients) {
@@ -79,7 +65,7 @@ for (const [what, make, version] of clients) {
 
     t.test("stream: the task, working, one artifact update per word, completed — each once, in order", async (t) => {
       const seen: string[] = [];
-      for await (const ev of client.sendMessageStream(send("one two three"))) seen.push(label(ev));
+      for await (const ev of client.sendMessageStream(send("one two three"))) seen.push(labelAppend(ev));
       t.same(seen, [
         `task:${TaskState.TASK_STATE_SUBMITTED}`,
         `status:${TaskState.TASK_STATE_WORKING}`,
@@ -95,11 +81,11 @@ for (const [what, make, version] of clients) {
       let id = "";
       for await (const ev of client.sendMessageStream(send("wait 1.5"))) {
         if (ev.payload?.$case === "task") id = ev.payload.value.id;
-        first.push(label(ev));
+        first.push(labelAppend(ev));
         if (first.length === 2) break; // the client drops here
       }
       const all: string[] = [];
-      for await (const ev of client.resubscribeTask(SubscribeToTaskRequest.fromJSON({ id }))) all.push(label(ev));
+      for await (const ev of client.resubscribeTask(SubscribeToTaskRequest.fromJSON({ id }))) all.push(labelAppend(ev));
       t.same(first, all.slice(0, 2), "the first two again, then the rest");
       t.same(all, [
         `task:${TaskState.TASK_STATE_SUBMITTED}`,
@@ -109,7 +95,7 @@ for (const [what, make, version] of clients) {
         `status:${TaskState.TASK_STATE_COMPLETED}`,
       ]);
       const later: string[] = [];
-      for await (const ev of client.resubscribeTask(SubscribeToTaskRequest.fromJSON({ id }))) later.push(label(ev));
+      for await (const ev of client.resubscribeTask(SubscribeToTaskRequest.fromJSON({ id }))) later.push(labelAppend(ev));
       t.same(later, all, "a finished task: its whole story, from NATS");
     });
 

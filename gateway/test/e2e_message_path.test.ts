@@ -82,27 +82,30 @@ t.test("seq_num strictly increases and every reply arrives once, in order", asyn
   await c.close();
 });
 
-t.test("A2A answers 'not supported yet'; each LLM protocol routes by model and refuses an unknown one in its own format", async (t) => {
-  const { c } = await openSession(stack.wsUrl);
-  c.send({ jsonrpc: "2.0", id: 7, method: "message/send", params: { message: { kind: "message", role: "user", messageId: "m", parts: [] } } });
-  const a2a = await c.next();
-  t.match(a2a, { jsonrpc: "2.0", id: 7, error: { code: -32004, message: /A2A is not supported/ } });
-  c.send({
-    model: "gpt",
-    messages: [
-      { role: "system", content: "x" },
-      { role: "user", content: "hi" },
-    ],
-  });
-  t.match(await c.next(), { error: { type: "invalid_request_error", code: "model_not_found", message: /gpt/ } }, "as OpenAI says it");
-  c.send({ model: "claude", max_tokens: 10, system: "be brief", messages: [{ role: "user", content: "hi" }] });
-  t.match(await c.next(), { type: "error", error: { type: "not_found_error", message: /claude/ } });
-  c.send({ contents: [{ role: "user", parts: [{ text: "hi" }] }] });
-  t.match(await c.next(), { error: { code: 400, status: "INVALID_ARGUMENT", message: /model/ } }, "a Google body on a session names its model");
-  c.send({ model: "echo-google", contents: [{ role: "user", parts: [{ text: "hi there" }] }] });
-  t.match(await c.next(), { candidates: [{ content: { parts: [{ text: "hi there" }] } }] });
-  await c.close();
-});
+t.test(
+  "A2A is routed to its handler (a bad message: its own -32602); each LLM protocol routes by model and refuses an unknown one in its own format",
+  async (t) => {
+    const { c } = await openSession(stack.wsUrl);
+    c.send({ jsonrpc: "2.0", id: 7, method: "message/send", params: { message: { kind: "message", role: "user", messageId: "m", parts: [] } } });
+    const a2a = await c.next();
+    t.match(a2a, { jsonrpc: "2.0", id: 7, error: { code: -32602, message: /message\.parts/ } });
+    c.send({
+      model: "gpt",
+      messages: [
+        { role: "system", content: "x" },
+        { role: "user", content: "hi" },
+      ],
+    });
+    t.match(await c.next(), { error: { type: "invalid_request_error", code: "model_not_found", message: /gpt/ } }, "as OpenAI says it");
+    c.send({ model: "claude", max_tokens: 10, system: "be brief", messages: [{ role: "user", content: "hi" }] });
+    t.match(await c.next(), { type: "error", error: { type: "not_found_error", message: /claude/ } });
+    c.send({ contents: [{ role: "user", parts: [{ text: "hi" }] }] });
+    t.match(await c.next(), { error: { code: 400, status: "INVALID_ARGUMENT", message: /model/ } }, "a Google body on a session names its model");
+    c.send({ model: "echo-google", contents: [{ role: "user", parts: [{ text: "hi there" }] }] });
+    t.match(await c.next(), { candidates: [{ content: { parts: [{ text: "hi there" }] } }] });
+    await c.close();
+  },
+);
 
 t.test("a JSON-RPC batch is answered, one frame per response", async (t) => {
   const { c } = await openSession(stack.wsUrl);

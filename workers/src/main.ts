@@ -14,6 +14,8 @@ import { federation } from "./mcp/federation.js";
 import { a2aHandler } from "./a2a/handler_a2a.js";
 import { TaskEvents } from "./a2a/task_events.js";
 import { TaskStore } from "./a2a/task_store.js";
+import { UpstreamAgents } from "./a2a/agent_upstream.js";
+import { loadA2aConfig } from "@radiant/infra/a2a-agents";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { testMethods } from "./handler_test_methods.js";
 import type { HandlerTable } from "./handler.js";
@@ -26,6 +28,7 @@ const log = createLogger("worker", cfg.dev);
 const models = loadOrExit("worker", () => loadModelTable());
 const egress = new EgressClient(cfg.egressProxyUrl.split(",")[0]!, cfg.concurrency);
 const mcpServers = loadOrExit("worker", () => loadMcpServers());
+const a2aConfig = loadOrExit("worker", () => loadA2aConfig());
 let nc: NatsConnection | undefined;
 let js: JetStreamClient | undefined;
 // MCP servers are reached through the MCP bridge process, which owns their sessions
@@ -41,7 +44,14 @@ const ownMethods = cfg.testMethods ? { ...mcpMethods, ...testMethods } : mcpMeth
 // (protocol, operation) → handler; what is missing answers "not supported yet" in the protocol's own format
 const handlers: HandlerTable = {
   mcp: { rpc: federated ? mcpHandler({ ...ownMethods, ...federated.methods }, federated.extras) : mcpHandler(ownMethods) },
-  a2a: { rpc: a2aHandler({ tasks: new TaskStore(() => nc!), events: new TaskEvents(() => (js ??= jetstream(nc!))), nc: () => nc! }) },
+  a2a: {
+    rpc: a2aHandler({
+      upstream: new UpstreamAgents(a2aConfig.agents),
+      tasks: new TaskStore(() => nc!),
+      events: new TaskEvents(() => (js ??= jetstream(nc!))),
+      nc: () => nc!,
+    }),
+  },
   ...llmHandlers({ models, egress }),
 };
 

@@ -198,3 +198,33 @@ t.test("any method and params: exactly one final response with the request's id,
   );
   t.pass("never threw");
 });
+
+t.test("an upstream agent's answer, either version's shape, read or refused — never a throw (property)", async (t) => {
+  const { readUpstreamResult } = await import("./shapes.js");
+  t.match(readUpstreamResult({ task: { id: "t", contextId: "c", status: { state: "TASK_STATE_WORKING" } } }), {
+    upstreamId: "t",
+    task: { status: { state: "working" } },
+  });
+  t.match(
+    readUpstreamResult({ kind: "task", id: "t", status: { state: "completed" }, artifacts: [{ artifactId: "a", parts: [{ kind: "text", text: "x" }] }] }),
+    {
+      task: { status: { state: "completed" }, artifacts: [{ parts: [{ text: "x" }] }] },
+    },
+  );
+  t.match(readUpstreamResult({ statusUpdate: { status: { state: "TASK_STATE_CANCELED" } } }), { event: { kind: "status", status: { state: "canceled" } } });
+  t.match(readUpstreamResult({ kind: "artifact-update", artifact: { artifactId: "a", parts: [{ kind: "text", text: "y" }] }, append: true }), {
+    event: { kind: "artifact", append: true },
+  });
+  t.match(readUpstreamResult({ kind: "message", messageId: "m", role: "agent", parts: [{ kind: "text", text: "hi" }] }), { message: { role: "agent" } });
+  t.equal(readUpstreamResult({ task: { id: 5, status: {} } }), undefined);
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => {
+      readUpstreamResult(v);
+      readUpstreamResult({ task: v });
+      readUpstreamResult({ kind: "status-update", status: v });
+      return true;
+    }),
+    fuzzOptions(),
+  );
+  t.pass("never threw");
+});

@@ -12,7 +12,21 @@ import type { Handler, HandlerContext, Request } from "../handler.js";
 import { parseJson, readRpc, type RpcRequest } from "../jsonrpc.js";
 import { RpcError, rpcError, rpcErrors, rpcResult, type Reply } from "../reply.js";
 import { echoAgent } from "./agent_echo.js";
-import { apply, eventOut, type Message, readMessage, readState, taskOut, taskResult, type Task, TERMINAL, type Version } from "./shapes.js";
+import { cancelUpstream, sendUpstream, type UpstreamAgents } from "./agent_upstream.js";
+import {
+  apply,
+  eventOut,
+  type Message,
+  readMessage,
+  readState,
+  type TaskEvent,
+  taskOut,
+  taskResult,
+  type Task,
+  TERMINAL,
+  type UpstreamResult,
+  type Version,
+} from "./shapes.js";
 import type { TaskEvents } from "./task_events.js";
 import type { TaskRecord, TaskStore } from "./task_store.js";
 
@@ -56,6 +70,8 @@ const CANCEL_WAIT_MS = 3000;
 const LIST_PAGE = 50;
 
 export interface A2aDeps {
+  /** the agents behind the gateway (RADIANT_A2A_CONFIG) */
+  upstream?: UpstreamAgents;
   tasks: TaskStore;
   events: Pick<TaskEvents, "publish" | "follow">;
   nc: () => Pick<NatsConnection, "publish" | "subscribe">;
@@ -157,17 +173,23 @@ async function* send(c: A2aCall, streaming: boolean): AsyncIterable<Reply> {
   const message = readMessage(params.message);
   if (typeof message === "string") throw new RpcError(rpcErrors.invalidParams, `Invalid params: ${message}`);
   if (message.taskId !== undefined) throw new RpcError(a2aErrors.unsupportedOperation, "Continuing a task with a new message is not supported by this agent");
-  if (req.target !== undefined && req.target !== "echo") throw new RpcError(a2aErrors.unsupportedOperation, `No agent ${req.target} runs here`);
+  const agent = req.target ?? "echo";
+  let upstream: AsyncIterable<UpstreamResult> | undefined;
+  if (agent !== "echo") {
+    if (!deps.upstream?.has(agent)) throw new RpcError(a2aErrors.unsupportedOperation, `No agent ${agent} here`);
+    // opened before the task is made: an agent that cannot be reached is the client's error, not a failed task
+    upstream = await sendUpstream(await deps.upstream.endpoint(agent), message, new AbortController().signal);
+  }
   const id = randomUUID();
   const contextId = message.contextId ?? randomUUID();
   const first: Message = { ...message, taskId: id, contextId };
   const task: Task = { id, contextId, status: { state: "submitted", timestamp: new Date().toISOString() }, artifacts: [], history: [first] };
-  const record: TaskRecord = { task, principal: req.principal, created: Date.now() };
+  const record: TaskRecord = { task, principal: req.principal, created: Date.now(), ...(upstream ? { upstream: { agent, taskId: "" } } : {}) };
   const revision = await deps.tasks.create(record);
   ctx.committed();
   await deps.events.publish(id, { task });
   // the task runs on its own: a client that leaves (or a request cut short) leaves it running
-  void runTask(deps, ctx, record, revision, first);
+  void runTask(deps, ctx, record, revision, upstream ? fromUpstream(record, upstream) : echoEvents(deps, id, first));
   const config = (params.configuration ?? {}) as Record<string, unknown>;
   if (!streaming && (config.returnImmediately === true || config.blocking === false)) {
     yield { ...rpcResult(rpc.id, taskResult(task, v)), head: JSON_HEAD, last: true };
@@ -183,25 +205,45 @@ async function* send(c: A2aCall, streaming: boolean): AsyncIterable<Reply> {
 }
 
 /** The agent at work on a task: each event applied, stored in KV and in the task's events. Stopped by a CancelTask only. */
-async function runTask(deps: A2aDeps, ctx: HandlerContext, record: TaskRecord, revision: number, first: Message): Promise<void> {
+async function runTask(deps: A2aDeps, ctx: HandlerContext, record: TaskRecord, revision: number, events: AsyncIterable<TaskEvent>): Promise<void> {
   const task = record.task;
-  // a CancelTask (from any worker) reaches the running agent here
-  let cancel: () => void = () => {};
-  const cancelled = new Promise<void>((r) => (cancel = r));
-  const sub = deps.nc().subscribe(subjects.a2aCancel(task.id), { callback: () => cancel() });
   try {
-    for await (const e of echoAgent(first, cancelled, new AbortController().signal)) {
+    for await (const e of events) {
       apply(task, e);
       const written = await deps.tasks.put(record, revision);
       // someone else ended the task (a CancelTask whose wait ran out): theirs is the last word
       if (written === false) break;
       revision = written;
       await deps.events.publish(task.id, { event: e });
+      if (TERMINAL.has(task.status.state)) break;
     }
   } catch (e) {
     ctx.log.warn({ task: task.id, err: String(e) }, "an A2A task stopped: its state may lag behind");
+  }
+}
+
+/** The echo agent's events; a CancelTask (from any worker) reaches it on the task's cancel subject. */
+async function* echoEvents(deps: A2aDeps, id: string, first: Message): AsyncIterable<TaskEvent> {
+  let cancel: () => void = () => {};
+  const cancelled = new Promise<void>((r) => (cancel = r));
+  const sub = deps.nc().subscribe(subjects.a2aCancel(id), { callback: () => cancel() });
+  try {
+    yield* echoAgent(first, cancelled, new AbortController().signal);
   } finally {
     sub.unsubscribe();
+  }
+}
+
+/** An agent's answers as this task's events: its task's id noted (a cancel names it), a bare message the task's last word. */
+async function* fromUpstream(record: TaskRecord, results: AsyncIterable<UpstreamResult>): AsyncIterable<TaskEvent> {
+  for await (const r of results) {
+    if ("task" in r) {
+      record.upstream = { agent: record.upstream!.agent, taskId: r.upstreamId };
+      // an agent that answers at once sends its whole task: its artifacts, then where it stands
+      for (const artifact of r.task.artifacts) yield { kind: "artifact", artifact, append: false, lastChunk: true };
+      if (r.task.status.state !== record.task.status.state) yield { kind: "status", status: r.task.status };
+    } else if ("event" in r) yield r.event;
+    else yield { kind: "status", status: { state: "completed", timestamp: new Date().toISOString(), message: r.message } };
   }
 }
 
@@ -244,7 +286,12 @@ async function cancel(deps: A2aDeps, principal: string, id: unknown): Promise<Ta
   if (!found) throw notFound(id);
   const task = found.record.task;
   if (TERMINAL.has(task.status.state)) throw new RpcError(a2aErrors.taskNotCancelable, `Task ${task.id} is ${task.status.state}: it cannot be canceled`);
-  deps.nc().publish(subjects.a2aCancel(task.id));
+  const up = found.record.upstream;
+  if (up && deps.upstream) {
+    // the agent behind the gateway cancels it; its stream (if someone reads it) brings the end
+    if (up.taskId === "") throw new RpcError(a2aErrors.taskNotCancelable, `Task ${task.id} has not started at agent '${up.agent}' yet: try again`);
+    await cancelUpstream(await deps.upstream.endpoint(up.agent), up.taskId);
+  } else deps.nc().publish(subjects.a2aCancel(task.id));
   const until = Date.now() + CANCEL_WAIT_MS;
   while (Date.now() < until) {
     await new Promise((r) => setTimeout(r, 50));

@@ -186,3 +186,58 @@ export function apply(t: Task, e: TaskEvent): void {
   else if (have) have.parts = [...e.artifact.parts];
   else t.artifacts.push({ ...e.artifact, parts: [...e.artifact.parts] });
 }
+
+// ---- reading what an upstream agent sent (either version) --------------------------------
+
+function readStatus(v: unknown): TaskStatus | undefined {
+  const o = obj(v);
+  const state = readState(o?.state);
+  if (!o || !state) return undefined;
+  const s: TaskStatus = { state, timestamp: typeof o.timestamp === "string" ? o.timestamp : new Date().toISOString() };
+  const m = o.message === undefined ? undefined : readMessage(o.message);
+  if (m !== undefined && typeof m !== "string") s.message = m;
+  return s;
+}
+
+function readArtifact(v: unknown): Artifact | undefined {
+  const o = obj(v);
+  if (!o || typeof o.artifactId !== "string" || !Array.isArray(o.parts)) return undefined;
+  const parts = o.parts.map(readPart).filter((p): p is Part => p !== undefined);
+  return { artifactId: o.artifactId, ...(typeof o.name === "string" ? { name: o.name } : {}), parts };
+}
+
+/** What an upstream's result (or stream event) is, whichever version it speaks; undefined: none of these. */
+export type UpstreamResult = { task: Task; upstreamId: string } | { event: TaskEvent } | { message: Message };
+
+export function readUpstreamResult(v: unknown): UpstreamResult | undefined {
+  const o = obj(v);
+  if (!o) return undefined;
+  const kind = o.kind;
+  const taskObj = obj(o.task) ?? (kind === "task" ? o : undefined);
+  if (taskObj) {
+    const status = readStatus(taskObj.status);
+    if (typeof taskObj.id !== "string" || !status) return undefined;
+    const artifacts = (Array.isArray(taskObj.artifacts) ? taskObj.artifacts : []).map(readArtifact).filter((a): a is Artifact => a !== undefined);
+    const history = (Array.isArray(taskObj.history) ? taskObj.history : []).map(readMessage).filter((m): m is Message => typeof m !== "string");
+    return {
+      upstreamId: taskObj.id,
+      task: { id: taskObj.id, contextId: typeof taskObj.contextId === "string" ? taskObj.contextId : "", status, artifacts, history },
+    };
+  }
+  const statusObj = obj(o.statusUpdate) ?? (kind === "status-update" ? o : undefined);
+  if (statusObj) {
+    const status = readStatus(statusObj.status);
+    return status ? { event: { kind: "status", status } } : undefined;
+  }
+  const artObj = obj(o.artifactUpdate) ?? (kind === "artifact-update" ? o : undefined);
+  if (artObj) {
+    const artifact = readArtifact(artObj.artifact);
+    return artifact ? { event: { kind: "artifact", artifact, append: artObj.append === true, lastChunk: artObj.lastChunk === true } } : undefined;
+  }
+  const msgObj = obj(o.message) ?? (kind === "message" ? o : undefined);
+  if (msgObj) {
+    const m = readMessage(msgObj);
+    return typeof m === "string" ? undefined : { message: m };
+  }
+  return undefined;
+}

@@ -12,6 +12,8 @@ export interface TaskRecord {
   principal: string;
   /** ms since epoch */
   created: number;
+  /** a task of an agent behind the gateway: which, and its id there (known once it answers) */
+  upstream?: { agent: string; taskId: string };
 }
 
 /** How long a task is kept after its last change. */

@@ -6,39 +6,43 @@
 // (llm_http/post.ts): stored, resumable with Radiant-Resume-Token +
 // Last-Event-ID. See this folder's README.
 import type { HttpRequest } from "uWebSockets.js";
+import { BUILTIN_AGENT } from "@radiant/infra/a2a-agents";
 import type { Exchange, HttpRoute } from "../http.js";
 import { type Endpoint, errorBodyOf, type LlmHttp, llmRequest } from "../llm_http/post.js";
-import { type AgentInfo, baseUrlOf, cardV03, cardV1, wantsV1 } from "./cards.js";
-
-/** The agent RADIANT itself runs (workers/src/a2a/agent_echo.ts), so `make run` has one. */
-export const ECHO_AGENT: AgentInfo = {
-  name: "echo",
-  description: "Answers every message with a task whose artifact is the message's text, one word per update; `wait <seconds>` stays working that long.",
-  skills: [{ id: "echo", name: "Echo", description: "Repeats the message's text back, word by word", tags: ["echo", "test"] }],
-};
+import type { AgentCards } from "./agent_cards.js";
+import { agentCard, baseUrlOf, ECHO_CARD, wantsV1 } from "./cards.js";
 
 const a2aError = errorBodyOf("a2a");
 const CARD_V1 = "/.well-known/agent-card.json";
 const CARD_V03 = "/.well-known/agent.json";
 
-export function a2aHttpRoutes(c: LlmHttp, agents: readonly AgentInfo[] = [ECHO_AGENT], defaultAgent = "echo"): HttpRoute[] {
-  const byName = new Map(agents.map((a) => [a.name, a]));
+/** The agents served: the built-in `echo`, those behind the gateway (their cards fetched), and the default one. */
+export interface AgentDirectory {
+  names: readonly string[];
+  defaultAgent: string;
+  cards?: Pick<AgentCards, "card">;
+}
 
-  const card = (x: Exchange, req: HttpRequest, agent: AgentInfo, v1: boolean) => {
+export function a2aHttpRoutes(c: LlmHttp, dir: AgentDirectory = { names: [BUILTIN_AGENT], defaultAgent: BUILTIN_AGENT }): HttpRoute[] {
+  const known = new Set(dir.names);
+  const sourceOf = (name: string) => (name === BUILTIN_AGENT ? ECHO_CARD : dir.cards?.card(name));
+
+  const card = (x: Exchange, req: HttpRequest, name: string, v1: boolean) => {
+    const source = sourceOf(name);
+    if (!source) return x.fail("503 Service Unavailable", `The card of agent '${name}' has not been fetched yet: retry`, { headers: [["Retry-After", "5"]] });
     const base = baseUrlOf(req.getHeader("host"));
-    x.reply("200 OK", JSON.stringify(v1 ? cardV1(agent, base) : cardV03(agent, base)), { type: "application/json", headers: [["Vary", "A2A-Version"]] });
+    x.reply("200 OK", JSON.stringify(agentCard(source, `${base}/a2a/${name}`, base, v1)), { type: "application/json", headers: [["Vary", "A2A-Version"]] });
   };
   /** `/a2a/<name>` and what follows it */
-  const agentPath = (x: Exchange, url: string): { agent: AgentInfo; rest: string } | undefined => {
+  const agentPath = (x: Exchange, url: string): { name: string; rest: string } | undefined => {
     const rest = url.slice("/a2a/".length);
     const slash = rest.indexOf("/");
     const name = slash < 0 ? rest : rest.slice(0, slash);
-    const agent = byName.get(name);
-    if (!agent) {
-      x.fail("404 Not Found", `No agent ${JSON.stringify(name.slice(0, 64))} here (agents: ${[...byName.keys()].join(", ")})`);
+    if (!known.has(name)) {
+      x.fail("404 Not Found", `No agent ${JSON.stringify(name.slice(0, 64))} here (agents: ${[...known].join(", ")})`);
       return undefined;
     }
-    return { agent, rest: slash < 0 ? "" : rest.slice(slash) };
+    return { name, rest: slash < 0 ? "" : rest.slice(slash) };
   };
 
   return [
@@ -49,16 +53,16 @@ export function a2aHttpRoutes(c: LlmHttp, agents: readonly AgentInfo[] = [ECHO_A
         post: (x, req) => {
           const at = agentPath(x, req.getUrl());
           if (!at) return;
-          if (at.rest !== "" && at.rest !== "/") return x.fail("404 Not Found", `Not found: POST /a2a/${at.agent.name} takes the agent's JSON-RPC requests`);
-          const e: Endpoint = { proto: "a2a", op: "rpc", style: { ids: true, done: false }, target: at.agent.name };
+          if (at.rest !== "" && at.rest !== "/") return x.fail("404 Not Found", `Not found: POST /a2a/${at.name} takes the agent's JSON-RPC requests`);
+          const e: Endpoint = { proto: "a2a", op: "rpc", style: { ids: true, done: false }, target: at.name };
           llmRequest(c, x, req, e);
         },
         get: (x, req) => {
           const at = agentPath(x, req.getUrl());
           if (!at) return;
-          if (at.rest === CARD_V1) return card(x, req, at.agent, wantsV1(req.getHeader("a2a-version")));
-          if (at.rest === CARD_V03) return card(x, req, at.agent, false);
-          x.fail("404 Not Found", `Not found: the agent's card is at /a2a/${at.agent.name}${CARD_V1}`);
+          if (at.rest === CARD_V1) return card(x, req, at.name, wantsV1(req.getHeader("a2a-version")));
+          if (at.rest === CARD_V03) return card(x, req, at.name, false);
+          x.fail("404 Not Found", `Not found: the agent's card is at /a2a/${at.name}${CARD_V1}`);
         },
       },
       errorBody: a2aError,
@@ -66,9 +70,9 @@ export function a2aHttpRoutes(c: LlmHttp, agents: readonly AgentInfo[] = [ECHO_A
     {
       path: CARD_V1,
       protocol: "a2a",
-      methods: { get: (x, req) => card(x, req, byName.get(defaultAgent)!, wantsV1(req.getHeader("a2a-version"))) },
+      methods: { get: (x, req) => card(x, req, dir.defaultAgent, wantsV1(req.getHeader("a2a-version"))) },
       errorBody: a2aError,
     },
-    { path: CARD_V03, protocol: "a2a", methods: { get: (x, req) => card(x, req, byName.get(defaultAgent)!, false) }, errorBody: a2aError },
+    { path: CARD_V03, protocol: "a2a", methods: { get: (x, req) => card(x, req, dir.defaultAgent, false) }, errorBody: a2aError },
   ];
 }
