@@ -22,6 +22,8 @@ export interface EgressConfig {
   firstByteTimeoutMs: number;
   totalTimeoutMs: number;
   maxBodyBytes: number;
+  /** webhooks may reach private addresses (loopback, 10/8, …) */
+  webhookPrivate: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -56,5 +58,6 @@ export function loadConfig(env: Env): EgressConfig {
     firstByteTimeoutMs: int(env, "EGRESS_FIRST_BYTE_TIMEOUT_MS", 120_000, 1, DAY_MS),
     totalTimeoutMs: int(env, "EGRESS_TOTAL_TIMEOUT_MS", 600_000, 1, DAY_MS),
     maxBodyBytes: int(env, "EGRESS_MAX_BODY_BYTES", 32 * 1024 * 1024, 0, 1024 * 1024 * 1024),
+    webhookPrivate: bool(env, "EGRESS_WEBHOOK_PRIVATE", false),
   };
 }

@@ -10,6 +10,7 @@ import type { ModelTable } from "@radiant/infra/models";
 import type { Dispatcher, Pool } from "undici";
 import { Breaker, type Permit } from "./breaker.js";
 import type { EgressConfig } from "./config.js";
+import { postWebhook, refusedWebhook, WEBHOOK_PATH, WEBHOOK_URL_HEADER } from "./webhook.js";
 import { allowedCall, badPath, requestIdOf, upstreamHeaders, upstreamPath, workerHeaders } from "./forwarding.js";
 import { createMetrics, type EgressMetrics } from "./metrics.js";
 import { OriginHealth } from "./origin.js";
@@ -451,7 +452,24 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
       res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text);
       return;
     }
+    if (req.method === "POST" && url === WEBHOOK_PATH) return webhook(req, res);
     await forward(req, res);
+  }
+
+  /** A push notification: the body to the URL the worker names, if it is one the proxy calls; its status back. */
+  async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = String(req.headers[WEBHOOK_URL_HEADER] ?? "");
+    const refused = await refusedWebhook(target, o.webhookPrivate);
+    if (refused) return answerError(res, 403, "forbidden-webhook", `webhook ${target.slice(0, 200)} refused: ${refused}`, requestIdOf(req.headers));
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const headers: Record<string, string> = {};
+    for (const h of ["content-type", "authorization", "x-a2a-notification-token"]) {
+      const v = req.headers[h];
+      if (typeof v === "string") headers[h] = v;
+    }
+    const status = await postWebhook(target, headers, Buffer.concat(chunks));
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status }));
   }
 
   const server = createServer((req, res) => {

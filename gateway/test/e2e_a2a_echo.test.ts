@@ -2,14 +2,21 @@
 // unmodified: A2A v1.0 (the default) and v0.3 (`legacyCompat`, from the v0.3
 // card at `agent.json`). Card discovery, send, stream (every event once, in
 // order), get, list, cancel (a working task ends `canceled`; a finished one
-// cannot be), errors in the protocol's own codes; and v1.0 methods over /ws.
+// cannot be), push notifications counted at a local webhook, errors in the
+// protocol's own codes; and v1.0 methods over /ws.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import t from "tap";
 import {
   CancelTaskRequest,
+  DeleteTaskPushNotificationConfigRequest,
+  GetTaskPushNotificationConfigRequest,
   GetTaskRequest,
+  ListTaskPushNotificationConfigsRequest,
   ListTasksRequest,
   SendMessageRequest,
   SubscribeToTaskRequest,
+  TaskPushNotificationConfig,
   TaskState,
   type StreamResponse,
   type Task,
@@ -18,7 +25,22 @@ import { ClientFactory, type Client as A2aClient } from "@a2a-js/sdk/client";
 import { label, legacyClientFactory } from "./a2a_agents.js";
 import { eventually, openSession, rpc, startStack } from "./harness.js";
 
-const stack = await startStack(t);
+// webhooks of the tests are on 127.0.0.1: the egress proxy calls private addresses only when told so
+const stack = await startStack(t, { env: { EGRESS_WEBHOOK_PRIVATE: "true" } });
+
+/** A webhook receiver that keeps what it gets. */
+const pushes: { headers: Record<string, string | string[] | undefined>; body: Record<string, unknown> }[] = [];
+const receiver = createServer((req, res) => {
+  let body = "";
+  req.on("data", (c: Buffer) => (body += c.toString()));
+  req.on("end", () => {
+    pushes.push({ headers: req.headers, body: JSON.parse(body) as Record<string, unknown> });
+    res.writeHead(200).end();
+  });
+});
+await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+t.teardown(() => new Promise<void>((r) => receiver.close(() => r())));
+const webhook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
 const base = stack.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
 
 let n = 0;
@@ -97,6 +119,36 @@ for (const [what, make, version] of clients) {
       const later: string[] = [];
       for await (const ev of client.resubscribeTask(SubscribeToTaskRequest.fromJSON({ id }))) later.push(labelAppend(ev));
       t.same(later, all, "a finished task: its whole story, from NATS");
+    });
+
+    t.test("push: a webhook set on a task gets it at every change of state, with its token; configs listed, got, deleted", async (t) => {
+      const waiting = (await client.sendMessage(
+        SendMessageRequest.fromJSON({
+          message: { messageId: `m-${++n}`, role: "ROLE_USER", parts: [{ text: "wait 1" }] },
+          configuration: { returnImmediately: true },
+        }),
+      )) as Task;
+      const before = pushes.length;
+      const set = await client.createTaskPushNotificationConfig(
+        TaskPushNotificationConfig.fromJSON({ taskId: waiting.id, url: webhook, token: `tok-${version}` }),
+      );
+      t.equal(set.url, webhook);
+      const listed = await client.listTaskPushNotificationConfig(ListTaskPushNotificationConfigsRequest.fromJSON({ taskId: waiting.id }));
+      t.same(
+        listed.configs.map((c) => c.url),
+        [webhook],
+      );
+      const got = await client.getTaskPushNotificationConfig(GetTaskPushNotificationConfigRequest.fromJSON({ taskId: waiting.id, id: set.id }));
+      t.equal(got.id, set.id);
+      await eventually("the completed task pushed", () => pushes.length > before, 30_000);
+      const mine = pushes.slice(before);
+      t.equal(mine.length, 1, "one change of state after the webhook was set: completed");
+      t.equal(mine[0]!.headers["x-a2a-notification-token"], `tok-${version}`);
+      const pushedTask = (version === "1.0" ? mine[0]!.body.task : mine[0]!.body) as { id: string; status: { state: string } };
+      t.equal(pushedTask.id, waiting.id);
+      t.equal(pushedTask.status.state, version === "1.0" ? "TASK_STATE_COMPLETED" : "completed", "the task, in the version the webhook was set in");
+      await client.deleteTaskPushNotificationConfig(DeleteTaskPushNotificationConfigRequest.fromJSON({ taskId: waiting.id, id: set.id }));
+      t.same((await client.listTaskPushNotificationConfig(ListTaskPushNotificationConfigsRequest.fromJSON({ taskId: waiting.id }))).configs, [], "deleted");
     });
 
     t.test("cancel: a waiting task ends canceled, its stream says so; a finished one cannot be canceled", async (t) => {

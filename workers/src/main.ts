@@ -15,6 +15,7 @@ import { a2aHandler } from "./a2a/handler_a2a.js";
 import { TaskEvents } from "./a2a/task_events.js";
 import { TaskStore } from "./a2a/task_store.js";
 import { UpstreamAgents } from "./a2a/agent_upstream.js";
+import { Pusher } from "./a2a/push.js";
 import { loadA2aConfig } from "@radiant/infra/a2a-agents";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { testMethods } from "./handler_test_methods.js";
@@ -47,6 +48,7 @@ const handlers: HandlerTable = {
   a2a: {
     rpc: a2aHandler({
       upstream: new UpstreamAgents(a2aConfig.agents),
+      pusher: new Pusher({ post: (url, h, body) => egress.webhook(url, h, body) }, log),
       tasks: new TaskStore(() => nc!),
       events: new TaskEvents(() => (js ??= jetstream(nc!))),
       nc: () => nc!,

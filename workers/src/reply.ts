@@ -44,6 +44,12 @@ export function rpcResult(id: JsonRpcId, result: Record<string, unknown>): Reply
   return { ...withMetaFirst(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":`, result, "}"), response: true };
 }
 
+/** A result that may be any JSON value (A2A answers some methods with null or an array): an object keeps its `_meta` slot. */
+export function rpcAnyResult(id: JsonRpcId, result: unknown): Reply {
+  if (typeof result === "object" && result !== null && !Array.isArray(result)) return rpcResult(id, result as Record<string, unknown>);
+  return { body: Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${JSON.stringify(result ?? null)}}`), response: true };
+}
+
 export function rpcNotification(method: string, params: Record<string, unknown>): Reply {
   return withMetaFirst(`{"jsonrpc":"2.0","method":${JSON.stringify(method)},"params":`, params, "}");
 }

@@ -10,9 +10,10 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { subjects } from "@radiant/wire";
 import type { Handler, HandlerContext, Request } from "../handler.js";
 import { parseJson, readRpc, type RpcRequest } from "../jsonrpc.js";
-import { RpcError, rpcError, rpcErrors, rpcResult, type Reply } from "../reply.js";
+import { RpcError, rpcAnyResult, rpcError, rpcErrors, rpcResult, type Reply } from "../reply.js";
 import { echoAgent } from "./agent_echo.js";
 import { cancelUpstream, sendUpstream, type UpstreamAgents } from "./agent_upstream.js";
+import { configOut, type PushConfig, type Pusher, readPushConfig, withConfig } from "./push.js";
 import {
   apply,
   eventOut,
@@ -73,6 +74,8 @@ export interface A2aDeps {
   /** the agents behind the gateway (RADIANT_A2A_CONFIG) */
   upstream?: UpstreamAgents;
   tasks: TaskStore;
+  /** push notifications (none: the push methods answer "not supported") */
+  pusher?: Pusher;
   events: Pick<TaskEvents, "publish" | "follow">;
   nc: () => Pick<NatsConnection, "publish" | "subscribe">;
 }
@@ -157,7 +160,8 @@ async function* run(deps: A2aDeps, req: Request, ctx: HandlerContext, rpc: RpcRe
       return;
     }
     case "push":
-      throw new RpcError(a2aErrors.pushNotSupported, "Push notifications are not supported by this agent yet");
+      yield one(rpcAnyResult(rpc.id, await pushMethod(call, rpc.method)));
+      return;
     case "subscribe":
       return yield* resubscribe(call);
     case "extendedCard":
@@ -184,13 +188,22 @@ async function* send(c: A2aCall, streaming: boolean): AsyncIterable<Reply> {
   const contextId = message.contextId ?? randomUUID();
   const first: Message = { ...message, taskId: id, contextId };
   const task: Task = { id, contextId, status: { state: "submitted", timestamp: new Date().toISOString() }, artifacts: [], history: [first] };
-  const record: TaskRecord = { task, principal: req.principal, created: Date.now(), ...(upstream ? { upstream: { agent, taskId: "" } } : {}) };
+  const config = (params.configuration ?? {}) as Record<string, unknown>;
+  const pushAsked = config.taskPushNotificationConfig ?? config.pushNotificationConfig;
+  const push = pushAsked === undefined || pushAsked === null ? [] : [readPushConfig(pushAsked, v)];
+  if (push.length > 0 && !deps.pusher) throw new RpcError(a2aErrors.pushNotSupported, "Push notifications are not supported here");
+  const record: TaskRecord = {
+    task,
+    principal: req.principal,
+    created: Date.now(),
+    ...(upstream ? { upstream: { agent, taskId: "" } } : {}),
+    ...(push.length > 0 ? { push } : {}),
+  };
   const revision = await deps.tasks.create(record);
   ctx.committed();
   await deps.events.publish(id, { task });
   // the task runs on its own: a client that leaves (or a request cut short) leaves it running
   void runTask(deps, ctx, record, revision, upstream ? fromUpstream(record, upstream) : echoEvents(deps, id, first));
-  const config = (params.configuration ?? {}) as Record<string, unknown>;
   if (!streaming && (config.returnImmediately === true || config.blocking === false)) {
     yield { ...rpcResult(rpc.id, taskResult(task, v)), head: JSON_HEAD, last: true };
     return;
@@ -210,11 +223,17 @@ async function runTask(deps: A2aDeps, ctx: HandlerContext, record: TaskRecord, r
   try {
     for await (const e of events) {
       apply(task, e);
-      const written = await deps.tasks.put(record, revision);
-      // someone else ended the task (a CancelTask whose wait ran out): theirs is the last word
-      if (written === false) break;
+      let written = await deps.tasks.put(record, revision);
+      while (written === false) {
+        // someone else wrote the task: a CancelTask that ended it (theirs is the last word), or a push config
+        const now = await deps.tasks.get(task.id, record.principal);
+        if (!now || TERMINAL.has(now.record.task.status.state)) return;
+        record.push = now.record.push;
+        written = await deps.tasks.put(record, now.revision);
+      }
       revision = written;
       await deps.events.publish(task.id, { event: e });
+      if (e.kind === "status" && record.push?.length) deps.pusher?.notify(task, record.push);
       if (TERMINAL.has(task.status.state)) break;
     }
   } catch (e) {
@@ -278,6 +297,47 @@ async function* resubscribe(c: A2aCall): AsyncIterable<Reply> {
   const found = await c.deps.tasks.get(c.params.id, c.req.principal);
   if (!found) throw notFound(c.params.id);
   yield* follow(c, found.record.task.id);
+}
+
+/** The push-config methods of both versions: a task's webhooks, kept with it. */
+async function pushMethod({ deps, req, params, v }: A2aCall, method: string): Promise<unknown> {
+  if (!deps.pusher) throw new RpcError(a2aErrors.pushNotSupported, "Push notifications are not supported here");
+  const taskId = v === "1.0" ? params.taskId : method === "tasks/pushNotificationConfig/set" ? params.taskId : params.id;
+  const configId = v === "1.0" ? params.id : params.pushNotificationConfigId;
+  const found = await deps.tasks.get(taskId, req.principal);
+  if (!found) throw notFound(taskId);
+  const id = found.record.task.id;
+  const list = found.record.push ?? [];
+  const edit = async (f: (l: PushConfig[]) => PushConfig[]) => {
+    for (let i = 0; i < 5; i++) {
+      const now = i === 0 ? found : await deps.tasks.get(id, req.principal);
+      if (!now) throw notFound(id);
+      now.record.push = f(now.record.push ?? []);
+      if ((await deps.tasks.put(now.record, now.revision)) !== false) return;
+    }
+    throw new RpcError(rpcErrors.internal, "The task changed under the request too many times: try again");
+  };
+  switch (method) {
+    case "CreateTaskPushNotificationConfig":
+    case "tasks/pushNotificationConfig/set": {
+      const c = readPushConfig(v === "1.0" ? params : params.pushNotificationConfig, v);
+      await edit((l) => withConfig(l, c));
+      return configOut(id, c, v);
+    }
+    case "GetTaskPushNotificationConfig":
+    case "tasks/pushNotificationConfig/get": {
+      const c = configId === undefined && list.length === 1 ? list[0] : list.find((x) => x.id === configId);
+      if (!c) throw new RpcError(rpcErrors.invalidParams, `Invalid params: no push config ${String(configId)} on task ${id}`);
+      return configOut(id, c, v);
+    }
+    case "ListTaskPushNotificationConfigs":
+      return { configs: list.map((c) => configOut(id, c, v)), nextPageToken: "" };
+    case "tasks/pushNotificationConfig/list":
+      return list.map((c) => configOut(id, c, v));
+    default:
+      await edit((l) => l.filter((x) => x.id !== configId));
+      return null;
+  }
 }
 
 /** CancelTask: the running agent is told and ends the task `canceled`; a task nobody runs any more is ended here. */

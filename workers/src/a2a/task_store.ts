@@ -5,6 +5,7 @@
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { A2A_TASK_ID_RE, A2A_TASKS_BUCKET } from "@radiant/wire";
+import type { PushConfig } from "./push.js";
 import type { Task } from "./shapes.js";
 
 export interface TaskRecord {
@@ -14,6 +15,8 @@ export interface TaskRecord {
   created: number;
   /** a task of an agent behind the gateway: which, and its id there (known once it answers) */
   upstream?: { agent: string; taskId: string };
+  /** webhooks told of every change of the task's state */
+  push?: PushConfig[];
 }
 
 /** How long a task is kept after its last change. */

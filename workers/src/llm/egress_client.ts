@@ -3,6 +3,7 @@
 // connections to it and names the model on every call.
 import type { Readable } from "node:stream";
 import { Pool } from "undici";
+import { WEBHOOK_PATH, WEBHOOK_URL_HEADER } from "@radiant/infra/egress-contract";
 
 export interface UpstreamCall {
   /** the path (and query) to append to the model's base URL */
@@ -53,6 +54,19 @@ export class EgressClient {
       },
       body: r.body,
     };
+  }
+
+  /** POST a body to a webhook through the proxy; the webhook's status (0: unreachable; 403: the proxy refused the URL). */
+  async webhook(url: string, headers: Record<string, string>, body: string): Promise<number> {
+    const r = await this.pool.request({ path: WEBHOOK_PATH, method: "POST", headers: { ...headers, [WEBHOOK_URL_HEADER]: url }, body });
+    const text = await readText(r.body, 64 * 1024);
+    if (r.statusCode !== 200) return r.statusCode;
+    try {
+      const status = (JSON.parse(text) as { status?: unknown }).status;
+      return typeof status === "number" ? status : 0;
+    } catch {
+      return 0;
+    }
   }
 
   close(): Promise<void> {

@@ -23,7 +23,7 @@ t.test("v1.0: the gateway's interface only, no security of the agent's, push and
   const c = agentCard(upstream, "http://gw/a2a/up", "http://gw", true);
   t.match(c, { name: "Upstream", version: "2", supportedInterfaces: [{ url: "http://gw/a2a/up", protocolBinding: "JSONRPC", protocolVersion: "1.0" }] });
   t.same(c.securitySchemes, {});
-  t.same(c.capabilities, { streaming: true, pushNotifications: false, extendedAgentCard: false });
+  t.same(c.capabilities, { streaming: true, pushNotifications: true, extendedAgentCard: false }, "push notifications are the gateway's");
   t.notOk(JSON.stringify(c).includes("10.0.0.5"), "nothing of the agent's address");
   t.notOk("signatures" in c || "url" in c || "security" in c);
   t.same(c.skills, [{ tags: [], id: "s", name: "S", description: "x" }], "skills get the tags a v0.3 client needs");

@@ -38,7 +38,8 @@ export function agentCard(source: Obj, agentUrl: string, base: string, v1: boole
   const out: Obj = {};
   for (const [k, val] of Object.entries(source)) if (!V1_ONLY.includes(k) && !V03_ONLY.includes(k) && k !== "securitySchemes") out[k] = val;
   const caps = typeof source.capabilities === "object" && source.capabilities !== null ? (source.capabilities as Obj) : {};
-  out.capabilities = { ...caps, streaming: caps.streaming === true, pushNotifications: false, ...(v1 ? { extendedAgentCard: false } : {}) };
+  // push notifications are RADIANT's (kept with its tasks), whatever the agent does
+  out.capabilities = { ...caps, streaming: caps.streaming === true, pushNotifications: true, ...(v1 ? { extendedAgentCard: false } : {}) };
   out.provider ??= { organization: "RADIANT", url: base };
   // a v0.3 client throws on a card without these
   out.defaultInputModes ??= ["text/plain"];
