@@ -18,6 +18,8 @@ export interface SdkAgent {
   jsonRpcUrl: string;
   /** every JSON-RPC request the agent got: its method and its A2A-Version header ("" when none) */
   received: { method: string; version: string }[];
+  /** the Authorization header of each JSON-RPC request ("" when none) */
+  authorizations: string[];
   /** how many times the SDK asked the executor to cancel a task */
   cancels: number;
   stop(): Promise<void>;
@@ -141,6 +143,7 @@ export async function startSdkAgent(t: { teardown(f: () => unknown): void }, o: 
     cardUrl: `${baseUrl}${AGENT_CARD_PATH}`,
     jsonRpcUrl: `${baseUrl}a2a/jsonrpc`,
     received: [],
+    authorizations: [],
     cancels: 0,
     stop: async () => {},
   };
@@ -153,7 +156,10 @@ export async function startSdkAgent(t: { teardown(f: () => unknown): void }, o: 
   );
   const record = (req: Request, _res: Response, next: NextFunction) => {
     const method = (req.body as { method?: unknown } | undefined)?.method;
-    if (typeof method === "string") agent.received.push({ method, version: req.header("A2A-Version") ?? "" });
+    if (typeof method === "string") {
+      agent.received.push({ method, version: req.header("A2A-Version") ?? "" });
+      agent.authorizations.push(req.header("Authorization") ?? "");
+    }
     next();
   };
   // Parsed here so it can be recorded; the SDK's own express.json() then finds the request already read

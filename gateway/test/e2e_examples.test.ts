@@ -2,10 +2,13 @@
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import t from "tap";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { startStack } from "./harness.js";
+import { SendMessageRequest, type Task, TaskState } from "@a2a-js/sdk";
+import { ClientFactory } from "@a2a-js/sdk/client";
+import { startSdkAgent } from "./a2a_agents.js";
+import { eventually, startStack } from "./harness.js";
 import { connectSdk, EVERYTHING } from "./mcp_upstreams.js";
 
 const models = fileURLToPath(new URL("../../examples/models/models.json", import.meta.url));
@@ -45,4 +48,24 @@ t.test("examples/mcp: two servers behind one, over /mcp and /ws", async (t) => {
     t.equal(sum.content[0]?.text, "3", `${over}: the demo answers`);
     await client.close();
   }
+});
+
+t.test("examples/a2a: an agent behind the gateway, the default one, its header sent on", async (t) => {
+  const example = JSON.parse(readFileSync(fileURLToPath(new URL("../../examples/a2a/a2a.json", import.meta.url)), "utf8")) as {
+    agents: Record<string, { url: string; headers: Record<string, string> }>;
+  };
+  const agent = await startSdkAgent(t, { version: "1.0", name: "helpdesk" });
+  // the example as written, but for where its agent listens
+  const config = join(mkdtempSync(join(tmpdir(), "radiant-a2a-example-")), "a2a.json");
+  writeFileSync(config, JSON.stringify({ ...example, agents: { helpdesk: { ...example.agents.helpdesk, url: agent.baseUrl } } }));
+  const stack = await startStack(t, { env: { RADIANT_A2A_CONFIG: config } });
+  const base = stack.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
+  await eventually("the agent's card fetched", async () => (await fetch(`${base}/.well-known/agent-card.json`, { headers: { "A2A-Version": "1.0" } })).ok);
+  const client = await new ClientFactory().createFromUrl(`${base}/`);
+  const r = (await client.sendMessage(
+    SendMessageRequest.fromJSON({ message: { messageId: "ex-1", role: "ROLE_USER", parts: [{ text: "help me" }] } }),
+  )) as Task;
+  t.equal(r.status?.state, TaskState.TASK_STATE_COMPLETED, "the root card leads to helpdesk, and it answers");
+  t.equal(agent.authorizations.at(-1), "Bearer change-me", "the configured header reached the agent");
+  t.ok((await fetch(`${base}/a2a/echo/.well-known/agent-card.json`)).ok, "echo is still there");
 });
