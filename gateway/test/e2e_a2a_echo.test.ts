@@ -21,7 +21,7 @@ import {
   type StreamResponse,
   type Task,
 } from "@a2a-js/sdk";
-import { ClientFactory, type Client as A2aClient } from "@a2a-js/sdk/client";
+import { ClientFactory, ClientFactoryOptions, type Client as A2aClient } from "@a2a-js/sdk/client";
 import { label, legacyClientFactory } from "./a2a_agents.js";
 import { eventually, openSession, rpc, startStack } from "./harness.js";
 
@@ -54,6 +54,14 @@ const textOf = (task: Task): string => (task.artifacts[0]?.parts ?? []).map((p) 
 
 const clients: [string, () => Promise<A2aClient>, string][] = [
   ["v1.0 (the SDK's default)", () => new ClientFactory().createFromUrl(`${base}/a2a/echo/`), "1.0"],
+  [
+    "v1.0 over its HTTP+JSON binding",
+    () =>
+      new ClientFactory(ClientFactoryOptions.createFrom(ClientFactoryOptions.default, { preferredTransports: ["HTTP+JSON"] })).createFromUrl(
+        `${base}/a2a/echo/`,
+      ),
+    "1.0",
+  ],
   ["v0.3 (legacyCompat, the v0.3 card)", () => legacyClientFactory().createFromUrl(`${base}/a2a/echo/`, ".well-known/agent.json"), "0.3"],
 ];
 
@@ -61,6 +69,7 @@ for (const [what, make, version] of clients) {
   t.test(what, async (t) => {
     const client = await make();
     t.equal(client.protocolVersion, version, "the version spoken");
+    if (what.includes("HTTP+JSON")) t.equal(client.transport.constructor.name.replace(/^_/, ""), "RestTransport", "the HTTP+JSON binding");
 
     t.test("send: a task, completed, its artifact the message's text", async (t) => {
       const r = (await client.sendMessage(send("hello brave  new world"))) as Task;

@@ -112,8 +112,10 @@ function due(b: Buffer, framing: "json" | "mcp"): { counts: Set<number>; ids: Se
       const a2a =
         A2A_PREFIXES.some((x) => method.startsWith(x)) ||
         ((method === "tasks/get" || method === "tasks/cancel") && !(JSON.stringify(v.params ?? null) ?? "").includes('"taskId"'));
-      n = a2a ? 1 : mcpReplies(v);
-    } else n = 1; // Google, OpenAI, Anthropic: "not supported yet"; no protocol: -32600
+      // A2A answers a request (or anything invalid) once — an error, or a task: the corpus's messages are never valid ones — and a notification never
+      const notification = !Object.hasOwn(v, "id") && v.jsonrpc === "2.0" && (v.params === undefined || isObject(v.params));
+      n = a2a ? (notification ? 0 : 1) : mcpReplies(v);
+    } else n = 1; // Google, OpenAI, Anthropic: their answer or error; no protocol: -32600
   }
   // keys the peek reads as bytes and JSON.parse after unescaping ("i\u0064") may make the gateway answer once itself
   const escaped = b.includes(0x5c);

@@ -10,7 +10,8 @@ export function isProtocol(s: unknown): s is Protocol {
 
 export const OPERATIONS = {
   mcp: ["rpc"],
-  a2a: ["rpc"],
+  /** JSON-RPC, and the v1.0 HTTP+JSON binding (its path made a JSON-RPC method by the gateway) */
+  a2a: ["rpc", "rest"],
   /** Chat Completions, the Responses API, the model list */
   openai: ["chat", "responses", "models"],
   anthropic: ["messages"],

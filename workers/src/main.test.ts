@@ -2,7 +2,7 @@
 import t from "tap";
 import { spawn } from "node:child_process";
 import { entries } from "@radiant/infra/stack";
-import { exited } from "@radiant/infra/proc";
+import { exited, waitFor } from "@radiant/infra/proc";
 
 t.test("the parent dies while the worker waits for NATS: the worker exits", async (t) => {
   const parent = spawn("sleep", ["1"]);
@@ -17,8 +17,14 @@ t.test("the parent dies while the worker waits for NATS: the worker exits", asyn
 });
 
 t.test("SIGTERM while waiting for NATS: the worker exits at once", async (t) => {
-  const worker = spawn(process.execPath, [entries.worker], { env: { PATH: process.env.PATH!, NATS_URL: "nats://127.0.0.1:1" }, stdio: "ignore" });
-  await new Promise((r) => setTimeout(r, 1500));
+  const worker = spawn(process.execPath, [entries.worker], {
+    env: { PATH: process.env.PATH!, NATS_URL: "nats://127.0.0.1:1" },
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  // once it says it waits (its signal handling is in place by then), however long a loaded machine takes to get there
+  let out = "";
+  worker.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+  await waitFor("the worker to wait for NATS", async () => out.includes("waiting for NATS"), 30_000);
   worker.kill("SIGTERM");
   t.equal(await exited(worker), 0);
 });

@@ -42,23 +42,24 @@ for (const s of mcpServers)
 const federated = mcpServers.length > 0 ? federation(mcpServers, new BridgeClient(() => nc!)) : undefined;
 const ownMethods = cfg.testMethods ? { ...mcpMethods, ...testMethods } : mcpMethods;
 
+// A2A: JSON-RPC and the HTTP+JSON binding, one handler
+const a2a = a2aHandler({
+  upstream: new UpstreamAgents(a2aConfig.agents),
+  pusher: new Pusher({ post: (url, h, body) => egress.webhook(url, h, body) }, log),
+  tasks: new TaskStore(() => nc!),
+  events: new TaskEvents(() => (js ??= jetstream(nc!))),
+  nc: () => nc!,
+});
 // (protocol, operation) → handler; what is missing answers "not supported yet" in the protocol's own format
 const handlers: HandlerTable = {
   mcp: { rpc: federated ? mcpHandler({ ...ownMethods, ...federated.methods }, federated.extras) : mcpHandler(ownMethods) },
-  a2a: {
-    rpc: a2aHandler({
-      upstream: new UpstreamAgents(a2aConfig.agents),
-      pusher: new Pusher({ post: (url, h, body) => egress.webhook(url, h, body) }, log),
-      tasks: new TaskStore(() => nc!),
-      events: new TaskEvents(() => (js ??= jetstream(nc!))),
-      nc: () => nc!,
-    }),
-  },
+  a2a: { rpc: a2a, rest: a2a },
   ...llmHandlers({ models, egress }),
 };
 
 // while NATS does not answer, a signal or the parent's death ends the worker at once
 const life = stopEarly();
+log.info({ nats: cfg.natsUrl }, "worker waiting for NATS");
 const link = await openNats(cfg.natsUrl, `radiant-worker-${process.pid}`, log, { consumer: { ackWaitMs: cfg.ackWaitMs }, retention: cfg.retention });
 await link.topologyReady;
 nc = link.nc;

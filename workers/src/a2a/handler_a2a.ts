@@ -83,13 +83,62 @@ export interface A2aDeps {
 const one = (r: Reply): Reply => ({ ...r, head: JSON_HEAD, last: true });
 
 export function a2aHandler(deps: A2aDeps): Handler<"a2a"> {
+  const jsonRpc = rpcHandler(deps);
   return async function* (req, ctx) {
-    let v: unknown;
+    if (req.op !== "rest") return yield* jsonRpc(req, ctx, undefined);
+    // the HTTP+JSON binding: the gateway made its path a method (`{"method", "params"}`); the answer is the binding's
+    let call: { method?: unknown; params?: unknown };
     try {
-      v = parseJson(req.body);
-    } catch (e) {
-      yield one(rpcError(null, (e as RpcError).code, (e as RpcError).message));
-      return;
+      call = parseJson(req.body) as typeof call;
+    } catch {
+      call = {};
+    }
+    const rpc = { jsonrpc: "2.0", id: 0, method: call.method, params: call.params ?? {} };
+    for await (const r of jsonRpc(req, ctx, rpc)) yield restReply(r);
+  };
+}
+
+/** A JSON-RPC reply as the HTTP+JSON binding says it: the result alone, an error as `{error: {code, status, message, details}}` with its HTTP status. */
+function restReply(r: Reply): Reply {
+  const o = JSON.parse(r.body.toString("utf8")) as { result?: unknown; error?: { code: number; message: string } };
+  if (o.error) {
+    const [status, name, reason] = REST_ERRORS[o.error.code] ?? [500, "INTERNAL", "INTERNAL"];
+    const body = {
+      error: {
+        code: status,
+        status: name,
+        message: o.error.message,
+        details: [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason, domain: "a2a-protocol.org" }],
+      },
+    };
+    return { body: Buffer.from(JSON.stringify(body)), response: true, head: { status, stream: false }, last: true };
+  }
+  return { body: Buffer.from(JSON.stringify(o.result ?? null)), response: true, ...(r.head ? { head: r.head } : {}), ...(r.last ? { last: true } : {}) };
+}
+
+/** JSON-RPC code → the HTTP+JSON binding's status, its name, and the reason A2A's clients map to an error class */
+const REST_ERRORS: Record<number, [number, string, string]> = {
+  [-32001]: [404, "NOT_FOUND", "TASK_NOT_FOUND"],
+  [-32002]: [400, "FAILED_PRECONDITION", "TASK_NOT_CANCELABLE"],
+  [-32003]: [400, "UNIMPLEMENTED", "PUSH_NOTIFICATION_NOT_SUPPORTED"],
+  [-32004]: [400, "UNIMPLEMENTED", "UNSUPPORTED_OPERATION"],
+  [-32600]: [400, "INVALID_ARGUMENT", "INVALID_REQUEST"],
+  [-32601]: [404, "NOT_FOUND", "METHOD_NOT_FOUND"],
+  [-32602]: [400, "INVALID_ARGUMENT", "INVALID_PARAMS"],
+  [-32700]: [400, "INVALID_ARGUMENT", "PARSE_ERROR"],
+};
+
+/** JSON-RPC: the client's message (`given`: one made of an HTTP+JSON call). */
+function rpcHandler(deps: A2aDeps) {
+  return async function* (req: Request, ctx: HandlerContext, given: unknown): AsyncIterable<Reply> {
+    let v: unknown = given;
+    if (v === undefined) {
+      try {
+        v = parseJson(req.body);
+      } catch (e) {
+        yield one(rpcError(null, (e as RpcError).code, (e as RpcError).message));
+        return;
+      }
     }
     const m = readRpc(v);
     if (m.kind === "response") return;

@@ -48,7 +48,10 @@ export function agentCard(source: Obj, agentUrl: string, base: string, v1: boole
   if (v1)
     return {
       ...out,
-      supportedInterfaces: [{ url: agentUrl, protocolBinding: "JSONRPC", protocolVersion: "1.0" }],
+      supportedInterfaces: [
+        { url: agentUrl, protocolBinding: "JSONRPC", protocolVersion: "1.0" },
+        { url: agentUrl, protocolBinding: "HTTP+JSON", protocolVersion: "1.0" },
+      ],
       securitySchemes: {},
       securityRequirements: [],
     };

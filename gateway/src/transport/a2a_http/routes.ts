@@ -10,9 +10,12 @@ import { BUILTIN_AGENT } from "@radiant/infra/a2a-agents";
 import type { Exchange, HttpRoute } from "../http.js";
 import { type Endpoint, errorBodyOf, type LlmHttp, llmRequest } from "../llm_http/post.js";
 import type { AgentCards } from "./agent_cards.js";
+import { restCall } from "./rest.js";
 import { agentCard, baseUrlOf, ECHO_CARD, wantsV1 } from "./cards.js";
 
 const a2aError = errorBodyOf("a2a");
+/** A2A's clients ignore `id:` lines: events carry them, for a resume with Last-Event-ID */
+const SSE_IDS = { ids: true, done: false };
 const CARD_V1 = "/.well-known/agent-card.json";
 const CARD_V03 = "/.well-known/agent.json";
 
@@ -45,6 +48,18 @@ export function a2aHttpRoutes(c: LlmHttp, dir: AgentDirectory = { names: [BUILTI
     return { name, rest: slash < 0 ? "" : rest.slice(slash) };
   };
 
+  /** The v1.0 HTTP+JSON binding (rest.ts): the call its path makes, or 404. */
+  const rest = (x: Exchange, req: HttpRequest, method: string, at: { name: string; rest: string }) => {
+    const call = restCall(method, at.rest, req);
+    if (!call)
+      return x.fail(
+        "404 Not Found",
+        `Not found: ${method.toUpperCase()} /a2a/${at.name}${at.rest.slice(0, 200)} (JSON-RPC at /a2a/${at.name}, HTTP+JSON at its v1.0 paths)`,
+      );
+    const e: Endpoint = { proto: "a2a", op: "rest", style: SSE_IDS, target: at.name };
+    llmRequest(c, x, req, e, call.body, call.bodyless);
+  };
+
   return [
     {
       path: "/a2a/*",
@@ -53,16 +68,19 @@ export function a2aHttpRoutes(c: LlmHttp, dir: AgentDirectory = { names: [BUILTI
         post: (x, req) => {
           const at = agentPath(x, req.getUrl());
           if (!at) return;
-          if (at.rest !== "" && at.rest !== "/") return x.fail("404 Not Found", `Not found: POST /a2a/${at.name} takes the agent's JSON-RPC requests`);
-          const e: Endpoint = { proto: "a2a", op: "rpc", style: { ids: true, done: false }, target: at.name };
-          llmRequest(c, x, req, e);
+          if (at.rest === "" || at.rest === "/") return llmRequest(c, x, req, { proto: "a2a", op: "rpc", style: SSE_IDS, target: at.name });
+          rest(x, req, "post", at);
         },
         get: (x, req) => {
           const at = agentPath(x, req.getUrl());
           if (!at) return;
           if (at.rest === CARD_V1) return card(x, req, at.name, wantsV1(req.getHeader("a2a-version")));
           if (at.rest === CARD_V03) return card(x, req, at.name, false);
-          x.fail("404 Not Found", `Not found: the agent's card is at /a2a/${at.name}${CARD_V1}`);
+          rest(x, req, "get", at);
+        },
+        delete: (x, req) => {
+          const at = agentPath(x, req.getUrl());
+          if (at) rest(x, req, "delete", at);
         },
       },
       errorBody: a2aError,

@@ -65,8 +65,11 @@ export const HTTP_REQUEST_ID = rpcRequestId('"http"');
 
 const EMPTY_BODY = Buffer.from("{}");
 
-/** The request: a body (POST) or none (a model list); `model` from the URL (Google) goes into the body, last, so it wins. */
-export function llmRequest(c: LlmHttp, x: Exchange, req: HttpRequest, e: Endpoint, model?: string): void {
+/**
+ * The request: a body (POST) or none (GET, DELETE); `shape` makes what goes into INBOX of it (what
+ * the URL says: Google's model, an A2A REST call's method and ids).
+ */
+export function llmRequest(c: LlmHttp, x: Exchange, req: HttpRequest, e: Endpoint, shape?: (body: Buffer) => Buffer, bodyless = false): void {
   const method = req.getMethod().toLowerCase();
   const principal = c.hub.principalOf((h) => req.getHeader(h));
   const token = req.getHeader("radiant-resume-token");
@@ -79,8 +82,8 @@ export function llmRequest(c: LlmHttp, x: Exchange, req: HttpRequest, e: Endpoin
     resume(c, x, e, token, principal, from);
     return;
   }
-  if (method === "get") {
-    void forward(c, x, e, principal, EMPTY_BODY);
+  if (method !== "post" || bodyless) {
+    void forward(c, x, e, principal, shape ? shape(EMPTY_BODY) : EMPTY_BODY);
     return;
   }
   if (!isJson(req.getHeader("content-type"))) {
@@ -93,7 +96,7 @@ export function llmRequest(c: LlmHttp, x: Exchange, req: HttpRequest, e: Endpoin
       x.fail("400 Bad Request", "The request body must be a JSON object");
       return;
     }
-    return forward(c, x, e, principal, model === undefined ? b : withModel(b, model));
+    return forward(c, x, e, principal, shape ? shape(b) : b);
   });
   settle(`${e.proto} ${e.op}`, read, () => x.fail("500 Internal Server Error", "Internal error"));
 }
@@ -178,15 +181,18 @@ export function resumePoint(lastEventId: string, received: string): ResumePoint 
   return undefined;
 }
 
-/** `{…}` → `{…,"model":"m"}`: the last member wins in every JSON reader we feed. `model` is checked (a model name, no quotes). */
-export function withModel(b: Buffer, model: string): Buffer {
+/** `{…}` → `{…,"key":"value"}`: the last member wins in every JSON reader we feed. The value is checked by the caller (a name, no quotes). */
+export function withMember(b: Buffer, key: string, value: string): Buffer {
   let end = b.length - 1;
   while (end > 0 && b[end] !== 0x7d) end--;
   // an empty object takes the member without a comma
   const empty = skipWs(b, b.indexOf(0x7b) + 1) >= end;
-  const member = `${empty ? "" : ","}"model":${JSON.stringify(model)}}`;
+  const member = `${empty ? "" : ","}${JSON.stringify(key)}:${JSON.stringify(value)}}`;
   return Buffer.concat([b.subarray(0, end), Buffer.from(member)]);
 }
+
+/** Google's model from the URL, into the body. */
+export const withModel = (b: Buffer, model: string): Buffer => withMember(b, "model", model);
 
 /** The route's error body: the protocol's own shape. */
 export const errorBodyOf =

@@ -7,7 +7,7 @@ import type { HttpRequest } from "uWebSockets.js";
 import { isModelName } from "@radiant/infra/models";
 import type { Exchange, HttpRoute } from "../http.js";
 import type { StreamStyle } from "./answer_llm.js";
-import { type Endpoint, errorBodyOf, type LlmHttp, llmRequest } from "./post.js";
+import { type Endpoint, errorBodyOf, type LlmHttp, llmRequest, withModel } from "./post.js";
 
 const IDS: StreamStyle = { ids: true, done: false };
 const chat: Endpoint = { proto: "openai", op: "chat", style: { ids: true, done: true } };
@@ -37,13 +37,13 @@ function googleCall(c: LlmHttp, x: Exchange, req: HttpRequest, prefix: string): 
     x.fail("404 Not Found", `Not found: ${prefix}{model}:generateContent or :streamGenerateContent with a model name`);
     return;
   }
-  if (method === "generateContent") return llmRequest(c, x, req, generate, model);
+  if (method === "generateContent") return llmRequest(c, x, req, generate, (b) => withModel(b, model));
   if (method === "streamGenerateContent") {
     if (req.getQuery("alt") !== "sse") {
       x.fail("400 Bad Request", "streamGenerateContent is served as server-sent events only: add ?alt=sse");
       return;
     }
-    return llmRequest(c, x, req, stream, model);
+    return llmRequest(c, x, req, stream, (b) => withModel(b, model));
   }
   x.fail("404 Not Found", `Not found: the method ${JSON.stringify(method.slice(0, 64))} (this gateway serves generateContent and streamGenerateContent)`);
 }
