@@ -23,6 +23,7 @@ import {
 } from "@a2a-js/sdk";
 import { ClientFactory, ClientFactoryOptions, type Client as A2aClient } from "@a2a-js/sdk/client";
 import { label, legacyClientFactory } from "./a2a_agents.js";
+import { freePort } from "@radiant/infra/proc";
 import { eventually, openSession, rpc, startStack } from "./harness.js";
 
 // webhooks of the tests are on 127.0.0.1: the egress proxy calls private addresses only when told so
@@ -214,6 +215,18 @@ t.test("list: this principal's tasks, newest first, filtered by state", async (t
   );
 });
 
+t.test("a webhook that stays down does not hold the task up", async (t) => {
+  const client = await new ClientFactory().createFromUrl(`${base}/a2a/echo/`);
+  const dead = `http://127.0.0.1:${await freePort()}/hook`;
+  const r = (await client.sendMessage(
+    SendMessageRequest.fromJSON({
+      message: { messageId: `m-${++n}`, role: "ROLE_USER", parts: [{ text: "still done" }] },
+      configuration: { taskPushNotificationConfig: { url: dead, token: "x" } },
+    }),
+  )) as Task;
+  t.equal(r.status?.state, TaskState.TASK_STATE_COMPLETED, "completed, its webhook unreachable");
+});
+
 t.test("/ws: v1.0 method names are A2A's (once taken for MCP)", async (t) => {
   const { c } = await openSession(stack.wsUrl);
   t.teardown(() => c.close());
@@ -223,4 +236,15 @@ t.test("/ws: v1.0 method names are A2A's (once taken for MCP)", async (t) => {
   t.match(g, { id: 2, result: { kind: "task", status: { state: "completed" } } }, "the same task in v0.3's shape");
   t.match(await c.call(rpc(3, "GetTask", { id: "nope" })), { error: { code: -32001 } });
   t.match(await c.call(rpc(4, "SendMessage", { message: { role: "ROLE_USER" } })), { error: { code: -32602 } });
+  // a stream on a session: every event a frame with the request's id, the last the task's end
+  c.send(rpc(5, "SendStreamingMessage", { message: { messageId: "ws-2", role: "ROLE_USER", parts: [{ text: "a b" }] } }));
+  const events = () => c.frames.filter((f) => f.id === 5);
+  await eventually("the stream's five events", () => events().length >= 5);
+  await new Promise((r) => setTimeout(r, 200));
+  t.same(
+    events().map((f) => Object.keys(f.result as object)[0]),
+    ["task", "statusUpdate", "artifactUpdate", "artifactUpdate", "statusUpdate"],
+    "each once, in order",
+  );
+  t.match(events().at(-1), { result: { statusUpdate: { status: { state: "TASK_STATE_COMPLETED" } } } });
 });
