@@ -248,3 +248,14 @@ t.test("/ws: v1.0 method names are A2A's (once taken for MCP)", async (t) => {
   );
   t.match(events().at(-1), { result: { statusUpdate: { status: { state: "TASK_STATE_COMPLETED" } } } });
 });
+
+t.test("followers leave nothing behind: no consumer of A2A_EVENTS outlives its request", async (t) => {
+  const consumers = async () => {
+    const j = (await (await fetch(`${stack.nats.monitorUrl}/jsz?streams=true&consumers=true`)).json()) as {
+      account_details?: { stream_detail?: { name: string; state: { consumer_count: number } }[] }[];
+    };
+    return j.account_details?.[0]?.stream_detail?.find((s) => s.name === "A2A_EVENTS")?.state.consumer_count ?? 0;
+  };
+  await eventually("every follower's consumer deleted", async () => (await consumers()) === 0, 20_000);
+  t.pass();
+});

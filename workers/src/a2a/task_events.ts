@@ -27,6 +27,8 @@ export class TaskEvents {
     } finally {
       signal.removeEventListener("abort", stop);
       messages.stop();
+      // an ordered consumer would otherwise stay on the server for its inactivity threshold: one per follower
+      await c.delete().catch(() => {});
     }
   }
 }
