@@ -7,7 +7,7 @@ import type { Log } from "@radiant/infra/log";
 import { MCP_PROTOCOL_VERSION, SERVER_INFO } from "../handler_mcp.js";
 import type { McpServerConfig } from "@radiant/infra/mcp-servers";
 import type { RpcObject, SessionId, UpstreamOpened } from "@radiant/wire";
-import { bridgeErrors, Upstream, UpstreamError, type UpstreamEvents, type UpstreamState } from "./upstream.js";
+import { bridgeErrors, openTimeoutMs, Upstream, UpstreamError, type UpstreamEvents, type UpstreamState } from "./upstream.js";
 
 /** What is stored (KV) for a client session: enough for another bridge process to take it up. */
 export interface StoredSession {
@@ -21,10 +21,6 @@ export interface StoredSession {
 export function defaultClientParams(): RpcObject {
   return { protocolVersion: MCP_PROTOCOL_VERSION, capabilities: {}, clientInfo: SERVER_INFO };
 }
-
-/** Starting a server (a process, `npx` fetching a package) takes longer than answering: at least this long for an open. */
-const MIN_OPEN_TIMEOUT_MS = 30_000;
-const openTimeoutMs = (timeoutMs: number): number => Math.max(timeoutMs, MIN_OPEN_TIMEOUT_MS);
 
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 30_000;

@@ -32,6 +32,9 @@ function httpStatus(e: unknown): number {
 }
 /** what the spec's backwards compatibility reads as "this server speaks the older HTTP+SSE": not an auth or rate answer */
 const LEGACY_STATUSES = new Set([400, 404, 405]);
+/** Starting a server (a process, `npx` fetching a package) takes longer than answering: at least this long for an open. */
+const MIN_OPEN_TIMEOUT_MS = 30_000;
+export const openTimeoutMs = (timeoutMs: number): number => Math.max(timeoutMs, MIN_OPEN_TIMEOUT_MS);
 /** how long a DELETE of an upstream session may take: nobody waits for its answer */
 const DELETE_TIMEOUT_MS = 5000;
 
@@ -114,17 +117,17 @@ export class Upstream {
     if (this.cfg.kind === "stdio") {
       kind = "stdio";
       await this.attach(this.stdioTransport());
-      result = await this.request(init);
+      result = await this.request(init, undefined, undefined, openTimeoutMs(this.cfg.timeoutMs));
     } else if (stored?.transport === "sse") {
       // known to speak only the older transport: no Streamable HTTP attempt first
       kind = "sse";
       await this.attach(this.sseTransport());
-      result = await this.request(init);
+      result = await this.request(init, undefined, undefined, openTimeoutMs(this.cfg.timeoutMs));
     } else {
       kind = "streamable-http";
       await this.attach(this.httpTransport(undefined));
       try {
-        result = await this.request(init);
+        result = await this.request(init, undefined, undefined, openTimeoutMs(this.cfg.timeoutMs));
       } catch (e) {
         // the spec's backwards compatibility: the POST refused means the older HTTP+SSE transport
         if (!LEGACY_STATUSES.has(httpStatus(e))) throw e;
@@ -132,7 +135,7 @@ export class Upstream {
         this.closedWhy = undefined;
         kind = "sse";
         await this.attach(this.sseTransport());
-        result = await this.request(init);
+        result = await this.request(init, undefined, undefined, openTimeoutMs(this.cfg.timeoutMs));
       }
     }
     const r = (result.result ?? {}) as RpcObject;
@@ -149,13 +152,13 @@ export class Upstream {
    * Send a request (its id is replaced by one of ours) and wait for the response, whose id is ours too.
    * `onMessage` takes what the server sends for this request meanwhile.
    */
-  request(msg: RpcObject, onMessage?: (m: RpcObject) => void, onStart?: (upstreamId: number) => void): Promise<RpcObject> {
+  request(msg: RpcObject, onMessage?: (m: RpcObject) => void, onStart?: (upstreamId: number) => void, timeoutMs = this.cfg.timeoutMs): Promise<RpcObject> {
     if (this.closedWhy !== undefined) return Promise.reject(new UpstreamError(this.name, bridgeErrors.unavailable, this.closedWhy));
     const upstreamId = this.nextId++;
     const params = msg.params as RpcObject | undefined;
     const progressToken = (params?._meta as RpcObject | undefined)?.progressToken;
     return new Promise<RpcObject>((resolve, reject) => {
-      const timeout = () => new UpstreamError(this.name, bridgeErrors.timeout, `MCP server '${this.name}' did not answer within ${this.cfg.timeoutMs} ms`);
+      const timeout = () => new UpstreamError(this.name, bridgeErrors.timeout, `MCP server '${this.name}' did not answer within ${timeoutMs} ms`);
       const p: Pending = {
         upstreamId,
         progressToken,
@@ -171,7 +174,7 @@ export class Upstream {
           this.pending.delete(upstreamId);
           void this.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: upstreamId, reason: "timed out" } }).catch(() => {});
           reject(timeout());
-        }, this.cfg.timeoutMs),
+        }, timeoutMs),
       };
       this.pending.set(upstreamId, p);
       onStart?.(upstreamId);
