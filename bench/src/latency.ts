@@ -21,6 +21,15 @@ export function percentilesMs(h: Histogram): LoopResult["latencyMs"] {
   return { p50: ms(50), p90: ms(90), p99: ms(99), p999: ms(99.9), max: Number((h.maxValue / 1000).toFixed(3)) };
 }
 
+/** Records a time in ms into a µs histogram (at least 1 µs: the histogram takes nothing lower). */
+export const recordMs = (h: Histogram, ms: number) => h.recordValue(Math.max(1, Math.round(ms * 1000)));
+
+/** The median and p99 of a µs histogram, in ms. */
+export const p50p99 = (h: Histogram) => {
+  const { p50, p99 } = percentilesMs(h);
+  return { p50, p99 };
+};
+
 /** Round trips in µs gathered by several load processes, into one histogram. */
 export function mergeSamples(lists: number[][]): { latencyMs: LoopResult["latencyMs"]; count: number } {
   const h = newHistogram();

@@ -12,11 +12,11 @@ import { freePort, stopChild } from "@radiant/infra/proc";
 import { AckedPublisher } from "@radiant/infra/publish";
 import { Stack } from "@radiant/infra/stack";
 import { HISTORY_STREAM, subjects } from "@radiant/wire";
-import { newHistogram, percentilesMs, type Histogram } from "./latency.js";
+import { newHistogram, p50p99, recordMs, type Histogram } from "./latency.js";
 import { chatBody, checkAnswer, direct, openH2, overHttp1, prompt, type Streamed } from "./llm_client.js";
 import { Tap } from "./llm_tap.js";
-import { table, writeResult } from "./results.js";
-import { treeCpuSeconds } from "./system.js";
+import { round, table, writeResult } from "./results.js";
+import { cpuSecondsMeter } from "./system.js";
 
 const quick = process.argv.includes("--quick");
 /** the echo's pause between chunks: a model streaming ~100 tokens/s */
@@ -48,7 +48,6 @@ const GATEWAY_PROCESSES = cpus().length >= 2 ? 2 : 1;
 const WORKERS = 2;
 
 const log = (s: string) => process.stderr.write(`[llm] ${s}\n`);
-const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -58,11 +57,6 @@ const quantile = (v: number[], p: number) => {
   const s = [...v].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
-const p50p99 = (h: Histogram) => {
-  const { p50, p99 } = percentilesMs(h);
-  return { p50, p99 };
-};
-const recordMs = (h: Histogram, ms: number) => h.recordValue(Math.max(1, Math.round(ms * 1000)));
 
 const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
 // the timed upstream's model, routed by the stack's model table with the echo's
@@ -362,30 +356,17 @@ type Component = "gateway" | "workers" | "egress_proxy" | "nats_server" | "echo"
 
 /** Starts counting; the returned function gives each process's CPU since, in % of one core: what a figure is bound by. */
 function cpuMeter(): () => Record<Component, number> {
-  const pids: Record<Exclude<Component, "bench">, number[]> = {
+  const since = cpuSecondsMeter<Exclude<Component, "bench">>({
     gateway: [stack.gateway!.child.pid!],
     workers: stack.workers.map((w) => w.child.pid!),
     egress_proxy: [stack.egress!.child.pid!],
     nats_server: [stack.nats.pid!],
     echo: [stack.echo!.child.pid!],
-  };
-  const own = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-  };
-  const read = (): Record<Component, number> => ({
-    ...(Object.fromEntries(Object.entries(pids).map(([k, list]) => [k, list.reduce((a, p) => a + treeCpuSeconds(p), 0)])) as Record<
-      Exclude<Component, "bench">,
-      number
-    >),
-    bench: own(),
   });
-  const c0 = read();
   const t0 = performance.now();
   return () => {
     const s = (performance.now() - t0) / 1000;
-    const c1 = read();
-    return Object.fromEntries(Object.entries(c1).map(([k, v]) => [k, round(((v - c0[k as Component]) / s) * 100, 1)])) as Record<Component, number>;
+    return Object.fromEntries(Object.entries(since()).map(([k, v]) => [k, round((v / s) * 100, 1)])) as Record<Component, number>;
   };
 }
 

@@ -3,6 +3,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 
+/** `v` to `digits` decimals, as a number (for result files and tables). */
+export const round = (v: number, digits = 3) => Number(v.toFixed(digits));
+
 export const machine = () => ({ cores: cpus().length, memory: totalmem() });
 
 export function writeResult(command: string, result: Record<string, unknown>): string {

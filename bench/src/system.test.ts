@@ -1,5 +1,5 @@
 import t from "tap";
-import { parseCpuSeconds, parseSlabBytes, parseSockStat, slabBytes, sockStat, treeCpuSeconds } from "./system.js";
+import { cpuSecondsMeter, parseCpuSeconds, parseSlabBytes, parseSockStat, slabBytes, sockStat, treeCpuSeconds } from "./system.js";
 
 t.test("sockstat: TCP sockets and their memory in bytes", async (t) => {
   const s = parseSockStat("sockets: used 1234\nTCP: inuse 100 orphan 0 tw 5 alloc 120 mem 37\nUDP: inuse 2 mem 1\n");
@@ -13,6 +13,16 @@ t.test("CPU seconds from a stat line, a name with spaces included", async (t) =>
   const spin = Date.now() + 200;
   while (Date.now() < spin);
   t.ok(treeCpuSeconds(process.pid) > 0.1, "this process's own time counts");
+});
+
+t.test("CPU meter: each component's seconds since it started, this process as bench", async (t) => {
+  const since = cpuSecondsMeter({ self: [process.pid], none: [] });
+  const spin = Date.now() + 200;
+  while (Date.now() < spin);
+  const cpu = since();
+  t.same(Object.keys(cpu), ["self", "none", "bench"], "the components in order, then bench");
+  t.ok(cpu.self > 0.1 && cpu.bench > 0.1, JSON.stringify(cpu));
+  t.equal(cpu.none, 0);
 });
 
 t.test("slab memory from /proc/meminfo", async (t) => {

@@ -55,3 +55,22 @@ export function treeCpuSeconds(pid: number): number {
   }
   return total;
 }
+
+/**
+ * Starts counting the CPU of processes grouped by component (each pid with its descendants) and of
+ * this process (`bench`); the returned function gives each one's CPU seconds since.
+ */
+export function cpuSecondsMeter<K extends string>(pids: Record<K, number[]>): () => Record<K | "bench", number> {
+  const read = (): Record<K | "bench", number> => {
+    const u = process.cpuUsage();
+    return {
+      ...(Object.fromEntries(Object.entries<number[]>(pids).map(([k, list]) => [k, list.reduce((a, p) => a + treeCpuSeconds(p), 0)])) as Record<K, number>),
+      bench: (u.user + u.system) / 1e6,
+    };
+  };
+  const c0 = read();
+  return () => {
+    const c1 = read();
+    return Object.fromEntries(Object.entries<number>(c1).map(([k, v]) => [k, v - c0[k as K | "bench"]])) as Record<K | "bench", number>;
+  };
+}
