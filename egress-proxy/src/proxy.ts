@@ -468,7 +468,7 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
       const v = req.headers[h];
       if (typeof v === "string") headers[h] = v;
     }
-    const status = await postWebhook(target, headers, Buffer.concat(chunks));
+    const status = await postWebhook(target, headers, Buffer.concat(chunks), o.webhookPrivate);
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status }));
   }
 

@@ -103,6 +103,8 @@ export function endedStreamConfig(): Partial<StreamConfig> & { name: string } {
 
 /** A2A tasks' events, kept as long as the tasks (a week after their last change). */
 export const A2A_EVENTS_MAX_AGE_MS = 7 * 86_400_000;
+/** …and at most this much of them (the oldest go first): a flood of tasks cannot fill the disk INBOX and HISTORY share */
+export const A2A_EVENTS_MAX_BYTES = 1024 * 1024 * 1024;
 
 export function a2aEventsStreamConfig(): Partial<StreamConfig> & { name: string } {
   return {
@@ -111,6 +113,7 @@ export function a2aEventsStreamConfig(): Partial<StreamConfig> & { name: string 
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     max_msgs_per_subject: 10_000,
+    max_bytes: A2A_EVENTS_MAX_BYTES,
     max_age: nanos(A2A_EVENTS_MAX_AGE_MS),
     discard: DiscardPolicy.Old,
   };

@@ -12,13 +12,20 @@ const WAIT_RE = /^\s*wait\s+(\d+(?:\.\d+)?)\s*$/;
 
 const status = (state: TaskStatus["state"]): TaskStatus => ({ state, timestamp: new Date().toISOString() });
 
-/** The text's words, each with the spaces after it (the first with those before it too): joined, the text itself. */
+/** the most artifact updates one task gets: past it, words come several to an update (each update rewrites the stored task) */
+export const MAX_UPDATES = 100;
+
+/** The text's words, each with the spaces after it (the first with those before it too), at most MAX_UPDATES pieces: joined, the text itself. */
 export function wordsOf(text: string): string[] {
   const words = text.match(/\S+\s*/g) ?? [];
   const lead = /^\s*/.exec(text)![0];
   if (words.length === 0) return [text];
   words[0] = lead + words[0];
-  return words;
+  if (words.length <= MAX_UPDATES) return words;
+  const per = Math.ceil(words.length / MAX_UPDATES);
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i += per) out.push(words.slice(i, i + per).join(""));
+  return out;
 }
 
 /**

@@ -26,6 +26,21 @@ type Obj = Record<string, unknown>;
 
 /** The card's JSON-RPC interface, v1.0 preferred: `supportedInterfaces` (v1.0), else `url` + `preferredTransport` (v0.3). */
 export function endpointOf(card: Obj, agent: A2aAgentConfig): Endpoint | undefined {
+  const endpoint = interfaceOf(card, agent);
+  // the agent's credential (its headers) goes where the card says: only to the origin the config names
+  if (!endpoint || !sameOrigin(endpoint.url, agent.url)) return undefined;
+  return endpoint;
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
+function interfaceOf(card: Obj, agent: A2aAgentConfig): Endpoint | undefined {
   const streaming = (card.capabilities as Obj | undefined)?.streaming === true;
   const base = { agent: agent.name, streaming, headers: agent.headers };
   const ifaces = Array.isArray(card.supportedInterfaces) ? (card.supportedInterfaces as Obj[]) : [];
@@ -61,14 +76,18 @@ export class UpstreamAgents {
     if (have && Date.now() < have.until) return have.endpoint;
     let card: Obj;
     try {
-      const r = await fetch(cardUrlOf(cfg.url), { headers: { ...cfg.headers, "A2A-Version": "1.0" }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+      const r = await fetch(cardUrlOf(cfg.url), {
+        headers: { ...cfg.headers, "A2A-Version": "1.0" },
+        redirect: "error",
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      });
       if (!r.ok) throw new Error(`its card answered ${r.status}`);
       card = (await r.json()) as Obj;
     } catch (e) {
       throw unavailable(name, (e as Error).message);
     }
     const endpoint = endpointOf(card, cfg);
-    if (!endpoint) throw unavailable(name, "its card names no JSON-RPC interface");
+    if (!endpoint) throw unavailable(name, "its card names no JSON-RPC interface at the configured URL's origin");
     this.cards.set(name, { endpoint, until: Date.now() + CARD_TTL_MS });
     return endpoint;
   }
@@ -82,6 +101,7 @@ async function post(e: Endpoint, method: string, params: Obj, stream: boolean, s
       method: "POST",
       headers: { ...e.headers, "Content-Type": "application/json", Accept: stream ? "text/event-stream" : "application/json", "A2A-Version": e.version },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+      redirect: "error",
       ...(signal ? { signal } : {}),
     });
   } catch (err) {

@@ -228,3 +228,33 @@ t.test("an upstream agent's answer, either version's shape, read or refused — 
   );
   t.pass("never threw");
 });
+
+t.test("bounds from the review: echo's updates, secrets read back, where an agent's credential may go", async (t) => {
+  const { wordsOf, MAX_UPDATES } = await import("./agent_echo.js");
+  const long = "w ".repeat(5000);
+  const pieces = wordsOf(long);
+  t.ok(pieces.length <= MAX_UPDATES, `${pieces.length} updates for 5000 words`);
+  t.equal(pieces.join(""), long, "joined, the text itself");
+  t.same(wordsOf(" a  b"), [" a  ", "b"]);
+
+  const { configOut } = await import("./push.js");
+  const c = { id: "c", url: "http://h/", token: "secret", authentication: { schemes: ["Bearer"], credentials: "k" }, version: "1.0" as const };
+  t.match(configOut("t", c, "1.0"), { token: "secret", authentication: { credentials: "k" } }, "as set: all of it");
+  t.same(
+    configOut("t", c, "1.0", true),
+    { taskId: "t", id: "c", url: "http://h/", authentication: { schemes: ["Bearer"] } },
+    "read back: no token, no credentials",
+  );
+
+  const { endpointOf } = await import("./agent_upstream.js");
+  const cfg = { name: "a", url: "http://agent.example:8000/", headers: { Authorization: "Bearer x" } };
+  t.match(endpointOf({ supportedInterfaces: [{ url: "http://agent.example:8000/rpc", protocolBinding: "JSONRPC", protocolVersion: "1.0" }] }, cfg), {
+    version: "1.0",
+  });
+  t.equal(
+    endpointOf({ supportedInterfaces: [{ url: "http://169.254.169.254/rpc", protocolBinding: "JSONRPC", protocolVersion: "1.0" }] }, cfg),
+    undefined,
+    "a card pointing elsewhere: the credential does not follow",
+  );
+  t.equal(endpointOf({ url: "http://other.example/", preferredTransport: "JSONRPC" }, cfg), undefined);
+});

@@ -69,6 +69,9 @@ const SSE_HEAD = { status: 200, stream: true } as const;
 /** how long a CancelTask waits for the running agent to end the task before ending it itself (its runner is gone) */
 const CANCEL_WAIT_MS = 3000;
 const LIST_PAGE = 50;
+/** tasks one worker runs at once (each a runner until it ends): past it a send is refused, retryable */
+const MAX_RUNNING = 1000;
+let running = 0;
 
 export interface A2aDeps {
   /** the agents behind the gateway (RADIANT_A2A_CONFIG) */
@@ -218,7 +221,8 @@ async function* run(deps: A2aDeps, req: Request, ctx: HandlerContext, rpc: RpcRe
   }
 }
 
-const notFound = (id: unknown): RpcError => new RpcError(a2aErrors.taskNotFound, `Task not found: ${typeof id === "string" ? id.slice(0, 64) : String(id)}`);
+const notFound = (id: unknown): RpcError =>
+  new RpcError(a2aErrors.taskNotFound, `Task not found: ${typeof id === "string" ? id.slice(0, 64) : typeof id === "number" ? String(id) : "(not a task id)"}`);
 
 /** SendMessage / message/send (the final task, one JSON body) and their streaming forms (every event). */
 async function* send(c: A2aCall, streaming: boolean): AsyncIterable<Reply> {
@@ -226,21 +230,33 @@ async function* send(c: A2aCall, streaming: boolean): AsyncIterable<Reply> {
   const message = readMessage(params.message);
   if (typeof message === "string") throw new RpcError(rpcErrors.invalidParams, `Invalid params: ${message}`);
   if (message.taskId !== undefined) throw new RpcError(a2aErrors.unsupportedOperation, "Continuing a task with a new message is not supported by this agent");
+  const config = (params.configuration ?? {}) as Record<string, unknown>;
+  const pushAsked = config.taskPushNotificationConfig ?? config.pushNotificationConfig;
+  const push = pushAsked === undefined || pushAsked === null ? [] : [readPushConfig(pushAsked, v)];
+  if (push.length > 0 && !deps.pusher) throw new RpcError(a2aErrors.pushNotSupported, "Push notifications are not supported here");
+  if (running >= MAX_RUNNING) throw new RpcError(rpcErrors.internal, `${MAX_RUNNING} tasks run on this worker already: retry later`);
   const agent = req.target ?? "echo";
   let upstream: AsyncIterable<UpstreamResult> | undefined;
   if (agent !== "echo") {
     if (!deps.upstream?.has(agent)) throw new RpcError(a2aErrors.unsupportedOperation, `No agent ${agent} here`);
-    // opened before the task is made: an agent that cannot be reached is the client's error, not a failed task
-    upstream = await sendUpstream(await deps.upstream.endpoint(agent), message, new AbortController().signal);
+    const endpoint = await deps.upstream.endpoint(agent);
+    // from here the agent may have the message: never sent twice (a timeout ends the request, it does not run it again)
+    ctx.committed();
+    // opened before the task is made: an agent that cannot be reached is the client's error, not a failed task.
+    // Until it answers, the request's end stops it; after, the task's runner owns the answer.
+    const opening = new AbortController();
+    const stop = () => opening.abort(ctx.signal.reason);
+    ctx.signal.addEventListener("abort", stop, { once: true });
+    try {
+      upstream = await sendUpstream(endpoint, message, opening.signal);
+    } finally {
+      ctx.signal.removeEventListener("abort", stop);
+    }
   }
   const id = randomUUID();
   const contextId = message.contextId ?? randomUUID();
   const first: Message = { ...message, taskId: id, contextId };
   const task: Task = { id, contextId, status: { state: "submitted", timestamp: new Date().toISOString() }, artifacts: [], history: [first] };
-  const config = (params.configuration ?? {}) as Record<string, unknown>;
-  const pushAsked = config.taskPushNotificationConfig ?? config.pushNotificationConfig;
-  const push = pushAsked === undefined || pushAsked === null ? [] : [readPushConfig(pushAsked, v)];
-  if (push.length > 0 && !deps.pusher) throw new RpcError(a2aErrors.pushNotSupported, "Push notifications are not supported here");
   const record: TaskRecord = {
     task,
     principal: req.principal,
@@ -252,7 +268,8 @@ async function* send(c: A2aCall, streaming: boolean): AsyncIterable<Reply> {
   ctx.committed();
   await deps.events.publish(id, { task });
   // the task runs on its own: a client that leaves (or a request cut short) leaves it running
-  void runTask(deps, ctx, record, revision, upstream ? fromUpstream(record, upstream) : echoEvents(deps, id, first));
+  running++;
+  void runTask(deps, ctx, record, revision, upstream ? fromUpstream(record, upstream) : echoEvents(deps, id, first)).finally(() => running--);
   if (!streaming && (config.returnImmediately === true || config.blocking === false)) {
     yield { ...rpcResult(rpc.id, taskResult(task, v)), head: JSON_HEAD, last: true };
     return;
@@ -377,12 +394,12 @@ async function pushMethod({ deps, req, params, v }: A2aCall, method: string): Pr
     case "tasks/pushNotificationConfig/get": {
       const c = configId === undefined && list.length === 1 ? list[0] : list.find((x) => x.id === configId);
       if (!c) throw new RpcError(rpcErrors.invalidParams, `Invalid params: no push config ${String(configId)} on task ${id}`);
-      return configOut(id, c, v);
+      return configOut(id, c, v, true);
     }
     case "ListTaskPushNotificationConfigs":
-      return { configs: list.map((c) => configOut(id, c, v)), nextPageToken: "" };
+      return { configs: list.map((c) => configOut(id, c, v, true)), nextPageToken: "" };
     case "tasks/pushNotificationConfig/list":
-      return list.map((c) => configOut(id, c, v));
+      return list.map((c) => configOut(id, c, v, true));
     default:
       await edit((l) => l.filter((x) => x.id !== configId));
       return null;

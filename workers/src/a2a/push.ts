@@ -45,11 +45,10 @@ export function readPushConfig(v: unknown, version: Version): PushConfig {
   if (typeof o.token === "string" && o.token !== "") c.token = o.token;
   const auth = obj(o.authentication);
   if (auth) {
-    const schemes = Array.isArray(auth.schemes)
-      ? auth.schemes.filter((s): s is string => typeof s === "string")
-      : typeof auth.scheme === "string"
-        ? [auth.scheme]
-        : [];
+    // a scheme is a token (RFC 9110): it goes into a header line
+    const schemes = (Array.isArray(auth.schemes) ? auth.schemes : [auth.scheme]).filter(
+      (s): s is string => typeof s === "string" && /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,32}$/.test(s),
+    );
     const credentials = typeof auth.credentials === "string" && !/[\r\n]/.test(auth.credentials) ? auth.credentials : undefined;
     c.authentication = { schemes, ...(credentials !== undefined ? { credentials } : {}) };
   }
@@ -63,13 +62,18 @@ export function withConfig(list: readonly PushConfig[], c: PushConfig): PushConf
   return [...rest, c];
 }
 
-/** A config as the client's version shows it (v1.0: flat, with its task; v0.3: inside `pushNotificationConfig`). */
-export function configOut(taskId: string, c: PushConfig, v: Version): Obj {
+/**
+ * A config as the client's version shows it (v1.0: flat, with its task; v0.3: inside
+ * `pushNotificationConfig`). Read back (`redact`), its token and credentials are not shown: who set
+ * them has them, and every client is one principal until authentication exists.
+ */
+export function configOut(taskId: string, c: PushConfig, v: Version, redact = false): Obj {
+  const auth = c.authentication && (redact ? { schemes: c.authentication.schemes } : c.authentication);
   const body: Obj = {
     id: c.id,
     url: c.url,
-    ...(c.token !== undefined ? { token: c.token } : {}),
-    ...(c.authentication ? { authentication: c.authentication } : {}),
+    ...(c.token !== undefined && !redact ? { token: c.token } : {}),
+    ...(auth ? { authentication: auth } : {}),
   };
   return v === "1.0" ? { taskId, ...body } : { taskId, pushNotificationConfig: body };
 }

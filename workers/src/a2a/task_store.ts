@@ -21,6 +21,8 @@ export interface TaskRecord {
 
 /** How long a task is kept after its last change. */
 const TASK_TTL_MS = 7 * 86_400_000;
+/** the bucket's cap: past it a new task is refused (an error to its client), never the disk filled */
+const TASKS_MAX_BYTES = 1024 * 1024 * 1024;
 
 export class TaskStore {
   private kvP: Promise<KV> | undefined;
@@ -28,7 +30,7 @@ export class TaskStore {
   constructor(private readonly nc: () => NatsConnection) {}
 
   private kv(): Promise<KV> {
-    this.kvP ??= new Kvm(this.nc()).create(A2A_TASKS_BUCKET, { history: 1, ttl: TASK_TTL_MS }).catch((e: unknown) => {
+    this.kvP ??= new Kvm(this.nc()).create(A2A_TASKS_BUCKET, { history: 1, ttl: TASK_TTL_MS, max_bytes: TASKS_MAX_BYTES }).catch((e: unknown) => {
       this.kvP = undefined;
       throw e;
     });
@@ -60,7 +62,7 @@ export class TaskStore {
   }
 
   /** This principal's tasks, newest first (a scan of the bucket: fine for the tasks of a gateway, not for millions). */
-  async list(principal: string, limit = 1000): Promise<TaskRecord[]> {
+  async list(principal: string, limit = 200): Promise<TaskRecord[]> {
     const kv = await this.kv();
     const out: TaskRecord[] = [];
     const keys = await kv.keys();
