@@ -6,8 +6,8 @@
 import type { Message, TaskEvent, TaskStatus } from "./shapes.js";
 import { textOf } from "./shapes.js";
 
-/** the longest `wait` honoured */
-const MAX_WAIT_S = 600;
+/** the longest `wait` honoured: less than a worker's handler timeout (5 minutes by default), so a blocking send gets its task */
+const MAX_WAIT_S = 240;
 const WAIT_RE = /^\s*wait\s+(\d+(?:\.\d+)?)\s*$/;
 
 const status = (state: TaskStatus["state"]): TaskStatus => ({ state, timestamp: new Date().toISOString() });

@@ -258,3 +258,10 @@ t.test("bounds from the review: echo's updates, secrets read back, where an agen
   );
   t.equal(endpointOf({ url: "http://other.example/", preferredTransport: "JSONRPC" }, cfg), undefined);
 });
+
+t.test("an agent's update names its task: its id is known without the task itself", async (t) => {
+  const { readUpstreamResult } = await import("./shapes.js");
+  t.match(readUpstreamResult({ statusUpdate: { taskId: "up-1", status: { state: "TASK_STATE_WORKING" } } }), { upstreamId: "up-1" });
+  t.match(readUpstreamResult({ kind: "artifact-update", taskId: "up-2", artifact: { artifactId: "a", parts: [] } }), { upstreamId: "up-2" });
+  t.notOk("upstreamId" in (readUpstreamResult({ statusUpdate: { status: { state: "TASK_STATE_WORKING" } } }) ?? {}), "none named: none");
+});

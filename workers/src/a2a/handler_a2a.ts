@@ -327,8 +327,10 @@ async function* fromUpstream(record: TaskRecord, results: AsyncIterable<Upstream
       // an agent that answers at once sends its whole task: its artifacts, then where it stands
       for (const artifact of r.task.artifacts) yield { kind: "artifact", artifact, append: false, lastChunk: true };
       if (r.task.status.state !== record.task.status.state) yield { kind: "status", status: r.task.status };
-    } else if ("event" in r) yield r.event;
-    else yield { kind: "status", status: { state: "completed", timestamp: new Date().toISOString(), message: r.message } };
+    } else if ("event" in r) {
+      if (r.upstreamId !== undefined && record.upstream!.taskId === "") record.upstream = { agent: record.upstream!.agent, taskId: r.upstreamId };
+      yield r.event;
+    } else yield { kind: "status", status: { state: "completed", timestamp: new Date().toISOString(), message: r.message } };
   }
 }
 

@@ -207,7 +207,7 @@ function readArtifact(v: unknown): Artifact | undefined {
 }
 
 /** What an upstream's result (or stream event) is, whichever version it speaks; undefined: none of these. */
-export type UpstreamResult = { task: Task; upstreamId: string } | { event: TaskEvent } | { message: Message };
+export type UpstreamResult = { task: Task; upstreamId: string } | { event: TaskEvent; upstreamId?: string } | { message: Message };
 
 export function readUpstreamResult(v: unknown): UpstreamResult | undefined {
   const o = obj(v);
@@ -224,15 +224,19 @@ export function readUpstreamResult(v: unknown): UpstreamResult | undefined {
       task: { id: taskObj.id, contextId: typeof taskObj.contextId === "string" ? taskObj.contextId : "", status, artifacts, history },
     };
   }
+  // an update names its task: an agent that never sends the task itself is still known by its id
+  const idOf = (u: Obj) => (typeof u.taskId === "string" && u.taskId !== "" ? { upstreamId: u.taskId } : {});
   const statusObj = obj(o.statusUpdate) ?? (kind === "status-update" ? o : undefined);
   if (statusObj) {
     const status = readStatus(statusObj.status);
-    return status ? { event: { kind: "status", status } } : undefined;
+    return status ? { event: { kind: "status", status }, ...idOf(statusObj) } : undefined;
   }
   const artObj = obj(o.artifactUpdate) ?? (kind === "artifact-update" ? o : undefined);
   if (artObj) {
     const artifact = readArtifact(artObj.artifact);
-    return artifact ? { event: { kind: "artifact", artifact, append: artObj.append === true, lastChunk: artObj.lastChunk === true } } : undefined;
+    return artifact
+      ? { event: { kind: "artifact", artifact, append: artObj.append === true, lastChunk: artObj.lastChunk === true }, ...idOf(artObj) }
+      : undefined;
   }
   const msgObj = obj(o.message) ?? (kind === "message" ? o : undefined);
   if (msgObj) {
