@@ -3,7 +3,7 @@
 // with the bytes untouched. Anything that cannot be published is answered at
 // once, in the caller's protocol and naming its JSON-RPC id — never dropped.
 import { PublishError, type AckedPublisher, type PubAck } from "@radiant/infra/publish";
-import { protocolErrorJson, type ErrorKind } from "@radiant/wire";
+import { protocolErrorJson, type ErrorKind, type InboxEnvelope } from "@radiant/wire";
 import {
   controlHeaders,
   encodeInbox,
@@ -226,19 +226,11 @@ export class Ingress {
 
   /** Into INBOX inside an envelope (msgpackr copies the bytes before returning); count it in flight. */
   private publish(subject: string, sid: SessionId, principal: string, proto: Protocol, r: RequestOf, frame: Uint8Array): Promise<PubAck> {
-    const env = encodeInbox({
-      v: 2,
-      sid,
-      proto,
-      op: r.op,
-      rid: r.rid,
-      principal,
-      ts: Date.now(),
-      body: frame,
-      ...(r.target !== undefined ? { target: r.target } : {}),
-    });
+    const env: InboxEnvelope = { v: 2, sid, proto, op: r.op, rid: r.rid, principal, ts: Date.now(), body: frame };
+    // only an A2A request over HTTP names one: no spread of an empty object on every frame of a socket
+    if (r.target !== undefined) env.target = r.target;
     this.inflight++;
-    return this.o.publisher.publish(subject, env, r.dedupe ? requestMsgId(sid, r.rid) : undefined);
+    return this.o.publisher.publish(subject, encodeInbox(env), r.dedupe ? requestMsgId(sid, r.rid) : undefined);
   }
 
   /** Refuse a frame for lack of room, naming its id if it has one. */

@@ -45,7 +45,9 @@ function jsonRpcProtocol(b: Buffer, p: Peek): Protocol {
   const s = p.methodStart;
   const e = p.methodEnd;
   if (s < 0) return "mcp"; // a response or an invalid message: MCP clients answer server requests
-  if (A2A_METHOD_PREFIXES.some((x) => startsWith(b, s, e, x)) || A2A_V1_METHODS.some((x) => equals(b, s, e, x))) return "a2a";
+  if (A2A_METHOD_PREFIXES.some((x) => startsWith(b, s, e, x))) return "a2a";
+  // v1.0's names are the only ones that start with a capital: an MCP frame never pays for the list
+  if (b[s] !== undefined && b[s] >= 0x41 && b[s] <= 0x5a && A2A_V1_METHODS.some((x) => equals(b, s, e, x))) return "a2a";
   if (SHARED_TASK_METHODS.some((x) => equals(b, s, e, x))) {
     const hasTaskId = p.paramsStart >= 0 && b.subarray(p.paramsStart, p.paramsEnd).indexOf(TASK_ID) >= 0;
     return hasTaskId ? "mcp" : "a2a";

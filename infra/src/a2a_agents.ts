@@ -77,3 +77,15 @@ export function cardUrlOf(url: string): string {
   if (u.pathname.endsWith(".json")) return u.href;
   return new URL(".well-known/agent-card.json", u.href.endsWith("/") ? u.href : `${u.href}/`).href;
 }
+
+/**
+ * An agent's own card, as the gateway (to serve it rewritten) and the workers (to find where it takes
+ * JSON-RPC) read it: with its configured headers, no redirect followed, within `timeoutMs`.
+ */
+export async function fetchAgentCard(a: A2aAgentConfig, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  const r = await fetch(cardUrlOf(a.url), { headers: { ...a.headers, "A2A-Version": "1.0" }, redirect: "error", signal: AbortSignal.timeout(timeoutMs) });
+  if (!r.ok) throw new Error(`its card answered ${r.status}`);
+  const card = (await r.json()) as unknown;
+  if (typeof card !== "object" || card === null || Array.isArray(card)) throw new Error("its card is not a JSON object");
+  return card as Record<string, unknown>;
+}

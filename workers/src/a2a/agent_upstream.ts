@@ -3,7 +3,7 @@
 // its version) and its answer read back event by event, whichever version it
 // speaks. What the client sees is RADIANT's task, in the client's version.
 import type { A2aAgentConfig } from "@radiant/infra/a2a-agents";
-import { cardUrlOf } from "@radiant/infra/a2a-agents";
+import { fetchAgentCard } from "@radiant/infra/a2a-agents";
 import { RpcError, rpcErrors } from "../reply.js";
 import { SseParser } from "../llm/sse_parse.js";
 import { type Message, messageOut, readUpstreamResult, type UpstreamResult, type Version } from "./shapes.js";
@@ -76,13 +76,7 @@ export class UpstreamAgents {
     if (have && Date.now() < have.until) return have.endpoint;
     let card: Obj;
     try {
-      const r = await fetch(cardUrlOf(cfg.url), {
-        headers: { ...cfg.headers, "A2A-Version": "1.0" },
-        redirect: "error",
-        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-      });
-      if (!r.ok) throw new Error(`its card answered ${r.status}`);
-      card = (await r.json()) as Obj;
+      card = await fetchAgentCard(cfg, FETCH_TIMEOUT_MS);
     } catch (e) {
       throw unavailable(name, (e as Error).message);
     }

@@ -377,7 +377,9 @@ export class McpBridge {
       }
     }
     const frame: CallFrame = { t: "result", server, msg: { ...answer, id: req.msg.id ?? null } };
-    const size = Buffer.byteLength(JSON.stringify(frame));
+    // encoded once: measured here, sent as it is
+    const bytes = encodeBridge(frame);
+    const size = bytes.byteLength;
     if (size > this.o.maxFrameBytes) {
       call.emit({
         t: "fail",
@@ -387,7 +389,7 @@ export class McpBridge {
       });
       return;
     }
-    call.emit(frame);
+    call.emit(frame, true, bytes);
   }
 
   /** A server's message that belongs to a call (already as the client sees it): to the call's worker, if it fits a message. */

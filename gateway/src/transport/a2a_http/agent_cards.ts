@@ -2,13 +2,12 @@
 // background — at start, again until they answer, and every few minutes — so
 // that serving a card never waits on an agent.
 import type { A2aAgentConfig } from "@radiant/infra/a2a-agents";
-import { cardUrlOf } from "@radiant/infra/a2a-agents";
+import { fetchAgentCard } from "@radiant/infra/a2a-agents";
 import type { Log } from "@radiant/infra/log";
 
 type Obj = Record<string, unknown>;
 const RETRY_MS = 5000;
 const REFRESH_MS = 300_000;
-const FETCH_TIMEOUT_MS = 10_000;
 
 export class AgentCards {
   private readonly cards = new Map<string, Obj>();
@@ -35,12 +34,9 @@ export class AgentCards {
   private async fetch(a: A2aAgentConfig): Promise<void> {
     let next = REFRESH_MS;
     try {
-      const r = await fetch(cardUrlOf(a.url), { headers: { ...a.headers, "A2A-Version": "1.0" }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-      if (!r.ok) throw new Error(`answered ${r.status}`);
-      const card = (await r.json()) as unknown;
-      if (typeof card !== "object" || card === null || Array.isArray(card)) throw new Error("its card is not a JSON object");
+      const card = await fetchAgentCard(a);
       if (!this.cards.has(a.name)) this.log.info({ agent: a.name }, "agent card fetched");
-      this.cards.set(a.name, card as Obj);
+      this.cards.set(a.name, card);
     } catch (e) {
       if (!this.cards.has(a.name)) next = RETRY_MS;
       this.log.warn({ agent: a.name, err: (e as Error).message }, "agent card not fetched");
