@@ -3,6 +3,7 @@
 import { type A2aConfig, loadA2aConfig } from "@radiant/infra/a2a-agents";
 import { bool, ConfigError, historyRetention, int, listenAddr, str, url, type ListenAddr } from "@radiant/infra/env";
 import { isProtocol, type HistoryRetention, type Protocol } from "@radiant/wire";
+import { type AuthConfig, loadAuthConfig } from "./auth/auth_config.js";
 
 export interface GatewayConfig {
   listen: ListenAddr;
@@ -29,6 +30,8 @@ export interface GatewayConfig {
   httpResponseTimeoutMs: number;
   /** a plain HTTP LLM client that left mid-answer has this long to resume before its request is cancelled */
   llmResumeGraceMs: number;
+  /** who may connect: TLS, client certificates, OIDC, API keys, the admin API, per-principal limits */
+  auth: AuthConfig;
 }
 
 export const DEV_SECRET = "dev-secret";
@@ -88,5 +91,6 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     allowedOrigins: origins(env, "GATEWAY_ALLOWED_ORIGINS"),
     httpResponseTimeoutMs: int(env, "GATEWAY_HTTP_RESPONSE_TIMEOUT_MS", 300_000, 1000, 3600_000),
     llmResumeGraceMs: int(env, "GATEWAY_LLM_RESUME_GRACE_MS", 30_000, 0, 3600_000),
+    auth: loadAuthConfig(env, dev),
   };
 }

@@ -56,16 +56,29 @@ export class EndedSessions {
    * HISTORY. Resolves once the record is stored (every gateway will refuse it).
    */
   async end(sid: SessionId): Promise<void> {
-    await this.js.publish(subjects.ended(sid), undefined, { timeout: 5000 });
-    this.ended.set(sid, Date.now());
-    this.nc.publish(subjects.live(sid), undefined, { headers: controlHeaders({ kind: "ended" }) });
-    await this.jsm.streams.purge(HISTORY_STREAM, { filter: subjects.history(sid) }).catch((e: Error) => {
-      this.log.warn({ sid, err: e.message }, "could not purge an ended session's history; it expires with the retention");
-    });
+    await endSession({ nc: this.nc, js: this.js, jsm: this.jsm, log: this.log }, sid, () => this.ended.set(sid, Date.now()));
   }
 
   private sweep(): void {
     const before = Date.now() - this.keepMs;
     for (const [sid, at] of this.ended) if (at < before) this.ended.delete(sid);
   }
+}
+
+/**
+ * End a session from anywhere (a client's DELETE, the admin API): the record
+ * first (from then on every gateway refuses it), then the live notice that
+ * closes whatever holds it, then its HISTORY goes.
+ */
+export async function endSession(
+  o: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; log: Logger },
+  sid: SessionId,
+  recorded: () => void = () => {},
+): Promise<void> {
+  await o.js.publish(subjects.ended(sid), undefined, { timeout: 5000 });
+  recorded();
+  o.nc.publish(subjects.live(sid), undefined, { headers: controlHeaders({ kind: "ended" }) });
+  await o.jsm.streams.purge(HISTORY_STREAM, { filter: subjects.history(sid) }).catch((e: Error) => {
+    o.log.warn({ sid, err: e.message }, "could not purge an ended session's history; it expires with the retention");
+  });
 }

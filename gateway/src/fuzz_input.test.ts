@@ -21,6 +21,7 @@
 // test below keeps the reproduction. Once fixed, the reproduction stops
 // reproducing: the checks are strict again and the todo test runs as a
 // regression test, with nothing to edit here.
+import { Limits } from "./limits.js";
 import t from "tap";
 import { fuzzOptions, FUZZ_RUNS } from "@radiant/infra/fuzz-settings";
 import fc from "fast-check";
@@ -48,6 +49,7 @@ const ingress = new Ingress({
   maxInflight: 1,
   maxInflightBytes: 1,
   defaultLlmProtocol: "openai",
+  limits: new Limits({ connections: 0, rpm: 0, tpm: 0 }, "nolims"),
 });
 const SECRET = "fuzz-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 const tokens = new ResumeTokens(SECRET, 3600);

@@ -6,7 +6,20 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import { AckedPublisher } from "@radiant/infra/publish";
 import { openNats, type NatsLink } from "@radiant/infra/nats";
-import { endOf } from "@radiant/wire";
+import {
+  ADMIN_SESSIONS_SUBJECT,
+  type AdminSession,
+  type AdminSessionsAnswer,
+  decodeSessionsQuery,
+  decodeUsage,
+  encodeUsage,
+  endOf,
+  USAGE_SUBJECT,
+} from "@radiant/wire";
+import { ApiKeys } from "./auth/api_keys.js";
+import { Authenticator } from "./auth/authenticator.js";
+import { OidcVerifier } from "./auth/oidc.js";
+import { TrustedProxies } from "./auth/trusted_proxies.js";
 import type { GatewayConfig } from "./config.js";
 import { Delivery, type LiveLink } from "./delivery.js";
 import { EndedSessions } from "./ended.js";
@@ -14,6 +27,7 @@ import { internalError, setGuardLogger } from "./guard.js";
 import { History } from "./history.js";
 import { Hub } from "./hub.js";
 import { Ingress } from "./ingress.js";
+import { Limits } from "./limits.js";
 import { metrics } from "./metrics.js";
 import { HistoryStateCache } from "./resume.js";
 import { ResumeTokens } from "./resume_token.js";
@@ -97,6 +111,18 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
     onControl: (sid, c) => hub?.notice(sid, c),
   });
   link.onReconnect(() => delivery.reconnected());
+  const limits = new Limits(cfg.auth.limits, delivery.home);
+  // the fleet's counts: every process reports what it admitted each second, workers the tokens each answer used
+  link.nc.subscribe(USAGE_SUBJECT, {
+    callback: (err, m) => {
+      const r = err ? undefined : decodeUsage(m.data);
+      if (r) limits.heard(r);
+    },
+  });
+  setInterval(() => {
+    const r = limits.report();
+    if (r && link.connected) link.nc.publish(USAGE_SUBJECT, encodeUsage(r));
+  }, 1000).unref();
   const ingress = new Ingress({
     publisher: new AckedPublisher(link.nc, cfg.publishTimeoutMs),
     notify: (subject, h) => link.nc.publish(subject, undefined, { headers: h }),
@@ -105,9 +131,22 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
     maxInflight: cfg.maxInflight,
     maxInflightBytes: Math.max(8 * 1024 * 1024, 2 * maxPayload),
     defaultLlmProtocol: cfg.defaultLlmProtocol,
+    limits,
   });
   hub = new Hub(link.nc, ingress, delivery, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), historyState, ended);
   const h = hub;
+
+  answerAdminQueries(link.nc, h, limits.id);
+  const keys = new ApiKeys(link.nc, log, (id) => h.revokeKey(id));
+  void keys.watch();
+  const oidc = cfg.auth.oidc && new OidcVerifier({ ...cfg.auth.oidc, log });
+  void oidc?.start();
+  const auth = new Authenticator({
+    required: cfg.auth.required,
+    keys,
+    ...(oidc ? { oidc } : {}),
+    trustedProxies: new TrustedProxies(cfg.auth.trustedProxies),
+  });
 
   const a2a = cfg.a2a;
   const agentCards = new AgentCards(a2a.agents, log);
@@ -117,9 +156,13 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
     responseTimeoutMs: cfg.httpResponseTimeoutMs,
     resumeGraceMs: cfg.llmResumeGraceMs,
   });
-  const app = uws.App();
+  const tls = cfg.auth.tls;
+  // given a CA, uWS refuses a client certificate that does not verify (it cannot require one: auth_config.ts)
+  const app = tls
+    ? uws.SSLApp({ cert_file_name: tls.cert, key_file_name: tls.key, ...(tls.clientCa !== undefined ? { ca_file_name: tls.clientCa } : {}) })
+    : uws.App();
   const origins = new OriginPolicy(cfg.allowedOrigins);
-  mountWebSocket(app, h, { path: "/ws", origins, maxPayload, maxBackpressure: cfg.maxBackpressure, idleTimeoutS: cfg.idleTimeoutS });
+  mountWebSocket(app, h, { path: "/ws", origins, maxPayload, maxBackpressure: cfg.maxBackpressure, idleTimeoutS: cfg.idleTimeoutS, auth });
   mountHttp(
     app,
     [
@@ -133,6 +176,7 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
       ...a2aHttpRoutes(plain, { names: [BUILTIN_AGENT, ...a2a.agents.map((a) => a.name)], defaultAgent: a2a.defaultAgent, cards: agentCards }),
     ],
     origins,
+    auth,
   );
   startHeartbeats(cfg.sseHeartbeatS * 1000);
   app.any("/*", (res) => {
@@ -169,6 +213,8 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
     },
     async shutdown(why) {
       agentCards.stop();
+      keys.stop();
+      oidc?.stop();
       if (stopping) return;
       stopping = true;
       log.info({ why, sessions: h.sessions.size }, "gateway process stopping");
@@ -181,6 +227,39 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
       await link.nc.drain().catch(() => {});
     },
   };
+}
+
+/** at most this many sessions in one process's answer to the admin API */
+const MAX_LISTED_SESSIONS = 10_000;
+
+/** The admin API asks the fleet which sessions are open: this process's answer. */
+function answerAdminQueries(nc: NatsConnection, hub: Hub, from: string): void {
+  nc.subscribe(ADMIN_SESSIONS_SUBJECT, {
+    callback: (err, m) => {
+      const q = err ? undefined : decodeSessionsQuery(m.data);
+      if (!q) return;
+      const sessions: AdminSession[] = [];
+      let truncated = false;
+      for (const s of hub.sessions.values()) {
+        if (q.principal !== undefined && s.principal !== q.principal) continue;
+        if (sessions.length === MAX_LISTED_SESSIONS) {
+          truncated = true;
+          break;
+        }
+        const w = s.who;
+        sessions.push({
+          sid: s.sid,
+          principal: w.principal,
+          ...(w.tenant !== undefined ? { tenant: w.tenant } : {}),
+          ...(w.key !== undefined ? { key: w.key.id } : {}),
+          via: w.via,
+          framing: s.framing,
+        });
+      }
+      const answer: AdminSessionsAnswer = { from, sessions, truncated };
+      m.respond(JSON.stringify(answer));
+    },
+  });
 }
 
 /** The port could not be taken (in use, or not an address of this host). */

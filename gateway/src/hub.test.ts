@@ -2,6 +2,7 @@
 // resume that replays, a resume refused (and why), takeover here and from
 // another process, an ended session, frames sent while a resume is decided,
 // and HISTORY unreadable at a resume.
+import { ANONYMOUS_IDENTITY } from "./auth/authenticator.js";
 import t from "tap";
 import { closeCodes, type controlHeaders, headers, makeSessionId, position, type Control, type SessionId } from "@radiant/wire";
 import { FakeNats } from "../test/fake_nats.js";
@@ -9,6 +10,7 @@ import { Delivery } from "./delivery.js";
 import type { EndedSessions } from "./ended.js";
 import { Hub } from "./hub.js";
 import type { Ingress } from "./ingress.js";
+import { Limits } from "./limits.js";
 import { HistoryStateCache } from "./resume.js";
 import { ResumeTokens } from "./resume_token.js";
 import type { Session, Transport } from "./session.js";
@@ -49,7 +51,11 @@ async function setup(o: { historyDown?: boolean } = {}) {
       published.push({ subject, control: opts?.headers ? ({ kind: opts.headers.get(headers.control) } as never) : undefined }),
   };
   const ingested: [string, string][] = [];
-  const ingress = { frame: (s: Session, f: Buffer) => ingested.push([s.sid, f.toString()]), refuseOverloaded: () => {} } as unknown as Ingress;
+  const ingress = {
+    frame: (s: Session, f: Buffer) => ingested.push([s.sid, f.toString()]),
+    refuseOverloaded: () => {},
+    limits: new Limits({ connections: 0, rpm: 0, tpm: 0 }, "hubtst"),
+  } as unknown as Ingress;
   const created = new Date(1_700_000_000_000).toISOString();
   const jsm = {
     streams: {
@@ -74,7 +80,7 @@ const tick = () => new Promise((r) => setTimeout(r, 10));
 t.test("a fresh session: the session frame first, then live", async (t) => {
   const { hub, nats } = await setup();
   const tr = new FakeTransport();
-  const s = hub.open(hub.prepare("anonymous", {}), "anonymous", tr);
+  const s = hub.open(hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, tr);
   t.match(tr.frames[0], { type: "session", sid: s.sid, seq_num: 0 });
   t.equal(hub.sessions.get(s.sid), s);
   nats.deliver(nats.store(s.sid, '{"a":1}'));
@@ -84,11 +90,11 @@ t.test("a fresh session: the session frame first, then live", async (t) => {
 t.test("a resume replays after last_seq, the session frame first (resumed), queued frames after it", async (t) => {
   const { hub, nats, historyState } = await setup();
   const first = new FakeTransport();
-  const s = hub.open(hub.prepare("anonymous", {}), "anonymous", first);
+  const s = hub.open(hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, first);
   for (let i = 0; i < 3; i++) nats.store(s.sid, `{"i":${i}}`);
   await historyState.get(true); // its end moved
   const tr = new FakeTransport();
-  const again = hub.open(hub.prepare("anonymous", { resume: s.token, lastSeq: String(position(1, 0)) }), "anonymous", tr);
+  const again = hub.open(hub.prepare("anonymous", { resume: s.token, lastSeq: String(position(1, 0)) }), ANONYMOUS_IDENTITY, tr);
   hub.frame(again, Buffer.from('{"jsonrpc":"2.0","id":1,"method":"ping"}'));
   await tick();
   t.match(tr.frames[0], { type: "session", sid: s.sid, resumed: true });
@@ -111,7 +117,7 @@ t.test("a refused resume: a fresh session on the same connection, saying why", a
   ];
   for (const [token, lastSeq, why] of cases) {
     const tr = new FakeTransport();
-    const s = hub.open(hub.prepare("anonymous", { resume: token, lastSeq }), "anonymous", tr);
+    const s = hub.open(hub.prepare("anonymous", { resume: token, lastSeq }), ANONYMOUS_IDENTITY, tr);
     await tick();
     t.match(tr.frames[0], { type: "session", resumed: false, reason: why }, String(why));
     t.not(s.sid, other, "a new session id");
@@ -121,19 +127,19 @@ t.test("a refused resume: a fresh session on the same connection, saying why", a
 t.test("takeover from another process closes this one (4001); a notice of our own does not; MCP's GET goes quiet", async (t) => {
   const { hub, published } = await setup();
   const tr = new FakeTransport();
-  const s = hub.open(hub.prepare("anonymous", {}), "anonymous", tr);
+  const s = hub.open(hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, tr);
   hub.notice(s.sid, { kind: "takeover", by: s.connId });
   t.equal(tr.closed, undefined, "our own announcement");
   hub.notice(s.sid, { kind: "takeover", by: "someoneElse" });
   t.same(tr.closed, [4001, "session taken over by a newer connection"]);
   const quiet = new FakeTransport("plain", true);
-  const q = hub.open(hub.prepare("anonymous", {}), "anonymous", quiet);
+  const q = hub.open(hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, quiet);
   hub.notice(q.sid, { kind: "takeover", by: "someoneElse" });
   t.ok(quiet.parked, "parked instead of closed (MCP clients reconnect every GET the server ends)");
   t.equal(quiet.closed, undefined);
   t.equal(hub.sessions.get(q.sid), undefined, "and no longer the session's stream");
   const resumedElsewhere = new FakeTransport();
-  hub.open(hub.prepare("anonymous", { resume: s.token, lastSeq: "0" }), "anonymous", resumedElsewhere);
+  hub.open(hub.prepare("anonymous", { resume: s.token, lastSeq: "0" }), ANONYMOUS_IDENTITY, resumedElsewhere);
   t.ok(
     published.some((p) => p.control !== undefined),
     "a resume announces itself to other processes",
@@ -143,14 +149,14 @@ t.test("takeover from another process closes this one (4001); a notice of our ow
 t.test("an ended session closes with 4002; HISTORY unreadable at a resume closes with 1013", async (t) => {
   const { hub } = await setup();
   const tr = new FakeTransport();
-  const s = hub.open(hub.prepare("anonymous", {}), "anonymous", tr);
+  const s = hub.open(hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, tr);
   hub.notice(s.sid, { kind: "ended" });
   t.equal(tr.closed?.[0], 4002);
 
   const down = await setup({ historyDown: true });
-  const fresh = down.hub.open(down.hub.prepare("anonymous", {}), "anonymous", new FakeTransport());
+  const fresh = down.hub.open(down.hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, new FakeTransport());
   const tr2 = new FakeTransport();
-  down.hub.open(down.hub.prepare("anonymous", { resume: fresh.token, lastSeq: "0" }), "anonymous", tr2);
+  down.hub.open(down.hub.prepare("anonymous", { resume: fresh.token, lastSeq: "0" }), ANONYMOUS_IDENTITY, tr2);
   await tick();
   t.same(tr2.closed, [1013, "history unavailable: resume again shortly"]);
 });

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { closeCodes, controlHeaders, makeSessionId, seqOf, subjects, type Control, type SessionId } from "@radiant/wire";
-import { principalOf, type HeaderGetter } from "./auth.js";
+import type { Identity } from "./auth/authenticator.js";
 import { HistoryUnavailable, type Delivery } from "./delivery.js";
 import type { EndedSessions } from "./ended.js";
 import { sessionFrame, type SessionInfo } from "./frames.js";
@@ -35,10 +35,6 @@ export class Hub {
     private readonly ended: EndedSessions,
   ) {}
 
-  principalOf(h: HeaderGetter): string {
-    return principalOf(h);
-  }
-
   /** At the upgrade, synchronously: a fresh session, or a resume whose token checked out. */
   prepare(principal: string, query: { resume?: string; lastSeq?: string }): Prepared {
     return prepare((token) => this.claimsOf(token, principal), query, this.newSessionId);
@@ -61,8 +57,9 @@ export class Hub {
   }
 
   /** The connection is open: its session stream starts, fresh or resumed. */
-  open(p: Prepared, principal: string, t: Transport): Session {
-    const s = new Session(p.sid, principal, this.tokens.issue({ sid: p.sid, principal, epoch: this.history.epoch }), t);
+  open(p: Prepared, who: Identity, t: Transport): Session {
+    const s = new Session(p.sid, who, this.tokens.issue({ sid: p.sid, principal: who.principal, epoch: this.history.epoch }), t);
+    this.ingress.limits.opened(who);
     if (p.kind === "fresh") this.start(s, p.reason);
     else {
       s.starting = [];
@@ -163,6 +160,7 @@ export class Hub {
   close(s: Session): void {
     if (s.closed) return;
     s.closed = true;
+    this.ingress.limits.closed(s.who);
     this.delivery.closeStream(s.sid, s);
     if (this.sessions.get(s.sid) === s) this.sessions.delete(s.sid);
   }
@@ -180,9 +178,16 @@ export class Hub {
   /** A control notice on a live subject of a session this process holds (delivery calls it). */
   notice(sid: SessionId, c: Control): void {
     const s = this.sessions.get(sid);
-    if (c.kind === "ended") s?.transport.close(closeCodes.sessionEnded, "the session was ended by its client");
+    if (c.kind === "ended") s?.transport.close(closeCodes.sessionEnded, "the session was ended (by its client or an admin)");
     else if (c.kind === "takeover" && s && c.by !== s.connId) this.takenOver(s);
     for (const f of this.noticeListeners) f(sid, c);
+  }
+
+  /** An API key was revoked: the connections it opened here close (its HTTP requests are refused from now on). */
+  revokeKey(id: string): void {
+    for (const s of [...this.sessions.values()]) {
+      if (s.who.key?.id === id) s.transport.close(closeCodes.credentialRevoked, "the API key this connection was opened with was revoked");
+    }
   }
 
   /** Stop taking sessions and tell every client to reconnect and resume elsewhere. */

@@ -2,6 +2,8 @@
 // id and an operation, and publish it once to INBOX inside a msgpack envelope
 // with the bytes untouched. Anything that cannot be published is answered at
 // once, in the caller's protocol and naming its JSON-RPC id — never dropped.
+import type { Identity } from "./auth/authenticator.js";
+import type { Limits, Refusal } from "./limits.js";
 import { PublishError, type AckedPublisher, type PubAck } from "@radiant/infra/publish";
 import { protocolErrorJson, type ErrorKind, type InboxEnvelope } from "@radiant/wire";
 import {
@@ -35,7 +37,12 @@ export interface IngressOptions {
   /** bytes in flight per session; at least one maximum payload */
   maxInflightBytes: number;
   defaultLlmProtocol: Protocol;
+  /** per-principal and per-key limits (limits.ts) */
+  limits: Limits;
 }
+
+/** the protocols whose requests spend LLM tokens */
+const isLlm = (p: Protocol): boolean => p === "openai" || p === "anthropic" || p === "google";
 
 const seen = new Peek();
 
@@ -49,6 +56,13 @@ const faults: Record<FrameFault, { kind: ErrorKind; message: string }> = {
   escapedKey: { kind: "invalid", message: "Invalid Request: member names with escapes (\\u…) are not accepted at the top level" },
 };
 export const isFault = (v: Protocol | FrameFault): v is FrameFault => Object.hasOwn(faults, v);
+
+/** Over a limit of the principal or its key: answered 429 with Retry-After. */
+export class RateLimited extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(refusal.reason);
+  }
+}
 
 /** JetStream cannot take a frame right now (HTTP answers 503), or ever (`tooLarge`: 413). */
 export class BrokerUnavailable extends Error {
@@ -66,7 +80,11 @@ export class BrokerUnavailable extends Error {
  * throw out of a request's promise, which would end the process).
  */
 export function notQueued(x: Exchange, e: unknown, proto: Protocol, id: string): void {
-  if (!(e instanceof BrokerUnavailable)) {
+  if (e instanceof RateLimited) {
+    x.reply("429 Too Many Requests", protocolErrorJson(proto, "rateLimited", `Too Many Requests: ${e.message}`, id), {
+      headers: [["Retry-After", String(e.refusal.retryAfterS)]],
+    });
+  } else if (!(e instanceof BrokerUnavailable)) {
     x.reply("500 Internal Server Error", protocolErrorJson(proto, "internal", `Internal error: ${(e as Error)?.message ?? "unknown"}`, id));
   } else if (e.tooLarge) {
     x.reply("413 Payload Too Large", protocolErrorJson(proto, "tooLarge", `Request too large: ${e.message}`, id));
@@ -104,6 +122,10 @@ export class Ingress {
 
   constructor(private readonly o: IngressOptions) {
     this.ids = new RequestIds(o.home);
+  }
+
+  get limits(): Limits {
+    return this.o.limits;
   }
 
   /**
@@ -186,13 +208,19 @@ export class Ingress {
     if (!this.o.connected()) {
       return this.refuse(s, proto, "unavailable", "Service unavailable: the gateway cannot reach its message broker; retry", idJson(frame, p));
     }
-    const size = frame.byteLength;
-    s.inflight++;
-    s.inflightBytes += size;
     // read now: `frame` is gone after this call (most LLM bodies have no id)
     const id = p.idStart >= 0 ? idJson(frame, p) : "null";
     const r = this.requestOf(frame, proto);
-    this.publish(s.inboxSubject(proto), s.sid, s.principal, proto, r, frame).then(
+    // a request (an LLM body, a JSON-RPC call with an id, a batch) counts against limits; notifications and answers do not
+    if (r.dedupe || p.array || isLlm(proto)) {
+      const no = this.o.limits.admit(s.who, isLlm(proto));
+      if (no) return this.refuse(s, proto, "rateLimited", `Too Many Requests: ${no.reason}; retry after ${no.retryAfterS} s`, id);
+      this.o.limits.counted(s.who);
+    }
+    const size = frame.byteLength;
+    s.inflight++;
+    s.inflightBytes += size;
+    this.publish(s.inboxSubject(proto), s.sid, s.who, proto, r, frame).then(
       () => {
         this.settle(s, size);
         metrics.messagesIn.inc();
@@ -209,11 +237,16 @@ export class Ingress {
    * A frame that came in over HTTP, checked by its transport: resolves once
    * JetStream holds it; rejects with a BrokerUnavailable saying why not.
    */
-  async submit(sid: SessionId, principal: string, proto: Protocol, r: RequestOf, frame: Uint8Array): Promise<PubAck> {
+  async submit(sid: SessionId, who: Identity, proto: Protocol, r: RequestOf, frame: Uint8Array): Promise<PubAck> {
     if (!this.o.connected()) throw new BrokerUnavailable("the gateway cannot reach its message broker");
+    if (r.dedupe || isLlm(proto)) {
+      const no = this.o.limits.admit(who, isLlm(proto));
+      if (no) throw new RateLimited(no);
+      this.o.limits.counted(who);
+    }
     let ack: PubAck;
     try {
-      ack = await this.publish(subjects.inbox(proto, sid), sid, principal, proto, r, frame);
+      ack = await this.publish(subjects.inbox(proto, sid), sid, who, proto, r, frame);
     } catch (e) {
       const tooLarge = e instanceof PublishError && e.tooLarge;
       throw new BrokerUnavailable(tooLarge ? (e as Error).message : `the request could not be queued (${(e as Error).message})`, tooLarge);
@@ -225,8 +258,14 @@ export class Ingress {
   }
 
   /** Into INBOX inside an envelope (msgpackr copies the bytes before returning); count it in flight. */
-  private publish(subject: string, sid: SessionId, principal: string, proto: Protocol, r: RequestOf, frame: Uint8Array): Promise<PubAck> {
-    const env: InboxEnvelope = { v: 2, sid, proto, op: r.op, rid: r.rid, principal, ts: Date.now(), body: frame };
+  private publish(subject: string, sid: SessionId, who: Identity, proto: Protocol, r: RequestOf, frame: Uint8Array): Promise<PubAck> {
+    const env: InboxEnvelope = { v: 2, sid, proto, op: r.op, rid: r.rid, principal: who.principal, ts: Date.now(), body: frame };
+    // what the workers need of a credential beyond its principal, only when it has it (most frames: none)
+    if (who.tenant !== undefined) env.tenant = who.tenant;
+    if (who.key !== undefined) {
+      env.key = who.key.id;
+      if (who.key.models !== undefined) env.models = who.key.models;
+    }
     // only an A2A request over HTTP names one: no spread of an empty object on every frame of a socket
     if (r.target !== undefined) env.target = r.target;
     this.inflight++;

@@ -59,6 +59,36 @@ export const metrics = {
     labelNames: ["outcome"] as const,
     registers: [registry],
   }),
+  authAccepted: new Counter({
+    name: "radiant_auth_accepted_total",
+    help: "Requests and upgrades let in, by how the client was identified (key, jwt, cert, anonymous)",
+    labelNames: ["via"] as const,
+    registers: [registry],
+  }),
+  authRefused: new Counter({
+    name: "radiant_auth_refused_total",
+    help: "Requests and upgrades refused for their credential, by reason (missing, bad_key, jwt_expired, jwt_bad_audience, …)",
+    labelNames: ["code"] as const,
+    registers: [registry],
+  }),
+  principalRequests: new Counter({
+    name: "radiant_principal_requests_total",
+    help: "Requests let in, by principal (the first 1000 principals by name, the rest as _other)",
+    labelNames: ["principal"] as const,
+    registers: [registry],
+  }),
+  principalRejections: new Counter({
+    name: "radiant_principal_rejections_total",
+    help: "Requests and connections refused over a limit, by principal and limit (requests, tokens, connections)",
+    labelNames: ["principal", "limit"] as const,
+    registers: [registry],
+  }),
+  principalTokens: new Counter({
+    name: "radiant_principal_tokens_total",
+    help: "LLM tokens the providers reported, by principal (counted by every gateway process that hears the workers' reports: read one process's value, not the sum)",
+    labelNames: ["principal"] as const,
+    registers: [registry],
+  }),
   homeSessions: new Gauge({
     name: "radiant_home_sessions",
     help: "Sessions whose live messages come through their process's one home subscription",

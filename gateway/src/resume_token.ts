@@ -22,7 +22,7 @@ export class ResumeTokenError extends Error {}
 /** A valid token for a session its client ended (MCP's DELETE): refused like a bad one, and said so. */
 export class SessionEnded extends ResumeTokenError {
   constructor() {
-    super("the session was ended by its client");
+    super("the session was ended (by its client or an admin)");
   }
 }
 

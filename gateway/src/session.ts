@@ -3,6 +3,7 @@
 // spliced into its frames, the frames it sent while its resume was decided.
 // Delivery hands it the session's stored messages (it is a Sink); the hub
 // opens, resumes and closes it; ingress counts what it has in flight.
+import type { Identity } from "./auth/authenticator.js";
 import { randomBytes } from "node:crypto";
 import { closeCodes, historyLostReason, position, subjects, type FrameInfo, type Protocol, type SessionId } from "@radiant/wire";
 import type { Sink, Stored } from "./delivery.js";
@@ -51,11 +52,16 @@ export class Session implements Sink {
 
   constructor(
     public sid: SessionId,
-    readonly principal: string,
+    /** who the session belongs to (auth/authenticator.ts) */
+    readonly who: Identity,
     /** the resume token (the hot path splices it into every frame; as a string it costs a session less than a Buffer) */
     public token: string,
     readonly transport: Transport,
   ) {}
+
+  get principal(): string {
+    return this.who.principal;
+  }
 
   /** this connection, among all that ever hold the session (takeover) */
   get connId(): string {

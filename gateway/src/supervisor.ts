@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { loadOrExit } from "@radiant/infra/env";
 import { createLogger } from "@radiant/infra/log";
 import { DEV_SECRET, loadGatewayConfig } from "./config.js";
+import { AdminApi } from "./admin.js";
 import { GatewayCounters } from "./health.js";
 import { fatalExit, type ListeningMessage, type MetricsResponse, type MetricsSnapshot } from "./ipc.js";
 import { loadNativeUws, NativeUwsError } from "./uws.js";
@@ -27,6 +28,17 @@ try {
 if (cfg.resumeTokenSecret === DEV_SECRET) {
   log.warn(
     "RESUME_TOKEN_SECRET is the default 'dev-secret' (allowed because GATEWAY_DEV=true): anyone can forge resume tokens. Never run this way in production.",
+  );
+}
+
+if (cfg.auth.tls?.clientCa !== undefined) {
+  log.warn(
+    "GATEWAY_TLS_CLIENT_CA: client certificates of another CA are refused, but this uWS build cannot require a certificate nor read one: a certificate is no credential here. Terminate mTLS at a front proxy (GATEWAY_TRUSTED_PROXIES + X-Forwarded-Client-Cert) or require bearer credentials (GATEWAY_AUTH_REQUIRED=true)",
+  );
+}
+if (!cfg.dev && !cfg.auth.required) {
+  log.warn(
+    "GATEWAY_AUTH_REQUIRED is false: clients without a credential are let in as the principal 'anonymous' (set it to true in production; API keys, OIDC and forwarded client certificates all work)",
   );
 }
 
@@ -100,7 +112,13 @@ function announceReady(): void {
   log.info({ port, healthPort, processes: cfg.processes }, "gateway ready");
 }
 
-const healthServer = createServer((req, res) => counters.serve(req, res, stopping));
+const admin = cfg.auth.adminToken === undefined ? undefined : new AdminApi(cfg.auth.adminToken, cfg.natsUrl, cfg.retention, log);
+admin?.start();
+const healthServer = createServer((req, res) => {
+  const path = (req.url ?? "/").split("?")[0]!;
+  if (admin?.handles(path)) admin.serve(req, res, path);
+  else counters.serve(req, res, stopping);
+});
 healthServer.on("error", (e) => {
   log.fatal({ err: e.message, health: cfg.health }, "cannot serve /health");
   void stop(fatalExit.listen);
@@ -125,6 +143,7 @@ log.info({ listen: cfg.listen, processes: cfg.processes }, "gateway supervisor s
 let exitCode = 0;
 function finish(): void {
   healthServer.close();
+  void admin?.stop();
   log.info("gateway stopped");
   process.exit(exitCode);
 }

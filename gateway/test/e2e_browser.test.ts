@@ -3,28 +3,13 @@
 // The test cuts the stream midway; the browser reconnects on its own (to the
 // session URL the 307 led it to, with Last-Event-ID) and every message
 // arrives once, in order.
+import { launchChromium } from "./chromium.js";
 import t from "tap";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { once } from "node:events";
-import { chromium } from "playwright-core";
 import { eventually, rpc, startStack, TcpProxy } from "./harness.js";
 import { request } from "./sse_client.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-// the flags this machine needs (closed network, root, no GPU): .library/env/machines/node.md
-const FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>radiant sse</title>
 <script>
@@ -50,12 +35,7 @@ const gatewayPort = Number(new URL(stack.wsUrl).port);
 const proxy = await new TcpProxy({ host: "127.0.0.1", port: gatewayPort }).start();
 t.teardown(() => proxy.close());
 
-const userDataDir = mkdtempSync(join(tmpdir(), "radiant-chromium-"));
-const browser = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: FLAGS });
-t.teardown(async () => {
-  await browser.close();
-  rmSync(userDataDir, { recursive: true, force: true });
-});
+const browser = await launchChromium(t);
 
 interface Got {
   id: string;

@@ -22,6 +22,7 @@
 // while a known bug's minimal reproduction still reproduces, the inputs that
 // hit it are counted and commented, not failed; POST /mcp inputs known to hang
 // are not even sent). The whole file takes about 10 s (FUZZ_RUNS=1500: 20 s).
+import { Limits } from "../src/limits.js";
 import t from "tap";
 import fc from "fast-check";
 import WebSocket from "ws";
@@ -141,6 +142,7 @@ const ingress = new Ingress({
   maxInflight: 1,
   maxInflightBytes: 1,
   defaultLlmProtocol: "openai",
+  limits: new Limits({ connections: 0, rpm: 0, tpm: 0 }, "nolims"),
 });
 const tokens = new ResumeTokens(SECRET, 3600);
 /** a token signed with the right secret whose header is JSON null */

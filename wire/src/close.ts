@@ -20,6 +20,8 @@ export const closeCodes = {
    * the reason names the last seq_num it got; what followed is gone
    */
   historyLost: 4003,
+  /** the API key this connection was opened with was revoked: connecting again needs another credential */
+  credentialRevoked: 4401,
 } as const;
 
 /** The close reason of `historyLost`: under the 123 bytes a close reason may have. */

@@ -2,6 +2,7 @@
 // takes in. msgpack maps (no shared records: every process decodes without
 // prior state); the client's frame travels inside as bytes, untouched.
 import { Packr } from "msgpackr";
+import { isModelList, isPrincipal, KEY_ID_RE } from "./principal.js";
 import { isOperation, isProtocol, type Operation, type Protocol } from "./protocol.js";
 import { isRequestId } from "./request.js";
 import { isSessionId, type SessionId } from "./session_id.js";
@@ -15,8 +16,14 @@ export interface InboxEnvelope {
   op: Operation;
   /** the request's id: every reply names it (reply.ts) */
   rid: string;
-  /** who the session belongs to (auth) */
+  /** who the session belongs to: a verified credential's principal, or ANONYMOUS (principal.ts) */
   principal: string;
+  /** the principal's tenant, when its credential names one */
+  tenant?: string;
+  /** the gateway API key the request came with (its id): usage is counted against it */
+  key?: string;
+  /** the models that key allows (a name, or a prefix ending in `*`); absent: any */
+  models?: string[];
   /** ms since epoch at ingress */
   ts: number;
   body: Uint8Array;
@@ -49,7 +56,10 @@ export function decodeInbox(bytes: Uint8Array): InboxEnvelope {
     !isProtocol(o.proto) ||
     !isOperation(o.proto, o.op) ||
     !isRequestId(o.rid) ||
-    typeof o.principal !== "string" ||
+    !isPrincipal(o.principal) ||
+    (o.tenant !== undefined && !isPrincipal(o.tenant)) ||
+    (o.key !== undefined && !(typeof o.key === "string" && KEY_ID_RE.test(o.key))) ||
+    (o.models !== undefined && !isModelList(o.models)) ||
     typeof o.ts !== "number" ||
     !(o.body instanceof Uint8Array) ||
     (o.target !== undefined && !(typeof o.target === "string" && TARGET_RE.test(o.target)))

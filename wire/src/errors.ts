@@ -10,7 +10,10 @@ export type ErrorKind =
   | "unavailable" // the broker cannot be reached: retry
   | "internal" // the request failed inside RADIANT
   | "refused" // an HTTP transport refused the request; its status says why (406, 415, 404, …)
-  | "tooLarge"; // over a size limit: sending it again cannot help
+  | "tooLarge" // over a size limit: sending it again cannot help
+  | "unauthenticated" // no credential, or one that does not verify (401)
+  | "forbidden" // a valid credential that may not do this: a model its key does not allow (403)
+  | "rateLimited"; // over the principal's or the key's limit: retry after Retry-After (429)
 
 const rpcCodes: Record<ErrorKind, number> = {
   parse: -32700,
@@ -21,6 +24,10 @@ const rpcCodes: Record<ErrorKind, number> = {
   internal: -32603,
   refused: -32000,
   tooLarge: -32600,
+  // JSON-RPC leaves -32000..-32099 to servers; RADIANT's MCP bridge uses -32010..-32013
+  unauthenticated: -32030,
+  forbidden: -32031,
+  rateLimited: -32029,
 };
 
 const httpish: Record<ErrorKind, { status: number; openai: string; anthropic: string; google: string }> = {
@@ -32,6 +39,17 @@ const httpish: Record<ErrorKind, { status: number; openai: string; anthropic: st
   internal: { status: 500, openai: "server_error", anthropic: "api_error", google: "INTERNAL" },
   refused: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error", google: "INVALID_ARGUMENT" },
   tooLarge: { status: 413, openai: "invalid_request_error", anthropic: "request_too_large", google: "INVALID_ARGUMENT" },
+  unauthenticated: { status: 401, openai: "invalid_request_error", anthropic: "authentication_error", google: "UNAUTHENTICATED" },
+  forbidden: { status: 403, openai: "invalid_request_error", anthropic: "permission_error", google: "PERMISSION_DENIED" },
+  rateLimited: { status: 429, openai: "rate_limit_error", anthropic: "rate_limit_error", google: "RESOURCE_EXHAUSTED" },
+};
+
+/** OpenAI's `error.code` for the kinds its SDK users look at */
+const openaiCodes: Partial<Record<ErrorKind, string>> = {
+  unsupported: '"unsupported_protocol"',
+  unauthenticated: '"invalid_api_key"',
+  forbidden: '"model_not_allowed"',
+  rateLimited: '"rate_limit_exceeded"',
 };
 
 /** The HTTP status of an error of this kind (the LLM APIs answer errors with one). */
@@ -53,7 +71,7 @@ export function protocolErrorJson(proto: Protocol | undefined, kind: ErrorKind, 
   const h = httpish[kind];
   switch (proto) {
     case "openai":
-      return `{"error":{"message":${m},"type":"${h.openai}","param":null,"code":${kind === "unsupported" ? '"unsupported_protocol"' : "null"}}}`;
+      return `{"error":{"message":${m},"type":"${h.openai}","param":null,"code":${openaiCodes[kind] ?? "null"}}}`;
     case "anthropic":
       return `{"type":"error","error":{"type":"${h.anthropic}","message":${m}}}`;
     case "google":

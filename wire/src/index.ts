@@ -12,3 +12,6 @@ export * from "./session_id.js";
 export * from "./subjects.js";
 export * from "./topology.js";
 export * from "./mcp_bridge.js";
+export * from "./principal.js";
+export * from "./usage.js";
+export * from "./admin.js";

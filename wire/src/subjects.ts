@@ -45,6 +45,8 @@ export const A2A_TASK_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 export const A2A_EVENTS_STREAM = "A2A_EVENTS";
 /** A2A tasks, by id (a NATS KV bucket) */
 export const A2A_TASKS_BUCKET = "A2A_TASKS";
+/** gateway API keys, by id, hashed (a NATS KV bucket every gateway process watches) */
+export const API_KEYS_BUCKET = "API_KEYS";
 
 export const INBOX_STREAM = "INBOX";
 export const HISTORY_STREAM = "HISTORY";

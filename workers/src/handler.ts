@@ -15,6 +15,12 @@ export interface Request<P extends Protocol = Protocol> {
   rid: string;
   op: Operation<P>;
   principal: string;
+  /** the principal's tenant, when its credential names one */
+  tenant?: string;
+  /** the id of the gateway API key the request came with */
+  key?: string;
+  /** the models that key allows (names, or prefixes ending in `*`); absent: any */
+  models?: string[];
   /** what the URL named (an A2A agent), when it named one */
   target?: string;
 }

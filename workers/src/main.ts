@@ -22,6 +22,7 @@ import { testMethods } from "./handler_test_methods.js";
 import type { HandlerTable } from "./handler.js";
 import { EgressClient } from "./llm/egress_client.js";
 import { llmHandlers } from "./llm/handler_llm.js";
+import { reportUsage } from "./llm/usage.js";
 import { NatsGate, Worker } from "./worker.js";
 
 const cfg = loadOrExit("worker", () => loadWorkerConfig());
@@ -54,7 +55,7 @@ const a2a = a2aHandler({
 const handlers: HandlerTable = {
   mcp: { rpc: federated ? mcpHandler({ ...ownMethods, ...federated.methods }, federated.extras) : mcpHandler(ownMethods) },
   a2a: { rpc: a2a, rest: a2a },
-  ...llmHandlers({ models, egress }),
+  ...llmHandlers({ models, egress, usage: (req, tokens) => nc && reportUsage(nc, req, tokens) }),
 };
 
 // while NATS does not answer, a signal or the parent's death ends the worker at once

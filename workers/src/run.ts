@@ -23,7 +23,7 @@
 //   part of an answer → interrupted → term; none → run.
 import type { Log } from "@radiant/infra/log";
 import { CLIENT_SIDE_REASONS, type CancelReason, type InboxEnvelope, type SessionId } from "@radiant/wire";
-import type { Handler, HandlerContext, Reply } from "./handler.js";
+import type { Handler, HandlerContext, Reply, Request } from "./handler.js";
 import { cancelledReplies, internalErrorReplies, interruptedReplies, isJsonRpc } from "./errors.js";
 import { realTimers, ReplyWriter, type LinkGate, type ReplyPublisher, type Timers } from "./writer.js";
 
@@ -238,10 +238,12 @@ export class RequestRun {
     let it: AsyncIterator<Reply>;
     try {
       const e = this.env;
-      it = this.handler(
-        { body: e.body, sid: e.sid, rid: e.rid, op: e.op, principal: e.principal, ...(e.target !== undefined ? { target: e.target } : {}) },
-        ctx,
-      )[Symbol.asyncIterator]();
+      const req: Request = { body: e.body, sid: e.sid, rid: e.rid, op: e.op, principal: e.principal };
+      if (e.target !== undefined) req.target = e.target;
+      if (e.tenant !== undefined) req.tenant = e.tenant;
+      if (e.key !== undefined) req.key = e.key;
+      if (e.models !== undefined) req.models = e.models;
+      it = this.handler(req, ctx)[Symbol.asyncIterator]();
     } catch (err) {
       return { kind: "threw", err };
     }

@@ -4,13 +4,14 @@
 // after the client went away. Provider endpoints and A2A add routes here;
 // the transports stay as they are.
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
-import type { Protocol } from "@radiant/wire";
+import type { ErrorKind, Protocol } from "@radiant/wire";
+import { ANONYMOUS_IDENTITY, type Authenticator, type AuthResult, type Identity } from "../auth/authenticator.js";
 import { guard } from "../guard.js";
 
 export type Method = "get" | "post" | "delete";
 
-/** The body of an error response, in the route's own format. */
-export type ErrorBody = (message: string) => string;
+/** The body of an error response, in the route's own format; `kind` (default "refused") picks the protocol's error type. */
+export type ErrorBody = (message: string, kind?: ErrorKind) => string;
 
 export interface HttpRoute {
   path: string;
@@ -18,6 +19,10 @@ export interface HttpRoute {
   protocol?: Protocol;
   methods: Partial<Record<Method, (x: Exchange, req: HttpRequest) => void>>;
   errorBody: ErrorBody;
+  /** what is served without a credential even when one is required (A2A agent cards: how a client learns to authenticate) */
+  public?: (method: Method, url: string) => boolean;
+  /** the request's `Authorization: Bearer` / `?token=` names its session, not its client (POST /sse/messages of old): no credential is read there */
+  bearerIsSession?: (req: HttpRequest) => boolean;
 }
 
 /** Request headers a browser may send cross-origin (answered in preflights). */
@@ -85,6 +90,8 @@ export class Exchange {
   ended = false;
   /** called once if the client goes away before the response ended */
   onAbort: (() => void) | undefined;
+  /** who sent the request (set once its credential checked out) */
+  who: Identity = ANONYMOUS_IDENTITY;
 
   constructor(
     readonly res: HttpResponse,
@@ -135,8 +142,18 @@ export class Exchange {
   }
 
   /** An error with the route's error body. */
-  fail(status: string, message: string, o: { headers?: [string, string][]; close?: boolean } = {}): void {
-    this.reply(status, this.errorBody(message), o);
+  fail(status: string, message: string, o: { headers?: [string, string][]; close?: boolean; kind?: ErrorKind } = {}): void {
+    this.reply(status, this.errorBody(message, o.kind), o);
+  }
+
+  /** A refused credential: 401 (or 503 while keys load) in the route's own format. */
+  refuseAuth(r: AuthResult & { ok: false }, close = false): void {
+    const unavailable = r.status.startsWith("503");
+    this.fail(r.status, unavailable ? `Service Unavailable: ${r.reason}` : `Unauthorized: ${r.reason}`, {
+      kind: unavailable ? "unavailable" : "unauthenticated",
+      headers: [unavailable ? ["Retry-After", "1"] : ["WWW-Authenticate", AUTHENTICATE]],
+      close,
+    });
   }
 
   /**
@@ -250,7 +267,17 @@ export function isJson(contentType: string): boolean {
   return contentType.split(";")[0]!.trim().toLowerCase() === "application/json";
 }
 
-export function mountHttp(app: TemplatedApp, routes: HttpRoute[], origins: OriginPolicy): void {
+/** what a 401 asks for (RFC 6750) */
+export const AUTHENTICATE = 'Bearer realm="radiant"';
+
+/** A uWS request as the authenticator reads it (synchronously, inside the handler). */
+export const authRequest = (res: HttpResponse, req: HttpRequest) => ({
+  header: (h: string) => req.getHeader(h),
+  query: (q: string) => req.getQuery(q) ?? "",
+  peer: () => Buffer.from(res.getRemoteAddressAsText()).toString(),
+});
+
+export function mountHttp(app: TemplatedApp, routes: HttpRoute[], origins: OriginPolicy, auth: Authenticator): void {
   for (const route of routes) {
     const allow = Object.keys(route.methods)
       .map((m) => m.toUpperCase())
@@ -287,6 +314,25 @@ export function mountHttp(app: TemplatedApp, routes: HttpRoute[], origins: Origi
           if (bad !== undefined) {
             x.fail("400 Bad Request", bad, { close: true });
             return;
+          }
+          if (!route.public?.(method as Method, req.getUrl())) {
+            const src = authRequest(res, req);
+            const bearerIsSession = route.bearerIsSession?.(req) === true;
+            if (bearerIsSession) {
+              src.header = (h) => (h === "authorization" ? "" : req.getHeader(h));
+              src.query = (q) => (q === "token" ? "" : (req.getQuery(q) ?? ""));
+            }
+            const a = auth.authenticate(src);
+            if (!a.ok) {
+              const why =
+                bearerIsSession && a.code === "missing"
+                  ? { ...a, reason: `${a.reason}; here Authorization and ?token= name the session: name it with Radiant-Resume-Token (or ?resume=) instead` }
+                  : a;
+              // a body left unread: the connection goes with the answer
+              x.refuseAuth(why, method !== "get");
+              return;
+            }
+            x.who = a.who;
           }
           handle(x, req);
         },

@@ -8,6 +8,7 @@
 // GET /sse without a token answers 307 with the new session's own URL
 // (/sse?resume=<token>); on every reconnect to it the Last-Event-ID header
 // says where to resume.
+import type { Identity } from "../auth/authenticator.js";
 import type { HttpRequest } from "uWebSockets.js";
 import { closeCodes, type SessionId } from "@radiant/wire";
 import { settle } from "../guard.js";
@@ -32,7 +33,7 @@ function openStream(hub: Hub, x: Exchange, req: HttpRequest): void {
     x.fail("406 Not Acceptable", "Not Acceptable: /sse answers text/event-stream");
     return;
   }
-  const principal = hub.principalOf((h) => req.getHeader(h));
+  const who = x.who;
   const resume = req.getQuery("resume") ?? "";
   if (hub.stopping) {
     // a stream that ends with `close` makes an EventSource reconnect (to another gateway); an error status would stop it for good
@@ -42,41 +43,65 @@ function openStream(hub: Hub, x: Exchange, req: HttpRequest): void {
     return;
   }
   if (resume === "") {
-    const { token } = hub.newSession(principal);
-    x.reply("307 Temporary Redirect", "", { headers: [["Location", `${STREAM_PATH}?resume=${encodeURIComponent(token)}`]] });
+    const { token } = hub.newSession(who.principal);
+    // a browser's credential rides in the URL (EventSource sets no headers): the session's URL keeps it, reconnects included
+    const cred = (["token", "key"] as const).find((q) => (req.getQuery(q) ?? "") !== "");
+    const keep = cred === undefined ? "" : `&${cred}=${encodeURIComponent(req.getQuery(cred) ?? "")}`;
+    x.reply("307 Temporary Redirect", "", { headers: [["Location", `${STREAM_PATH}?resume=${encodeURIComponent(token)}${keep}`]] });
     return;
   }
   // EventSource's own reconnects say where they were in Last-Event-ID; other clients may use ?last_seq=
   const lastSeq = req.getHeader("last-event-id") || req.getQuery("last_seq") || undefined;
-  const prepared = hub.prepare(principal, { resume, lastSeq });
+  if (overConnections(hub, x)) return;
+  const prepared = hub.prepare(who.principal, { resume, lastSeq });
   const stream = new SseStream(x, "json");
-  openSessionStream(hub, prepared, principal, stream);
+  openSessionStream(hub, prepared, who, stream);
+}
+
+/** Whether the requester holds as many connections as its limit allows (answered 429 here). */
+export function overConnections(hub: Hub, x: Exchange): boolean {
+  const over = hub.ingress.limits.mayConnect(x.who);
+  if (over) x.fail("429 Too Many Requests", `Too Many Requests: ${over.reason}`, { kind: "rateLimited", headers: [["Retry-After", String(over.retryAfterS)]] });
+  return over !== undefined;
 }
 
 /** A session on an SSE stream (here and MCP's GET): the head goes out, the session opens, and ends with the stream. */
-export function openSessionStream(hub: Hub, prepared: Prepared, principal: string, stream: SseStream): Session {
+export function openSessionStream(hub: Hub, prepared: Prepared, who: Identity, stream: SseStream): Session {
   stream.begin();
-  const s = hub.open(prepared, principal, stream);
+  const s = hub.open(prepared, who, stream);
   stream.onGone = () => hub.close(s);
   stream.onDrain = () => hub.drain(s);
   return s;
 }
 
-function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req: HttpRequest): void {
-  const principal = hub.principalOf((h) => req.getHeader(h));
+/**
+ * The session a POST names: its resume token in `Radiant-Resume-Token` or
+ * `?resume=`; before client credentials existed, in `Authorization: Bearer`
+ * or `?token=` (still read so when neither of the others is sent).
+ */
+function sessionTokenOf(req: HttpRequest): string {
+  const named = req.getHeader("radiant-resume-token") || req.getQuery("resume") || "";
+  if (named !== "") return named;
   const auth = req.getHeader("authorization");
-  const token = auth.toLowerCase().startsWith("bearer ") ? auth.slice(7).trim() : (req.getQuery("token") ?? "");
+  return auth.toLowerCase().startsWith("bearer ") ? auth.slice(7).trim() : (req.getQuery("token") ?? "");
+}
+
+const bearerIsSession = (req: HttpRequest): boolean => req.getHeader("radiant-resume-token") === "" && (req.getQuery("resume") ?? "") === "";
+
+function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req: HttpRequest): void {
+  const who = x.who;
+  const token = sessionTokenOf(req);
   const contentType = req.getHeader("content-type");
   const declared = req.getHeader("content-length");
   if (token === "") {
-    x.fail("401 Unauthorized", "Unauthorized: send the session's resume_token as Authorization: Bearer <token> (or ?token=)", {
+    x.fail("401 Unauthorized", "Unauthorized: name the session: its resume_token in Radiant-Resume-Token (or ?resume=)", {
       headers: [["WWW-Authenticate", 'Bearer realm="radiant"']],
     });
     return;
   }
   let sid: SessionId;
   try {
-    sid = hub.claimsOf(token, principal).sid;
+    sid = hub.claimsOf(token, who.principal).sid;
   } catch (e) {
     if (e instanceof SessionEnded) return x.fail("404 Not Found", `Not Found: ${e.message}`);
     if (!(e instanceof ResumeTokenError)) throw e;
@@ -93,7 +118,7 @@ function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req
     if (isFault(proto)) return x.reply("400 Bad Request", ingress.faultJson(body, proto));
     const id = ingress.idOf(body);
     try {
-      await ingress.submit(sid, principal, proto, ingress.requestOf(body, proto), body);
+      await ingress.submit(sid, who, proto, ingress.requestOf(body, proto), body);
     } catch (e) {
       return notQueued(x, e, proto, id);
     }
@@ -106,6 +131,6 @@ function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req
 export function sseRoutes(hub: Hub, ingress: Ingress, o: SseOptions): HttpRoute[] {
   return [
     { path: STREAM_PATH, methods: { get: (x, req) => openStream(hub, x, req) }, errorBody },
-    { path: `${STREAM_PATH}/messages`, methods: { post: (x, req) => postMessage(hub, ingress, o, x, req) }, errorBody },
+    { path: `${STREAM_PATH}/messages`, methods: { post: (x, req) => postMessage(hub, ingress, o, x, req) }, errorBody, bearerIsSession },
   ];
 }

@@ -2,18 +2,20 @@
 // frames in to ingress, frames out corked.
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from "uWebSockets.js";
 import { closeCodes } from "@radiant/wire";
+import type { Authenticator, Identity } from "../auth/authenticator.js";
+import { withoutBearer } from "../auth/credentials.js";
 import { guard } from "../guard.js";
 import type { Hub } from "../hub.js";
 import { connectionClosed, connectionOpened } from "../metrics.js";
 import type { Framing } from "../protocol.js";
 import type { Prepared } from "../resume.js";
 import type { Session, Transport } from "../session.js";
-import type { OriginPolicy } from "./http.js";
+import { AUTHENTICATE, authRequest, type OriginPolicy } from "./http.js";
 
 export interface WsData {
   /** what the upgrade decided; dropped once the session exists */
   prepared: Prepared | undefined;
-  principal: string;
+  who: Identity;
   framing: Framing;
   session?: Session;
 }
@@ -54,13 +56,20 @@ class WsTransport implements Transport {
 }
 
 /**
- * The framing for the subprotocols a client offered: none → the default; `mcp`
- * among them → strict JSON-RPC; only others → undefined (we speak none of them).
+ * The framing for the subprotocols a client offered (its credential entry
+ * aside): none → the default; `mcp` among them → strict JSON-RPC; `radiant`
+ * → the default, named (a browser that carries its token in a subprotocol
+ * must offer one we answer with); only others → undefined.
  */
-function chooseFraming(offered: string): Framing | undefined {
-  if (offered.trim() === "") return "json";
-  return offered.split(",").some((p) => p.trim() === "mcp") ? "mcp" : undefined;
+function chooseFraming(offered: string): { framing: Framing; answer: string } | undefined {
+  if (offered.trim() === "") return { framing: "json", answer: "" };
+  const names = offered.split(",").map((p) => p.trim());
+  if (names.includes("mcp")) return { framing: "mcp", answer: "mcp" };
+  return names.includes(DEFAULT_SUBPROTOCOL) ? { framing: "json", answer: DEFAULT_SUBPROTOCOL } : undefined;
 }
+
+/** the subprotocol naming the default framing */
+const DEFAULT_SUBPROTOCOL = "radiant";
 
 export interface WsOptions {
   path: string;
@@ -68,6 +77,7 @@ export interface WsOptions {
   maxPayload: number;
   maxBackpressure: number;
   idleTimeoutS: number;
+  auth: Authenticator;
 }
 
 export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void {
@@ -89,7 +99,8 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
         const key = req.getHeader("sec-websocket-key");
         const offered = req.getHeader("sec-websocket-protocol");
         const extensions = req.getHeader("sec-websocket-extensions");
-        const framing = chooseFraming(offered);
+        const framings = withoutBearer(offered);
+        const chosen = chooseFraming(framings);
         if (hub.stopping) {
           res.writeStatus("503 Service Unavailable").end("shutting down: reconnect to another gateway");
           return;
@@ -100,15 +111,38 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
           res.writeStatus("403 Forbidden").end(`origin ${JSON.stringify(origin)} is not allowed (GATEWAY_ALLOWED_ORIGINS)`);
           return;
         }
-        if (framing === undefined) {
-          // a client that requires a subprotocol we do not speak would fail the handshake anyway: say why
-          res.writeStatus("400 Bad Request").end(`unsupported WebSocket subprotocol "${offered}": offer "mcp" or none`);
+        if (chosen === undefined) {
+          // a client that requires a subprotocol we do not speak would fail the handshake anyway: say why (never echoing a token)
+          res
+            .writeStatus("400 Bad Request")
+            .end(
+              `unsupported WebSocket subprotocol ${JSON.stringify(framings.slice(0, 200))}: offer "mcp" or none ("${DEFAULT_SUBPROTOCOL}" names the default)`,
+            );
           return;
         }
-        const principal = hub.principalOf((h) => req.getHeader(h));
+        if (chosen.answer === "" && offered.trim() !== "") {
+          // a browser fails a handshake whose answer names none of the subprotocols it offered
+          res
+            .writeStatus("400 Bad Request")
+            .end(`a "radiant.bearer.<token>" subprotocol entry needs one to answer with beside it: offer "${DEFAULT_SUBPROTOCOL}" or "mcp" too`);
+          return;
+        }
+        const a = o.auth.authenticate(authRequest(res, req));
+        if (!a.ok) {
+          res
+            .writeStatus(a.status)
+            .writeHeader(a.status.startsWith("503") ? "Retry-After" : "WWW-Authenticate", a.status.startsWith("503") ? "1" : AUTHENTICATE)
+            .end(a.reason);
+          return;
+        }
+        const over = hub.ingress.limits.mayConnect(a.who);
+        if (over) {
+          res.writeStatus("429 Too Many Requests").writeHeader("Retry-After", String(over.retryAfterS)).end(over.reason);
+          return;
+        }
         // /ws?resume=<token>&last_seq=<n>
-        const prepared = hub.prepare(principal, { resume: req.getQuery("resume"), lastSeq: req.getQuery("last_seq") });
-        res.upgrade<WsData>({ prepared, principal, framing }, key, framing === "mcp" ? "mcp" : "", extensions, context);
+        const prepared = hub.prepare(a.who.principal, { resume: req.getQuery("resume"), lastSeq: req.getQuery("last_seq") });
+        res.upgrade<WsData>({ prepared, who: a.who, framing: chosen.framing }, key, chosen.answer, extensions, context);
       },
       (res) => res.writeStatus("500 Internal Server Error").end("internal error"),
     ),
@@ -118,7 +152,7 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
       (ws: WebSocket<WsData>) => {
         connectionOpened();
         const d = ws.getUserData();
-        d.session = hub.open(d.prepared!, d.principal, new WsTransport(ws, d.framing));
+        d.session = hub.open(d.prepared!, d.who, new WsTransport(ws, d.framing));
         d.prepared = undefined;
       },
       internalClose,

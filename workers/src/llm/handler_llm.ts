@@ -4,11 +4,13 @@
 // egress proxy, streamed back one frame per client event.
 import type { ModelTable } from "@radiant/infra/models";
 import { isModelName } from "@radiant/infra/models";
+import { modelAllowed } from "@radiant/wire";
 import type { Handler, HandlerContext, HandlerTable, Request } from "../handler.js";
 import { parseJson } from "../jsonrpc.js";
 import type { Reply } from "../reply.js";
 import { readText, type EgressClient, type ProxyError, type UpstreamAnswer } from "./egress_client.js";
 import { SseParser } from "./sse_parse.js";
+import { UsageMeter } from "./usage.js";
 import { errorBody } from "./translate/errors.js";
 import { translatorFor } from "./translate/index.js";
 import { TranslateError, type ClientApi, type ClientEvent, type TranslateContext } from "./translate/types.js";
@@ -18,6 +20,8 @@ export interface LlmOptions {
   egress: Pick<EgressClient, "call">;
   /** seconds since the epoch (fixed in tests) */
   now?: () => number;
+  /** the tokens an answer used, as its upstream reported them (per-principal and per-key limits count them) */
+  usage?: (req: Request, tokens: number) => void;
 }
 
 /** A plain answer bigger than this is refused (a stream has no such bound: it goes out as it comes). */
@@ -129,6 +133,8 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
       if (!isModelName(model)) throw new Refusal(404, `The model \`${String(model).slice(0, 200)}\` does not exist`, "model_not_found");
       const route = o.models.resolve(model);
       if (!route) throw new Refusal(404, `The model \`${model}\` does not exist or you do not have access to it.`, "model_not_found");
+      if (!modelAllowed(req.models, model)) throw new Refusal(403, `This API key may not use the model \`${model}\``, "model_not_allowed");
+      const meter = new UsageMeter(route.format);
       const tr = translatorFor(api, route.format);
       const options = body.stream_options as { include_usage?: unknown } | undefined;
       const tctx: TranslateContext = {
@@ -181,6 +187,8 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
         } catch {
           throw new Refusal(502, "The upstream answered with a body that is not JSON");
         }
+        meter.body(json);
+        report(o, req, meter);
         yield wholeReply(tr.response(json, tctx), echo, 200);
         return;
       }
@@ -200,8 +208,12 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
       };
       for await (const chunk of up.body) {
         if (ctx.signal.aborted) return;
-        for (const ev of parser.push(chunk as Buffer)) yield* out(st.push(ev));
+        for (const ev of parser.push(chunk as Buffer)) {
+          meter.event(ev.data);
+          yield* out(st.push(ev));
+        }
       }
+      report(o, req, meter);
       yield* out(st.end());
       yield { body: Buffer.alloc(0), last: true };
     } catch (e) {
@@ -215,18 +227,25 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
   };
 }
 
+function report(o: LlmOptions, req: Request, meter: UsageMeter): void {
+  if (meter.tokens > 0) o.usage?.(req, meter.tokens);
+}
+
+/** The models a request may see: the table's, less those its key does not allow. */
+const visible = (o: LlmOptions, req: Request) => o.models.names().filter((m) => modelAllowed(req.models, m.name));
+
 /** The model list in OpenAI's shape (`GET /v1/models`). */
 function openaiModels(o: LlmOptions): Handler {
-  return async function* () {
-    const data = o.models.names().map((m) => ({ id: m.name, object: "model", created: 0, owned_by: m.format }));
+  return async function* (req: Request) {
+    const data = visible(o, req).map((m) => ({ id: m.name, object: "model", created: 0, owned_by: m.format }));
     yield { body: Buffer.from(JSON.stringify({ object: "list", data })), head: { status: 200, stream: false }, last: true };
   };
 }
 
 /** The model list in Google's shape (`GET /v1beta/models`). */
 function googleModels(o: LlmOptions): Handler {
-  return async function* () {
-    const models = o.models.names().map((m) => ({
+  return async function* (req: Request) {
+    const models = visible(o, req).map((m) => ({
       name: `models/${m.name}`,
       displayName: m.name,
       supportedGenerationMethods: ["generateContent", "streamGenerateContent"],

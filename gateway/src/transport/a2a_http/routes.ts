@@ -84,13 +84,15 @@ export function a2aHttpRoutes(c: LlmHttp, dir: AgentDirectory = { names: [BUILTI
         },
       },
       errorBody: a2aError,
+      public: (method, url) => method === "get" && (url.endsWith(CARD_V1) || url.endsWith(CARD_V03)),
     },
     {
       path: CARD_V1,
       protocol: "a2a",
       methods: { get: (x, req) => card(x, req, dir.defaultAgent, wantsV1(req.getHeader("a2a-version"))) },
       errorBody: a2aError,
+      public: () => true,
     },
-    { path: CARD_V03, protocol: "a2a", methods: { get: (x, req) => card(x, req, dir.defaultAgent, false) }, errorBody: a2aError },
+    { path: CARD_V03, protocol: "a2a", methods: { get: (x, req) => card(x, req, dir.defaultAgent, false) }, errorBody: a2aError, public: () => true },
   ];
 }

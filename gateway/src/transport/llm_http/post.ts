@@ -4,9 +4,10 @@
 // request sent again with that token and Last-Event-ID (or
 // Radiant-Events-Received) continues the answer after what the client got,
 // from HISTORY, on any gateway process.
+import type { Identity } from "../../auth/authenticator.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { HttpRequest } from "uWebSockets.js";
-import { controlHeaders, protocolErrorJson, rpcRequestId, subjects, type Operation, type Protocol, type SessionId } from "@radiant/wire";
+import { controlHeaders, type ErrorKind, protocolErrorJson, rpcRequestId, subjects, type Operation, type Protocol, type SessionId } from "@radiant/wire";
 import type { Delivery } from "../../delivery.js";
 import { settle } from "../../guard.js";
 import type { History } from "../../history.js";
@@ -71,7 +72,7 @@ const EMPTY_BODY = Buffer.from("{}");
  */
 export function llmRequest(c: LlmHttp, x: Exchange, req: HttpRequest, e: Endpoint, shape?: (body: Buffer) => Buffer, bodyless = false): void {
   const method = req.getMethod().toLowerCase();
-  const principal = c.hub.principalOf((h) => req.getHeader(h));
+  const who = x.who;
   const token = req.getHeader("radiant-resume-token");
   const from = resumePoint(req.getHeader("last-event-id"), req.getHeader("radiant-events-received"));
   if (from === "bad") {
@@ -79,11 +80,11 @@ export function llmRequest(c: LlmHttp, x: Exchange, req: HttpRequest, e: Endpoin
     return;
   }
   if (token !== "") {
-    resume(c, x, e, token, principal, from);
+    resume(c, x, e, token, who.principal, from);
     return;
   }
   if (method !== "post" || bodyless) {
-    void forward(c, x, e, principal, shape ? shape(EMPTY_BODY) : EMPTY_BODY);
+    void forward(c, x, e, who, shape ? shape(EMPTY_BODY) : EMPTY_BODY);
     return;
   }
   if (!isJson(req.getHeader("content-type"))) {
@@ -96,18 +97,18 @@ export function llmRequest(c: LlmHttp, x: Exchange, req: HttpRequest, e: Endpoin
       x.fail("400 Bad Request", "The request body must be a JSON object");
       return;
     }
-    return forward(c, x, e, principal, shape ? shape(b) : b);
+    return forward(c, x, e, who, shape ? shape(b) : b);
   });
   settle(`${e.proto} ${e.op}`, read, () => x.fail("500 Internal Server Error", "Internal error"));
 }
 
-async function forward(c: LlmHttp, x: Exchange, e: Endpoint, principal: string, body: Buffer): Promise<void> {
-  const { sid, token } = c.hub.newSession(principal);
+async function forward(c: LlmHttp, x: Exchange, e: Endpoint, who: Identity, body: Buffer): Promise<void> {
+  const { sid, token } = c.hub.newSession(who.principal);
   const answer = new LlmAnswer(x, e.style, [[RESUME_TOKEN_HEADER, token]], undefined);
   const r: RequestOf = { rid: HTTP_REQUEST_ID, op: e.op, dedupe: true, ...(e.target !== undefined ? { target: e.target } : {}) };
   if (!(await open(c, x, answer, sid, true))) return;
   try {
-    await c.ingress.submit(sid, principal, e.proto, r, body);
+    await c.ingress.submit(sid, who, e.proto, r, body);
   } catch (err) {
     // not queued: nothing will come for this response (onOver lets go of its line, and cancels nothing)
     answer.onOver();
@@ -197,5 +198,5 @@ export const withModel = (b: Buffer, model: string): Buffer => withMember(b, "mo
 /** The route's error body: the protocol's own shape. */
 export const errorBodyOf =
   (proto: Protocol) =>
-  (message: string): string =>
-    protocolErrorJson(proto, "refused", message);
+  (message: string, kind: ErrorKind = "refused"): string =>
+    protocolErrorJson(proto, kind, message);

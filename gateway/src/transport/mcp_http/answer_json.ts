@@ -46,7 +46,7 @@ export class JsonAnswer extends Answer {
   }
 
   protected cut(why: "abandoned" | "lost" | "ended"): void {
-    if (why === "ended") this.x.fail("404 Not Found", "Session not found: the session was ended by its client");
+    if (why === "ended") this.x.fail("404 Not Found", "Session not found: the session was ended (by its client or an admin)");
     else this.x.fail("502 Bad Gateway", "Bad Gateway: the reply could not be delivered (history lost); it may be on the session's GET stream");
   }
 

@@ -7,8 +7,7 @@ import type { McpHttp } from "./context.js";
 import { sessionOf } from "./session_header.js";
 
 export function end(c: McpHttp, x: Exchange, req: HttpRequest): void {
-  const principal = c.hub.principalOf((h) => req.getHeader(h));
-  const claims = sessionOf(c, x, req.getHeader("mcp-session-id"), principal);
+  const claims = sessionOf(c, x, req.getHeader("mcp-session-id"), x.who.principal);
   if (!claims) return;
   c.ended.end(claims.sid).then(
     () => x.reply("200 OK", ""),

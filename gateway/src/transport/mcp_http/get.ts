@@ -4,7 +4,7 @@
 // frames are this stream's).
 import type { HttpRequest } from "uWebSockets.js";
 import { accepts, type Exchange } from "../http.js";
-import { openSessionStream } from "../sse.js";
+import { openSessionStream, overConnections } from "../sse.js";
 import { SseStream } from "../sse_stream.js";
 import { PRIMING_SINCE, type McpHttp } from "./context.js";
 import { sessionOf } from "./session_header.js";
@@ -22,20 +22,20 @@ const lostNotice = (afterSeq: number) =>
   });
 
 export function get(c: McpHttp, x: Exchange, req: HttpRequest): void {
-  const principal = c.hub.principalOf((h) => req.getHeader(h));
   const version = req.getHeader("mcp-protocol-version");
   const lastEventId = req.getHeader("last-event-id");
   if (!accepts(req.getHeader("accept"), "text/event-stream")) {
     x.fail("406 Not Acceptable", "Not Acceptable: GET /mcp answers text/event-stream");
     return;
   }
-  const claims = sessionOf(c, x, req.getHeader("mcp-session-id"), principal);
+  const claims = sessionOf(c, x, req.getHeader("mcp-session-id"), x.who.principal);
   if (!claims) return;
   const lastSeq = lastEventId === "" ? "end" : Number(lastEventId);
   if (lastSeq !== "end" && !(Number.isSafeInteger(lastSeq) && lastSeq >= 0)) {
     x.fail("400 Bad Request", "Bad Request: Last-Event-ID must be an event id this server sent (a whole number)");
     return;
   }
+  if (overConnections(c.hub, x)) return;
   const sid = claims.sid;
   if (lastSeq !== "end") c.posts.resumedFrom(sid, lastSeq);
   const sse = new SseStream(x, "plain");
@@ -48,5 +48,5 @@ export function get(c: McpHttp, x: Exchange, req: HttpRequest): void {
     sse.send(lostNotice(afterSeq), 0);
     return true;
   };
-  openSessionStream(c.hub, { kind: "resume", sid, lastSeq, epoch: claims.epoch }, principal, sse);
+  openSessionStream(c.hub, { kind: "resume", sid, lastSeq, epoch: claims.epoch }, x.who, sse);
 }

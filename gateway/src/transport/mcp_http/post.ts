@@ -4,6 +4,7 @@
 // responses alone get 202. Delivery routes the request's replies here by its
 // request id; a request re-sent with an id JetStream had seen is not run
 // again: its replies are read back from HISTORY.
+import type { Identity } from "../../auth/authenticator.js";
 import type { HttpRequest } from "uWebSockets.js";
 import { inboxPolicy, rpcRequestId, type SessionId } from "@radiant/wire";
 import { settle } from "../../guard.js";
@@ -22,7 +23,7 @@ export function post(c: McpHttp, x: Exchange, req: HttpRequest): void {
   const version = req.getHeader("mcp-protocol-version");
   const contentType = req.getHeader("content-type");
   const declared = req.getHeader("content-length");
-  const principal = c.hub.principalOf((h) => req.getHeader(h));
+  const who = x.who;
   // an explicit text/event-stream picks the stream; a client that accepts only JSON gets JSON
   const streaming = accept.toLowerCase().includes("text/event-stream");
   if (!streaming && !accepts(accept, "application/json")) {
@@ -33,7 +34,7 @@ export function post(c: McpHttp, x: Exchange, req: HttpRequest): void {
     x.fail("415 Unsupported Media Type", "Unsupported Media Type: the body must be application/json");
     return;
   }
-  const claims = token === "" ? undefined : sessionOf(c, x, token, principal);
+  const claims = token === "" ? undefined : sessionOf(c, x, token, who.principal);
   if (token !== "" && !claims) return;
   const answered = x.body(c.o.maxPayload, declared).then(async (b) => {
     if (!b) return;
@@ -48,18 +49,18 @@ export function post(c: McpHttp, x: Exchange, req: HttpRequest): void {
     const extra: [string, string][] = [];
     if (claims) sid = claims.sid;
     else if (body.initialize) {
-      const fresh = c.hub.newSession(principal);
+      const fresh = c.hub.newSession(who.principal);
       sid = fresh.sid;
       extra.push([SESSION_HEADER, fresh.token]);
     } else {
-      sessionOf(c, x, "", principal);
+      sessionOf(c, x, "", who.principal);
       return;
     }
     const forward = body.forward;
     if (body.requests.length === 0 || !forward) {
       // nothing to wait for: notifications, responses (and errors for items refused here)
       try {
-        if (forward) await c.ingress.submit(sid, principal, "mcp", { rid: c.ingress.newRequestId(), op: "rpc", dedupe: false }, forward);
+        if (forward) await c.ingress.submit(sid, who, "mcp", { rid: c.ingress.newRequestId(), op: "rpc", dedupe: false }, forward);
         if (body.rejected.length > 0) x.reply("200 OK", `[${body.rejected.join(",")}]`, { headers: extra });
         else x.reply("202 Accepted", "", { headers: extra });
       } catch (e) {
@@ -75,7 +76,7 @@ export function post(c: McpHttp, x: Exchange, req: HttpRequest): void {
     const answer: Answer = streaming
       ? new StreamAnswer(x, extra, version >= PRIMING_SINCE ? c.o.newestSeq() : -1, body.rejected)
       : new JsonAnswer(x, extra, body.batch, body.rejected);
-    await answerRequest(c, x, answer, sid, principal, r, forward, streaming, body.batch ? "null" : body.idJson);
+    await answerRequest(c, x, answer, sid, who, r, forward, streaming, body.batch ? "null" : body.idJson);
   });
   settle("POST /mcp", answered, () => x.fail("500 Internal Server Error", "Internal error"));
 }
@@ -85,7 +86,7 @@ async function answerRequest(
   x: Exchange,
   answer: Answer,
   sid: SessionId,
-  principal: string,
+  who: Identity,
   r: RequestOf,
   body: Buffer,
   streaming: boolean,
@@ -111,7 +112,7 @@ async function answerRequest(
   }
   let duplicate: boolean;
   try {
-    duplicate = (await c.ingress.submit(sid, principal, "mcp", r, body)).duplicate;
+    duplicate = (await c.ingress.submit(sid, who, "mcp", r, body)).duplicate;
   } catch (e) {
     answer.onOver = () => {};
     over();

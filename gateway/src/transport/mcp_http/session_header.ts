@@ -1,12 +1,12 @@
 // Mcp-Session-Id is the session's resume token: issued with the initialize
 // result, checked by any gateway process without shared state. Missing → 400,
 // unknown, expired or ended → 404 (the client initializes again).
-import { protocolErrorJson } from "@radiant/wire";
+import { type ErrorKind, protocolErrorJson } from "@radiant/wire";
 import { ResumeTokenError, type ResumeClaims } from "../../resume_token.js";
 import type { Exchange } from "../http.js";
 import { SESSION_HEADER, type McpHttp } from "./context.js";
 
-export const errorBody = (message: string) => protocolErrorJson("mcp", "refused", message);
+export const errorBody = (message: string, kind: ErrorKind = "refused") => protocolErrorJson("mcp", kind, message);
 
 /** The session a request names, or undefined after answering 400/404. */
 export function sessionOf(c: McpHttp, x: Exchange, token: string, principal: string): ResumeClaims | undefined {

@@ -1,0 +1,244 @@
+// Per-principal and per-key limits: connections at once, requests per minute,
+// LLM tokens per minute. Each gateway process counts what it admits and, every
+// second, tells the others (wire/usage.ts); workers report the tokens each
+// answer used. So a limit holds across processes and machines within what
+// one report interval lets through elsewhere before it is heard: at most one
+// second of the other processes' traffic over the limit (README: Limits).
+import { hostname } from "node:os";
+import { keyScope, principalScope, type Scope, type UsageEntry, type UsageReport } from "@radiant/wire";
+import type { PrincipalLimits } from "./auth/auth_config.js";
+import type { Identity } from "./auth/authenticator.js";
+import { metrics } from "./metrics.js";
+
+const WINDOW_MS = 60_000;
+/** a process's connection count is forgotten when it stops reporting (it died) */
+const REMOTE_STALE_MS = 5000;
+
+/** Counts in a sliding minute, kept as this minute and the last (weighted by how much of it still lies in the window). */
+class Window {
+  private start = 0;
+  private cur = 0;
+  private prev = 0;
+
+  private roll(now: number): void {
+    const n = Math.floor(now / WINDOW_MS) * WINDOW_MS;
+    if (n === this.start) return;
+    this.prev = n - this.start === WINDOW_MS ? this.cur : 0;
+    this.cur = 0;
+    this.start = n;
+  }
+
+  add(v: number, now: number): void {
+    this.roll(now);
+    this.cur += v;
+  }
+
+  count(now: number): number {
+    this.roll(now);
+    return this.prev * (1 - (now - this.start) / WINDOW_MS) + this.cur;
+  }
+
+  /** seconds until the count falls under `limit`, at least 1 */
+  retryAfterS(limit: number, now: number): number {
+    this.roll(now);
+    const elapsed = now - this.start;
+    let ms: number;
+    if (this.cur >= limit || this.prev === 0) ms = WINDOW_MS - elapsed + 1;
+    else ms = WINDOW_MS * (1 - (limit - this.cur) / this.prev) - elapsed + 1;
+    return Math.max(1, Math.ceil(Math.min(ms, 2 * WINDOW_MS) / 1000));
+  }
+
+  get idle(): boolean {
+    return this.cur === 0 && this.prev === 0;
+  }
+}
+
+class Counts {
+  requests = new Window();
+  tokens = new Window();
+  /** connections held by this process */
+  connections = 0;
+  /** connections other processes said they hold: by process, with when they said it */
+  remote = new Map<string, { n: number; at: number }>();
+  /** not yet reported */
+  newRequests = 0;
+  newTokens = 0;
+  /** the connection count changed since the last report (a zero is reported once) */
+  connectionsChanged = false;
+
+  allConnections(now: number): number {
+    let n = this.connections;
+    for (const [from, r] of this.remote) {
+      if (now - r.at > REMOTE_STALE_MS) this.remote.delete(from);
+      else n += r.n;
+    }
+    return n;
+  }
+}
+
+export interface Refusal {
+  /** a sentence for the client */
+  reason: string;
+  retryAfterS: number;
+}
+
+interface Limit {
+  scope: Scope;
+  connections: number;
+  rpm: number;
+  tpm: number;
+  /** how it is named to the client */
+  what: string;
+}
+
+export class Limits {
+  private readonly counts = new Map<Scope, Counts>();
+  private readonly requestCounters = new Map<string, { inc(): void }>();
+  /** this process, among the reporters */
+  readonly id = `${hostname()}:${process.pid}`;
+
+  constructor(
+    private readonly defaults: PrincipalLimits,
+    /** this process's session home: the tokens of its sessions' answers are its to count in metrics */
+    private readonly home: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** the limits that apply to `who`: its principal's, and its key's own */
+  private limitsOf(who: Identity): Limit[] {
+    const out: Limit[] = [];
+    const d = this.defaults;
+    if (d.connections > 0 || d.rpm > 0 || d.tpm > 0) out.push({ scope: principalScope(who.principal), ...d, what: `principal ${who.principal}` });
+    const k = who.key;
+    if (k && (k.rpm !== undefined || k.tpm !== undefined || k.connections !== undefined)) {
+      out.push({ scope: keyScope(k.id), connections: k.connections ?? 0, rpm: k.rpm ?? 0, tpm: k.tpm ?? 0, what: `API key ${k.id}` });
+    }
+    return out;
+  }
+
+  private of(scope: Scope): Counts {
+    let c = this.counts.get(scope);
+    if (!c) this.counts.set(scope, (c = new Counts()));
+    return c;
+  }
+
+  /** Whether `who` may open one more connection (nothing is counted: `opened` does). */
+  mayConnect(who: Identity): Refusal | undefined {
+    const now = this.now();
+    for (const l of this.limitsOf(who)) {
+      if (l.connections > 0 && this.of(l.scope).allConnections(now) >= l.connections) {
+        return this.refused(who, "connections", { reason: `too many connections for ${l.what}: the limit is ${l.connections} at once`, retryAfterS: 5 });
+      }
+    }
+    return undefined;
+  }
+
+  opened(who: Identity): void {
+    for (const l of this.limitsOf(who)) {
+      const c = this.of(l.scope);
+      c.connections++;
+      c.connectionsChanged = true;
+    }
+  }
+
+  closed(who: Identity): void {
+    for (const l of this.limitsOf(who)) {
+      const c = this.counts.get(l.scope);
+      if (!c || c.connections === 0) continue;
+      c.connections--;
+      c.connectionsChanged = true;
+    }
+  }
+
+  /** Admit one request of `who` (counted) or say why not; `llm`: token limits apply too. */
+  admit(who: Identity, llm: boolean): Refusal | undefined {
+    const limits = this.limitsOf(who);
+    if (limits.length === 0) return undefined;
+    const now = this.now();
+    for (const l of limits) {
+      const c = this.of(l.scope);
+      if (l.rpm > 0 && c.requests.count(now) >= l.rpm) {
+        return this.refused(who, "requests", {
+          reason: `rate limit reached for ${l.what}: ${l.rpm} requests per minute`,
+          retryAfterS: c.requests.retryAfterS(l.rpm, now),
+        });
+      }
+      if (llm && l.tpm > 0 && c.tokens.count(now) >= l.tpm) {
+        return this.refused(who, "tokens", {
+          reason: `token limit reached for ${l.what}: ${l.tpm} tokens per minute`,
+          retryAfterS: c.tokens.retryAfterS(l.tpm, now),
+        });
+      }
+    }
+    for (const l of limits) {
+      const c = this.of(l.scope);
+      c.requests.add(1, now);
+      c.newRequests++;
+    }
+    return undefined;
+  }
+
+  /** One request of `who` let in: the per-principal metric (its counter child kept, so no labels object per request). */
+  counted(who: Identity): void {
+    let c = this.requestCounters.get(who.principal);
+    if (!c) {
+      c = metrics.principalRequests.labels(principalLabel(who.principal));
+      if (this.requestCounters.size < MAX_LABELLED_PRINCIPALS + 1) this.requestCounters.set(who.principal, c);
+    }
+    c.inc();
+  }
+
+  private refused(who: Identity, limit: string, r: Refusal): Refusal {
+    metrics.principalRejections.inc({ principal: principalLabel(who.principal), limit });
+    return r;
+  }
+
+  /** Another process's report (or a worker's tokens). */
+  heard(r: UsageReport): void {
+    if (r.from === this.id) return;
+    const now = this.now();
+    for (const e of r.entries) {
+      const principal = e.scope.startsWith("p:");
+      if (e.tokens > 0 && r.home === this.home && principal) metrics.principalTokens.inc({ principal: principalLabel(e.scope.slice(2)) }, e.tokens);
+      // a gateway reports only scopes with limits: kept, so a first request here already counts the others';
+      // a worker reports every answer's principal: kept only where a principal limit could use it
+      const keep = r.home === undefined || !principal || this.defaults.tpm > 0;
+      const c = keep ? this.of(e.scope) : this.counts.get(e.scope);
+      if (!c) continue;
+      if (e.requests > 0) c.requests.add(e.requests, now);
+      if (e.tokens > 0) c.tokens.add(e.tokens, now);
+      if (e.connections !== undefined) c.remote.set(r.from, { n: e.connections, at: now });
+    }
+  }
+
+  /** What this process counted since its last report; undefined if nothing. Forgets scopes gone quiet. */
+  report(): UsageReport | undefined {
+    const now = this.now();
+    const entries: UsageEntry[] = [];
+    for (const [scope, c] of this.counts) {
+      if (c.newRequests > 0 || c.newTokens > 0 || c.connectionsChanged || c.connections > 0) {
+        entries.push({ scope, requests: c.newRequests, tokens: c.newTokens, connections: c.connections });
+        c.newRequests = 0;
+        c.newTokens = 0;
+        c.connectionsChanged = false;
+      } else if (c.requests.idle && c.tokens.idle && c.allConnections(now) === 0) {
+        this.counts.delete(scope);
+      } else {
+        // keep the windows rolling so an idle scope empties
+        c.requests.count(now);
+        c.tokens.count(now);
+      }
+    }
+    return entries.length > 0 ? { from: this.id, entries } : undefined;
+  }
+}
+
+/** metrics label values are bounded: the first principals seen keep their own, the rest share one */
+const MAX_LABELLED_PRINCIPALS = 1000;
+const labelled = new Set<string>();
+export function principalLabel(p: string): string {
+  if (labelled.has(p)) return p;
+  if (labelled.size >= MAX_LABELLED_PRINCIPALS) return "_other";
+  labelled.add(p);
+  return p;
+}
