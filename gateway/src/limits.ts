@@ -105,7 +105,16 @@ export class Limits {
   ) {}
 
   /** the limits that apply to `who`: its principal's, and its key's own */
-  private limitsOf(who: Identity): Limit[] {
+  /** an identity's limits, worked out once: the socket path asks for every frame */
+  private readonly limitsCache = new WeakMap<Identity, readonly Limit[]>();
+
+  private limitsOf(who: Identity): readonly Limit[] {
+    let l = this.limitsCache.get(who);
+    if (!l) this.limitsCache.set(who, (l = this.computeLimits(who)));
+    return l;
+  }
+
+  private computeLimits(who: Identity): readonly Limit[] {
     const out: Limit[] = [];
     const d = this.defaults;
     if (d.connections > 0 || d.rpm > 0 || d.tpm > 0) out.push({ scope: principalScope(who.principal), ...d, what: `principal ${who.principal}` });

@@ -85,6 +85,36 @@ t.test("GATEWAY_DEV=true allows dev-secret, with a loud warning; a good secret s
   t.notMatch(quiet.stdout + quiet.stderr, new RegExp(SECRET), "the secret itself is never logged");
 });
 
+t.test("authentication settings: each mistake is one line naming its variable, exit 2", async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ GATEWAY_AUTH_REQUIRED: "sometimes" }, /GATEWAY_AUTH_REQUIRED: "sometimes" is not a boolean/],
+    [{ OIDC_ISSUER_URL: "https://issuer.example" }, /OIDC_AUDIENCE: must be set with OIDC_ISSUER_URL/],
+    [{ OIDC_AUDIENCE: "radiant" }, /OIDC_AUDIENCE: is set but OIDC_ISSUER_URL is not/],
+    [{ OIDC_ISSUER_URL: "ftp://issuer.example", OIDC_AUDIENCE: "r" }, /OIDC_ISSUER_URL: .* must use https:\/\/ or http:\/\//],
+    [{ GATEWAY_TRUSTED_PROXIES: "10.0.0.0/8, not-an-address" }, /GATEWAY_TRUSTED_PROXIES: .*not-an-address/],
+    [{ GATEWAY_ADMIN_TOKEN: "short" }, /GATEWAY_ADMIN_TOKEN: is 5 characters: use a random token of at least 32/],
+    [{ GATEWAY_TLS_CERT: "/nonexistent/cert.pem" }, /GATEWAY_TLS_CERT: cannot read "\/nonexistent\/cert.pem": ENOENT/],
+    [{ GATEWAY_TLS_CLIENT_CA: "/etc/hostname" }, /GATEWAY_TLS_CLIENT_CA: "\/etc\/hostname" is not a usable PEM file/],
+    [{ GATEWAY_PRINCIPAL_RPM: "-1" }, /GATEWAY_PRINCIPAL_RPM:/],
+  ];
+  for (const [env, want] of cases) {
+    const r = await run(env);
+    t.equal(r.code, 2, `${Object.keys(env).join(", ")}: exit 2`);
+    t.match(r.stderr, want);
+    t.equal(r.stderr.trim().split("\n").length, 1, "one line");
+  }
+});
+
+t.test("outside development mode, no credential required is a warning at start; GATEWAY_AUTH_REQUIRED=true has none", async (t) => {
+  const open = await run({}, [], 2500);
+  t.match(open.stdout, /GATEWAY_AUTH_REQUIRED is false: clients without a credential are let in as the principal 'anonymous'/);
+  const closed = await run({ GATEWAY_AUTH_REQUIRED: "true" }, [], 2500);
+  t.match(closed.stdout, /"msg":"gateway supervisor started"/);
+  t.notMatch(closed.stdout, /GATEWAY_AUTH_REQUIRED is false/);
+  const dev = await run({ GATEWAY_DEV: "true" }, [], 2500);
+  t.notMatch(dev.stdout, /GATEWAY_AUTH_REQUIRED is false/, "development mode: no warning");
+});
+
 t.test("the gateway refuses to start when uWS falls back to its JS shim", async (t) => {
   const preload = fileURLToPath(new URL("./break-uws-binary.cjs", import.meta.url));
   const r = await run({}, ["--require", preload]);
