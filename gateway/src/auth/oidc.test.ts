@@ -266,3 +266,20 @@ t.test("the tenant claim", async (t) => {
   await none.start();
   t.match(none.verify(await token(k1, i.url, { org_id: "acme" })), { ok: true, tenant: undefined }, "not configured: no tenant");
 });
+
+t.test("a verified token is remembered until it expires; a key withdrawn at the next load takes its tokens with it", async (t) => {
+  const i = await issuer(t);
+  const { v } = verifier(t, i, { minRefreshIntervalMs: 0 });
+  await v.start();
+  const now = Math.floor(Date.now() / 1000);
+  const tok = await token(k1, i.url);
+  t.match(v.verify(tok, now), { ok: true });
+  t.match(v.verify(tok, now + 1), { ok: true }, "again: from memory");
+  t.match(v.verify(tok, now + 300 + 61), { ok: false, code: "expired" }, "past its expiry and the skew it is checked again, and refused");
+  t.match(v.verify(tok, now + 2), { ok: true });
+  // the issuer withdraws k1; an unknown kid makes the verifier load the keys again
+  i.keys = [k2.jwk];
+  t.match(v.verify(await token(k3, i.url)), { ok: false, code: "unknown_kid" });
+  await v.refreshed();
+  t.match(v.verify(tok, now + 3), { ok: false, code: "unknown_kid" }, "its key is gone: so is the token");
+});

@@ -6,6 +6,9 @@
 import type { Logger } from "pino";
 import { emptyJwkSet, type JwkSet, type JwtResult, parseJwks, verifyJwt } from "./jwt.js";
 
+/** verified tokens remembered at most (oldest forgotten first) */
+const VERIFIED_CACHE = 10_000;
+
 export type { JwtFailure, JwtResult } from "./jwt.js";
 
 export interface OidcOptions {
@@ -37,6 +40,8 @@ export class OidcVerifier {
   private readonly o: Required<Omit<OidcOptions, "tenantClaim">> & { tenantClaim: string | undefined };
   private readonly log: Logger;
   private keys: JwkSet = emptyJwkSet();
+  /** tokens whose signature checked out, until they expire (cleared when the keys change: a key withdrawn takes its tokens with it) */
+  private readonly verified = new Map<string, JwtResult & { ok: true }>();
   /** `issuer` of the discovery document: the exact `iss` tokens must carry */
   private issuer: string | undefined;
   private jwksUri: string | undefined;
@@ -81,6 +86,9 @@ export class OidcVerifier {
 
   /** Synchronous. unknown_kid and no_keys start a background refresh (rate-limited), which refreshed() waits for. */
   verify(token: string, nowS = Math.floor(Date.now() / 1000)): JwtResult {
+    // an HTTP client sends the same token with every request: its signature is checked once (bench:auth)
+    const known = this.verified.get(token);
+    if (known && known.expS !== undefined && known.expS + this.o.clockSkewS > nowS) return known;
     const r = verifyJwt(token, this.keys, {
       issuer: this.issuer ?? "",
       audience: this.o.audience,
@@ -89,6 +97,10 @@ export class OidcVerifier {
       nowS,
     });
     if (!r.ok && (r.code === "unknown_kid" || r.code === "no_keys")) this.kick();
+    if (r.ok && r.expS !== undefined && token.length <= 4096) {
+      if (this.verified.size >= VERIFIED_CACHE) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, r);
+    }
     return r;
   }
 
@@ -157,6 +169,8 @@ export class OidcVerifier {
       const before = this.kids(this.keys);
       this.keys = set;
       const after = this.kids(set);
+      // a withdrawn (or replaced) key takes the tokens it signed with it: every load checks them afresh
+      this.verified.clear();
       if (before !== after) this.log.info({ jwksUri: uri, keys: set.keys.length, kids: after }, "OIDC signing keys loaded");
     } catch (e) {
       if (this.stopped) return;
