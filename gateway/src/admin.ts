@@ -58,9 +58,13 @@ export class AdminApi {
 
   /** Connect to NATS in the background (the health port answers meanwhile; admin calls get 503). */
   start(): void {
-    void openNats(this.natsUrl, `radiant-admin-${process.pid}`, this.log, { retention: this.retention }).then((l) => {
-      this.link = l;
-    });
+    openNats(this.natsUrl, `radiant-admin-${process.pid}`, this.log, { retention: this.retention }).then(
+      (l) => {
+        this.link = l;
+      },
+      // it retries a server that is down; what ends here is for good (bad credentials, a bad URL): the API answers 503
+      (e: Error) => this.log.error({ err: e.message }, "the admin API cannot connect to NATS; it answers 503"),
+    );
   }
 
   async stop(): Promise<void> {

@@ -9,7 +9,7 @@ import type { Identity } from "./auth/authenticator.js";
 import { HistoryUnavailable, type Delivery } from "./delivery.js";
 import type { EndedSessions } from "./ended.js";
 import { sessionFrame, type SessionInfo } from "./frames.js";
-import { settle } from "./guard.js";
+import { internalError, settle } from "./guard.js";
 import type { Ingress } from "./ingress.js";
 import { metrics } from "./metrics.js";
 import { prepare, refusal, type HistoryStateCache, type Prepared } from "./resume.js";
@@ -186,7 +186,13 @@ export class Hub {
   /** An API key was revoked: the connections it opened here close (its HTTP requests are refused from now on). */
   revokeKey(id: string): void {
     for (const s of [...this.sessions.values()]) {
-      if (s.who.key?.id === id) s.transport.close(closeCodes.credentialRevoked, "the API key this connection was opened with was revoked");
+      if (s.closed || s.who.key?.id !== id) continue;
+      try {
+        s.transport.close(closeCodes.credentialRevoked, "the API key this connection was opened with was revoked");
+      } catch (e) {
+        // one socket gone wrong must not keep the key's other sockets open
+        internalError("revoke key", e);
+      }
     }
   }
 

@@ -183,6 +183,24 @@ export class Ingress {
     return protocolErrorJson(undefined, kind, message, fault === "invalid" ? this.idOf(frame) : "null");
   }
 
+  /**
+   * How many requests a frame makes, for the limits; call right after
+   * protocolOf. An LLM body is one; a JSON-RPC message with a method and an
+   * `id` member (null included: a worker answers it) is one; a batch, each of
+   * its calls (batches are rare: parsed); notifications and answers, none.
+   */
+  costOf(frame: Buffer, proto: Protocol): number {
+    const p = seen;
+    if (isLlm(proto)) return 1;
+    if (!p.array) return p.methodStart >= 0 && p.idStart >= 0 ? 1 : 0;
+    try {
+      const items = JSON.parse(frame.toString()) as unknown[];
+      return items.filter((m) => typeof m === "object" && m !== null && typeof (m as { method?: unknown }).method === "string" && "id" in m).length;
+    } catch {
+      return 1;
+    }
+  }
+
   /** The frame's JSON-RPC id as raw JSON ("null" if none); call right after protocolOf. */
   idOf(frame: Buffer): string {
     return idJson(frame, seen);
@@ -210,12 +228,11 @@ export class Ingress {
     }
     // read now: `frame` is gone after this call (most LLM bodies have no id)
     const id = p.idStart >= 0 ? idJson(frame, p) : "null";
+    const cost = this.costOf(frame, proto);
     const r = this.requestOf(frame, proto);
-    // a request (an LLM body, a JSON-RPC call with an id, a batch) counts against limits; notifications and answers do not
-    if (r.dedupe || p.array || isLlm(proto)) {
-      const no = this.o.limits.admit(s.who, isLlm(proto));
+    if (cost > 0) {
+      const no = this.o.limits.admit(s.who, isLlm(proto), cost);
       if (no) return this.refuse(s, proto, "rateLimited", `Too Many Requests: ${no.reason}; retry after ${no.retryAfterS} s`, id);
-      this.o.limits.counted(s.who);
     }
     const size = frame.byteLength;
     s.inflight++;
@@ -237,12 +254,11 @@ export class Ingress {
    * A frame that came in over HTTP, checked by its transport: resolves once
    * JetStream holds it; rejects with a BrokerUnavailable saying why not.
    */
-  async submit(sid: SessionId, who: Identity, proto: Protocol, r: RequestOf, frame: Uint8Array): Promise<PubAck> {
+  async submit(sid: SessionId, who: Identity, proto: Protocol, r: RequestOf, frame: Uint8Array, cost = isLlm(proto) || r.dedupe ? 1 : 0): Promise<PubAck> {
     if (!this.o.connected()) throw new BrokerUnavailable("the gateway cannot reach its message broker");
-    if (r.dedupe || isLlm(proto)) {
-      const no = this.o.limits.admit(who, isLlm(proto));
+    if (cost > 0) {
+      const no = this.o.limits.admit(who, isLlm(proto), cost);
       if (no) throw new RateLimited(no);
-      this.o.limits.counted(who);
     }
     let ack: PubAck;
     try {
@@ -264,7 +280,8 @@ export class Ingress {
     if (who.tenant !== undefined) env.tenant = who.tenant;
     if (who.key !== undefined) {
       env.key = who.key.id;
-      if (who.key.models !== undefined) env.models = who.key.models;
+      // only the LLM workers read it: an MCP or A2A frame does not carry the list
+      if (who.key.models !== undefined && isLlm(proto)) env.models = who.key.models;
     }
     // only an A2A request over HTTP names one: no spread of an empty object on every frame of a socket
     if (r.target !== undefined) env.target = r.target;

@@ -4,11 +4,12 @@
 // answer used. So a limit holds across processes and machines within what
 // one report interval lets through elsewhere before it is heard: at most one
 // second of the other processes' traffic over the limit (README: Limits).
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { keyScope, principalScope, type Scope, type UsageEntry, type UsageReport } from "@radiant/wire";
 import type { PrincipalLimits } from "./auth/auth_config.js";
 import type { Identity } from "./auth/authenticator.js";
-import { metrics } from "./metrics.js";
+import { metrics, principalRequestCounts } from "./metrics.js";
 
 const WINDOW_MS = 60_000;
 /** a process's connection count is forgotten when it stops reporting (it died) */
@@ -93,9 +94,8 @@ interface Limit {
 
 export class Limits {
   private readonly counts = new Map<Scope, Counts>();
-  private readonly requestCounters = new Map<string, { inc(): void }>();
   /** this process, among the reporters */
-  readonly id = `${hostname()}:${process.pid}`;
+  readonly id = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
 
   constructor(
     private readonly defaults: PrincipalLimits,
@@ -160,13 +160,16 @@ export class Limits {
   }
 
   /** Admit one request of `who` (counted) or say why not; `llm`: token limits apply too. */
-  admit(who: Identity, llm: boolean): Refusal | undefined {
+  admit(who: Identity, llm: boolean, cost = 1): Refusal | undefined {
     const limits = this.limitsOf(who);
-    if (limits.length === 0) return undefined;
+    if (limits.length === 0) {
+      this.counted(who, cost);
+      return undefined;
+    }
     const now = this.now();
     for (const l of limits) {
       const c = this.of(l.scope);
-      if (l.rpm > 0 && c.requests.count(now) >= l.rpm) {
+      if (l.rpm > 0 && c.requests.count(now) + cost > l.rpm) {
         return this.refused(who, "requests", {
           reason: `rate limit reached for ${l.what}: ${l.rpm} requests per minute`,
           retryAfterS: c.requests.retryAfterS(l.rpm, now),
@@ -181,20 +184,17 @@ export class Limits {
     }
     for (const l of limits) {
       const c = this.of(l.scope);
-      c.requests.add(1, now);
-      c.newRequests++;
+      c.requests.add(cost, now);
+      c.newRequests += cost;
     }
+    this.counted(who, cost);
     return undefined;
   }
 
-  /** One request of `who` let in: the per-principal metric (its counter child kept, so no labels object per request). */
-  counted(who: Identity): void {
-    let c = this.requestCounters.get(who.principal);
-    if (!c) {
-      c = metrics.principalRequests.labels(principalLabel(who.principal));
-      if (this.requestCounters.size < MAX_LABELLED_PRINCIPALS + 1) this.requestCounters.set(who.principal, c);
-    }
-    c.inc();
+  /** Requests of `who` let in: counted plainly, handed to the metric when it is read (no labels object per request). */
+  private counted(who: Identity, n: number): void {
+    const p = principalLabel(who.principal);
+    principalRequestCounts.set(p, (principalRequestCounts.get(p) ?? 0) + n);
   }
 
   private refused(who: Identity, limit: string, r: Refusal): Refusal {

@@ -13,6 +13,9 @@ export function connectionClosed(): void {
   metrics.activeConnections.dec();
 }
 
+/** requests let in, by principal label: counted plainly on the request path (limits.ts), read into the metric when it is collected */
+export const principalRequestCounts = new Map<string, number>();
+
 export const metrics = {
   activeConnections: new Gauge({
     name: "radiant_active_connections",
@@ -76,6 +79,10 @@ export const metrics = {
     help: "Requests let in, by principal (the first 1000 principals by name, the rest as _other)",
     labelNames: ["principal"] as const,
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const [principal, n] of principalRequestCounts) this.inc({ principal }, n);
+    },
   }),
   principalRejections: new Counter({
     name: "radiant_principal_rejections_total",

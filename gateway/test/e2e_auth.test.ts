@@ -213,6 +213,7 @@ t.test("a client certificate from the trusted front proxy names the principal (X
 
 t.test("a revoked key stops at once: its next request is refused and its open connections close (4401)", async (t) => {
   const { key, id } = await newKey({ principal: "to-revoke" });
+  const before = await refused("bad_key");
   const c = await Client.connect(stack.wsUrl, [], { headers: { authorization: `Bearer ${key}` } });
   await c.next();
   t.equal((await request(`${base}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
@@ -223,5 +224,6 @@ t.test("a revoked key stops at once: its next request is refused and its open co
   await eventually("the key refused", async () => (await request(`${base}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status === 401, 5000);
   const http = await request(`${base}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
   t.match(JSON.parse(http.body), { error: { message: /unknown or revoked API key/ } });
+  t.ok((await refused("bad_key")) >= before + 2, "each refusal counted");
   t.equal((await admin(`/admin/keys/${id}`, { method: "DELETE" })).status, 404, "gone");
 });

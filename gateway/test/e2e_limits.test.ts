@@ -106,6 +106,23 @@ t.test("requests per minute on a WebSocket: the over-limit call gets a JSON-RPC 
   c.ws.close();
 });
 
+t.test("every call counts: one with id null, and each call of a batch", async (t) => {
+  const key = await keyOf({ principal: "batch-user", rpm: 4 });
+  const c = await Client.connect(stack.wsUrl, [], { headers: { authorization: `Bearer ${key}` } });
+  await c.next();
+  c.send([rpc("b1", "radiant.test/echo", {}), rpc("b2", "radiant.test/echo", {}), rpc("b3", "radiant.test/echo", {})]);
+  // on this framing a batch's answers come one frame each
+  const batch = await c.take(3);
+  t.same(batch.map((f) => f.id).sort(), ["b1", "b2", "b3"], "a batch of three: let in (three counted)");
+  c.send({ jsonrpc: "2.0", id: null, method: "radiant.test/echo", params: { n: 4 } });
+  t.match(await c.next(), { id: null, result: { n: 4 } }, "the fourth, with id null");
+  const over = await c.call(rpc(5, "radiant.test/echo", {}));
+  t.match(over, { id: 5, error: { code: -32029 } }, "the fifth call is over four");
+  c.send([rpc("b6", "radiant.test/echo", {})]);
+  t.match(JSON.stringify(await c.next()), /-32029/, "a batch over the limit is refused too");
+  c.ws.close();
+});
+
 t.test("tokens per minute: once the provider's usage reaches the key's tpm, its next LLM request is refused", async (t) => {
   const key = await keyOf({ principal: "tpm-user", tpm: 10 });
   const first = await chat(key);

@@ -229,3 +229,9 @@ t.test("JetStream down: POST answers 503 in the frame's protocol, and works agai
   await eventually("accepted again", async () => (await post(token, rpc(10, "ping"))).status === 202, 30_000);
   s.cut();
 });
+
+t.test("without GATEWAY_ADMIN_TOKEN there is no admin API", async (t) => {
+  const r = await request(`${stack.healthUrl}/admin/keys`, { headers: { authorization: "Bearer anything-at-all" } });
+  t.equal(r.status, 404);
+  t.notMatch(r.body, /admin/i, "not even a hint of one");
+});

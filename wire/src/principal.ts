@@ -15,6 +15,11 @@ export function isPrincipal(s: unknown): s is string {
   return typeof s === "string" && PRINCIPAL_RE.test(s);
 }
 
+/** Whether a credential may name `s` as its principal: any principal but ANONYMOUS (else it would own every uncredentialed client's sessions and tasks). */
+export function isCredentialPrincipal(s: unknown): s is string {
+  return isPrincipal(s) && s !== ANONYMOUS;
+}
+
 /** the id of a gateway API key (base32, made by the admin API): what may name one in an envelope or a KV key */
 export const KEY_ID_RE = /^[a-z2-7]{16}$/;
 

@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { API_KEYS_BUCKET, isModelList, isPrincipal, KEY_ID_RE } from "@radiant/wire";
+import { ANONYMOUS, API_KEYS_BUCKET, isCredentialPrincipal, isModelList, isPrincipal, KEY_ID_RE } from "@radiant/wire";
 import type { Logger } from "pino";
 
 /** every key RADIANT makes starts so: a credential without it is not one of ours */
@@ -44,7 +44,9 @@ export function grantOf(body: unknown): KeyGrant {
   for (const k of Object.keys(o)) {
     if (!["principal", "tenant", "models", "rpm", "tpm", "connections"].includes(k)) throw new KeyGrantError(`unknown member "${k}"`);
   }
-  if (!isPrincipal(o.principal)) throw new KeyGrantError("principal must be 1–256 printable ASCII characters, no space at either end");
+  if (!isCredentialPrincipal(o.principal)) {
+    throw new KeyGrantError(`principal must be 1–256 printable ASCII characters, no space at either end, and not "${ANONYMOUS}"`);
+  }
   const g: KeyGrant = { principal: o.principal };
   if (o.tenant !== undefined) {
     if (!isPrincipal(o.tenant)) throw new KeyGrantError("tenant must be 1–256 printable ASCII characters, no space at either end");
@@ -139,9 +141,9 @@ export class ApiKeys {
     while (!this.stopped) {
       try {
         const kv = await openKeyBucket(this.nc);
-        const lastSeq = (await kv.status()).streamInfo.state.last_seq;
+        const { last_seq: lastSeq, messages } = (await kv.status()).streamInfo.state;
         const seen = new Map<string, ApiKeyRecord>();
-        let initial = lastSeq > 0;
+        let initial = messages > 0;
         if (!initial) this.swap(seen);
         const it = await kv.watch();
         this.stopWatch = () => it.stop();
@@ -155,7 +157,8 @@ export class ApiKeys {
           } else if (target.delete(e.key) && !initial) {
             this.onRevoke(e.key);
           }
-          if (initial && e.revision >= lastSeq) {
+          // caught up: nothing pending behind this entry (the last sequence may be gone: a purged delete marker)
+          if (initial && (e.delta === 0 || e.revision >= lastSeq)) {
             initial = false;
             this.swap(seen);
           }

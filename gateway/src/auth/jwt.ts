@@ -4,7 +4,7 @@
 // cannot be used there. Also turns a JWKS document into that key set. Nothing
 // here throws on hostile input: every problem is a typed failure.
 import { constants, createPublicKey, type JsonWebKey, KeyObject, verify as cryptoVerify } from "node:crypto";
-import { isPrincipal } from "@radiant/wire";
+import { isCredentialPrincipal, isPrincipal } from "@radiant/wire";
 
 export type JwtFailure =
   | "malformed"
@@ -275,7 +275,7 @@ export function verifyJwt(token: string, keys: JwkSet, opts: VerifyOptions): Jwt
   if (p.iss !== opts.issuer) return fail("bad_issuer", "wrong issuer");
   const aud = p.aud;
   if (!(aud === opts.audience || (Array.isArray(aud) && aud.includes(opts.audience)))) return fail("bad_audience", "wrong audience");
-  if (!isPrincipal(p.sub)) return fail("bad_subject", "token subject (sub) is missing or not a valid principal");
+  if (!isCredentialPrincipal(p.sub)) return fail("bad_subject", "token subject (sub) is missing or not a valid principal");
   const ok: JwtOk = { ok: true, principal: p.sub, expS: p.exp };
   if (opts.tenantClaim !== undefined && Object.hasOwn(p, opts.tenantClaim)) {
     const tenant = p[opts.tenantClaim];

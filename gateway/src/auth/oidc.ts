@@ -198,6 +198,11 @@ export class OidcVerifier {
     if (typeof jwks_uri !== "string" || !/^https?:\/\//.test(jwks_uri) || !URL.canParse(jwks_uri)) {
       throw new Error(`discovery at ${url} has no valid jwks_uri`);
     }
+    // the keys are what every token is trusted by: never fetched over less than the issuer itself
+    if (this.o.issuerUrl.startsWith("https:") && !jwks_uri.startsWith("https:")) {
+      this.log.error({ discovery: url, jwks_uri }, "OIDC discovery names a jwks_uri that is not https for an https issuer; refused");
+      throw new Error(`jwks_uri ${jwks_uri} is not https`);
+    }
     this.issuer = issuer;
     this.jwksUri = jwks_uri;
   }
@@ -205,7 +210,8 @@ export class OidcVerifier {
   /** GET a JSON document, within the timeout and the size cap. */
   private async getJson(url: string): Promise<unknown> {
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.fetchTimeoutMs)]);
-    const res = await fetch(url, { signal, headers: { accept: "application/json" } });
+    // no redirects: a redirect is where a man in the middle would hand out keys of his own
+    const res = await fetch(url, { signal, redirect: "error", headers: { accept: "application/json" } });
     if (!res.ok) {
       await res.body?.cancel();
       throw new Error(`GET ${url}: HTTP ${res.status}`);

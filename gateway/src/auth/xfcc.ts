@@ -13,7 +13,7 @@
 // backslash pair; the Subject is kept verbatim for the DN parser, and in other
 // values only `\"` becomes `"`. Decoding `\\` to `\` would let
 // `CN=a\\,OU=x` (CN `a\`) read as CN `a,OU=x`.
-import { isPrincipal } from "@radiant/wire";
+import { isCredentialPrincipal } from "@radiant/wire";
 
 export interface ForwardedCert {
   hash?: string;
@@ -66,7 +66,7 @@ export function parseXfcc(header: string): ForwardedCert | undefined {
 
 /** The principal a certificate names: the subject's CN, else the first URI SAN, else the first DNS SAN; undefined if none passes `isPrincipal`. */
 export function principalOfCert(c: ForwardedCert): string | undefined {
-  for (const candidate of [c.cn, c.uris[0], c.dns[0]]) if (isPrincipal(candidate)) return candidate;
+  for (const candidate of [c.cn, c.uris[0], c.dns[0]]) if (isCredentialPrincipal(candidate)) return candidate;
   return undefined;
 }
 

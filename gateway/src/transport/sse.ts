@@ -118,7 +118,8 @@ function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req
     if (isFault(proto)) return x.reply("400 Bad Request", ingress.faultJson(body, proto));
     const id = ingress.idOf(body);
     try {
-      await ingress.submit(sid, who, proto, ingress.requestOf(body, proto), body);
+      const cost = ingress.costOf(body, proto);
+      await ingress.submit(sid, who, proto, ingress.requestOf(body, proto), body, cost);
     } catch (e) {
       return notQueued(x, e, proto, id);
     }

@@ -65,7 +65,7 @@ export function withConfig(list: readonly PushConfig[], c: PushConfig): PushConf
 /**
  * A config as the client's version shows it (v1.0: flat, with its task; v0.3: inside
  * `pushNotificationConfig`). Read back (`redact`), its token and credentials are not shown: who set
- * them has them, and every client is one principal until authentication exists.
+ * them has them (the anonymous principal is shared by every client without a credential).
  */
 export function configOut(taskId: string, c: PushConfig, v: Version, redact = false): Obj {
   const auth = c.authentication && (redact ? { schemes: c.authentication.schemes } : c.authentication);

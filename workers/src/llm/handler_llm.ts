@@ -118,6 +118,8 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
   const now = o.now ?? (() => Math.floor(Date.now() / 1000));
   return async function* (req: Request, ctx: HandlerContext): AsyncIterable<Reply> {
     let echo: string | undefined;
+    // what the upstream said it used, counted however the answer ends (done, failed, the client gone)
+    let meter: UsageMeter | undefined;
     try {
       const body = bodyObject(req);
       echo = takeId(body);
@@ -134,7 +136,8 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
       const route = o.models.resolve(model);
       if (!route) throw new Refusal(404, `The model \`${model}\` does not exist or you do not have access to it.`, "model_not_found");
       if (!modelAllowed(req.models, model)) throw new Refusal(403, `This API key may not use the model \`${model}\``, "model_not_allowed");
-      const meter = new UsageMeter(route.format);
+      meter = new UsageMeter(route.format);
+      const m = meter;
       const tr = translatorFor(api, route.format);
       const options = body.stream_options as { include_usage?: unknown } | undefined;
       const tctx: TranslateContext = {
@@ -187,8 +190,7 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
         } catch {
           throw new Refusal(502, "The upstream answered with a body that is not JSON");
         }
-        meter.body(json);
-        report(o, req, meter);
+        m.body(json);
         yield wholeReply(tr.response(json, tctx), echo, 200);
         return;
       }
@@ -209,11 +211,10 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
       for await (const chunk of up.body) {
         if (ctx.signal.aborted) return;
         for (const ev of parser.push(chunk as Buffer)) {
-          meter.event(ev.data);
+          m.event(ev.data);
           yield* out(st.push(ev));
         }
       }
-      report(o, req, meter);
       yield* out(st.end());
       yield { body: Buffer.alloc(0), last: true };
     } catch (e) {
@@ -223,6 +224,8 @@ function generate(api: ClientApi, o: LlmOptions): Handler {
         return;
       }
       throw e;
+    } finally {
+      if (meter) report(o, req, meter);
     }
   };
 }

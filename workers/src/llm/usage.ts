@@ -3,13 +3,14 @@
 // Read beside the translation, from the upstream's own format: a plain body
 // once, and only the stream events that carry usage (a cheap substring test
 // first, so a text delta is never parsed twice).
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { encodeUsage, homeOf, keyScope, principalScope, USAGE_SUBJECT, type UsageEntry } from "@radiant/wire";
 import type { Request } from "../handler.js";
 import type { Backend } from "./translate/types.js";
 
-const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
+const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.min(Math.round(v), 1e12) : 0);
 const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === "object" && v !== null ? (v as Record<string, unknown>) : undefined);
 
 export class UsageMeter {
@@ -67,7 +68,8 @@ export class UsageMeter {
   }
 }
 
-const reporter = `${hostname()}:${process.pid}`;
+// hostname:pid can repeat (pods on the host network, a sidecar): random bits make it this process's own
+const reporter = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
 
 /** Tell the gateways what an answer used: they count it against the principal's and the key's token limits. */
 export function reportUsage(nc: NatsConnection, req: Request, tokens: number): void {

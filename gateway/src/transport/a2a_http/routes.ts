@@ -17,6 +17,8 @@ const a2aError = errorBodyOf("a2a");
 /** A2A's clients ignore `id:` lines: events carry them, for a resume with Last-Event-ID */
 const SSE_IDS = { ids: true, done: false };
 const CARD_V1 = "/.well-known/agent-card.json";
+/** an agent's card, and nothing else under /a2a/: what a client without a credential may read */
+const PUBLIC_CARD = /^\/a2a\/[^/]+\/\.well-known\/agent(?:-card)?\.json$/;
 const CARD_V03 = "/.well-known/agent.json";
 
 /** The agents served: the built-in `echo`, those behind the gateway (their cards fetched), and the default one. */
@@ -84,7 +86,7 @@ export function a2aHttpRoutes(c: LlmHttp, dir: AgentDirectory = { names: [BUILTI
         },
       },
       errorBody: a2aError,
-      public: (method, url) => method === "get" && (url.endsWith(CARD_V1) || url.endsWith(CARD_V03)),
+      public: (method, url) => method === "get" && PUBLIC_CARD.test(url),
     },
     {
       path: CARD_V1,

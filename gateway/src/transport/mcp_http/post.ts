@@ -60,7 +60,7 @@ export function post(c: McpHttp, x: Exchange, req: HttpRequest): void {
     if (body.requests.length === 0 || !forward) {
       // nothing to wait for: notifications, responses (and errors for items refused here)
       try {
-        if (forward) await c.ingress.submit(sid, who, "mcp", { rid: c.ingress.newRequestId(), op: "rpc", dedupe: false }, forward);
+        if (forward) await c.ingress.submit(sid, who, "mcp", { rid: c.ingress.newRequestId(), op: "rpc", dedupe: false }, forward, 0);
         if (body.rejected.length > 0) x.reply("200 OK", `[${body.rejected.join(",")}]`, { headers: extra });
         else x.reply("202 Accepted", "", { headers: extra });
       } catch (e) {
@@ -76,7 +76,7 @@ export function post(c: McpHttp, x: Exchange, req: HttpRequest): void {
     const answer: Answer = streaming
       ? new StreamAnswer(x, extra, version >= PRIMING_SINCE ? c.o.newestSeq() : -1, body.rejected)
       : new JsonAnswer(x, extra, body.batch, body.rejected);
-    await answerRequest(c, x, answer, sid, who, r, forward, streaming, body.batch ? "null" : body.idJson);
+    await answerRequest(c, x, answer, sid, who, r, forward, streaming, body.batch ? "null" : body.idJson, body.requests.length);
   });
   settle("POST /mcp", answered, () => x.fail("500 Internal Server Error", "Internal error"));
 }
@@ -91,6 +91,8 @@ async function answerRequest(
   body: Buffer,
   streaming: boolean,
   idJson: string,
+  /** the requests it carries (a batch: several), for the limits */
+  cost: number,
 ): Promise<void> {
   c.posts.opened(sid, r.rid, answer, streaming ? "stream" : "json");
   const over = () => {
@@ -112,7 +114,7 @@ async function answerRequest(
   }
   let duplicate: boolean;
   try {
-    duplicate = (await c.ingress.submit(sid, who, "mcp", r, body)).duplicate;
+    duplicate = (await c.ingress.submit(sid, who, "mcp", r, body, cost)).duplicate;
   } catch (e) {
     answer.onOver = () => {};
     over();

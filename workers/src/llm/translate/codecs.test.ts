@@ -732,7 +732,8 @@ t.test("passthrough: unknown fields survive both ways, only the model name chang
     stream_options: { include_usage: false },
     x_custom: { deep: [1] },
   };
-  t.same(oa.request(req, sctx), { path: "/v1/chat/completions", body: { ...req, model: "up-model" } });
+  // but usage, always asked for on a stream (token limits count it; usage.test.ts: the client sees it only if it asked)
+  t.same(oa.request(req, sctx), { path: "/v1/chat/completions", body: { ...req, model: "up-model", stream_options: { include_usage: true } } });
   t.equal(req.model, "radiant-test", "the client's body is not changed in place");
   const s = oa.stream(sctx);
   t.same(s.push({ data: '{"id":"u","model":"up","choices":[],"x":1}' }), [{ data: { id: "u", model: "radiant-test", choices: [], x: 1 } }]);

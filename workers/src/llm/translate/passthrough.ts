@@ -14,8 +14,13 @@ import type { Backend, ClientEvent, StreamTranslator, TranslateContext, Translat
 function request(format: Backend, body: Record<string, unknown>, c: TranslateContext): UpstreamRequest {
   switch (format) {
     case "openai":
-      // stream_options (include_usage) as the client sent it
-      return { path: OPENAI_PATH, body: { ...body, model: c.upstreamModel } };
+      // a stream always asks for usage (token limits count it); a client that did not ask never sees it (stream below)
+      return {
+        path: OPENAI_PATH,
+        body: c.stream
+          ? { ...body, model: c.upstreamModel, stream_options: { ...(isObj(body.stream_options) ? body.stream_options : {}), include_usage: true } }
+          : { ...body, model: c.upstreamModel },
+      };
     case "anthropic":
       return { path: ANTHROPIC_PATH, body: { ...body, model: c.upstreamModel }, headers: { "anthropic-version": ANTHROPIC_VERSION } };
     case "google":
@@ -69,12 +74,20 @@ function stream(format: Backend, c: TranslateContext): StreamTranslator {
         stopped = true;
         return [streamError(format, "The model's provider sent a stream event that is not a JSON object")];
       }
-      const data = renamed(format, v, c);
       if (format === "openai") {
         if (Array.isArray(v.choices) && v.choices.some((ch) => isObj(ch) && typeof ch.finish_reason === "string")) complete = true;
         if (isObj(v.error)) stopped = true;
+        if (!c.includeUsage && "usage" in v) {
+          // asked for on the client's behalf: the usage chunk is ours, and so is `usage: null` on the others
+          if (Array.isArray(v.choices) && v.choices.length === 0) return [];
+          const { usage: _ours, ...rest } = v;
+          const data = renamed(format, rest, c);
+          return [ev.event !== undefined ? { event: ev.event, data } : { data }];
+        }
+        const data = renamed(format, v, c);
         return [ev.event !== undefined ? { event: ev.event, data } : { data }];
       }
+      const data = renamed(format, v, c);
       if (format === "google") {
         if (Array.isArray(v.candidates) && v.candidates.some((ca) => isObj(ca) && typeof ca.finishReason === "string")) complete = true;
         if (isObj(v.error)) stopped = true;
