@@ -131,13 +131,22 @@ const storm = {
   sessions: stormed.reduce((a, s) => a + s.sessions, 0),
   resumed: stormed.reduce((a, s) => a + s.resumed, 0),
   refused: stormed.reduce((a, s) => a + s.refused, 0),
+  deferred: stormed.reduce((a, s) => a + s.deferred, 0),
   failed: stormed.reduce((a, s) => a + s.failed, 0),
+  failures: stormed.reduce<Record<string, number>>((a, s) => {
+    for (const [k, v] of Object.entries(s.failures)) a[k] = (a[k] ?? 0) + v;
+    return a;
+  }, {}),
+  errors: stormed.reduce((a, s) => a + s.errors, 0),
   seconds: Number(Math.max(...stormed.map((s) => s.resumeSeconds)).toFixed(2)),
   answered_seconds: Number(Math.max(...stormed.map((s) => s.answeredSeconds)).toFixed(2)),
   lost: stormed.reduce((a, s) => a + s.lost, 0),
   duplicates: stormed.reduce((a, s) => a + s.duplicates, 0),
 };
-log(`storm: ${storm.resumed}/${storm.sessions} resumed in ${storm.seconds} s, ${storm.lost} lost, ${storm.duplicates} twice`);
+log(
+  `storm: ${storm.resumed}/${storm.sessions} resumed in ${storm.seconds} s (${storm.deferred} deferrals), ${storm.lost} without a result, ${storm.errors} error frames, ${storm.duplicates} twice` +
+    (storm.failed > 0 ? `; not resumed by the deadline: ${storm.failed} (${JSON.stringify(storm.failures)})` : ""),
+);
 
 for (const l of loadProcs) {
   l.child.send({ type: "close" } satisfies SoakCommand);
@@ -174,8 +183,14 @@ process.stdout.write(
     ["kernel memory per connection (both ends: slab + buffers)", `${result.kernel_bytes_per_conn} B (buffers ${result.kernel_tcp_buffer_bytes_per_conn} B)`],
     ["gateway CPU, idle", `${result.idle_cpu_pct}% of a core`],
     ["sampled ping RTT p50 / p99", `${rtt.p50} / ${rtt.p99} ms (${rttCount} samples, ${sampleLost} lost)`],
-    ["reconnect storm: all resumed in", `${storm.seconds} s (${storm.resumed} resumed, ${storm.refused} refused, ${storm.failed} failed)`],
-    ["reconnect storm: answers lost / twice", `${storm.lost} / ${storm.duplicates} (all answered in ${storm.answered_seconds} s)`],
+    [
+      "reconnect storm: all resumed in",
+      `${storm.seconds} s (${storm.resumed} resumed, ${storm.refused} refused, ${storm.deferred} deferrals, ${storm.failed} not by the deadline)`,
+    ],
+    [
+      "reconnect storm: no result / error frames / twice",
+      `${storm.lost} / ${storm.errors} / ${storm.duplicates} (all answered in ${storm.answered_seconds} s)`,
+    ],
   ])}\n\n${gatewayProcesses} gateway processes, ${loaders} load processes; ${path}\n`,
 );
 process.exit(0);

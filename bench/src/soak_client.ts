@@ -2,7 +2,7 @@
 // the open-file limit is 20,000). Driven over IPC by soak.ts: open sessions,
 // sample ping round trips, run the reconnect storm, close.
 import { stopWithParent } from "@radiant/infra/proc";
-import { openLite, pooled, sendText, type LiteConn } from "./ws_lite.js";
+import { LiteClosed, openLite, pooled, sendText, type LiteConn } from "./ws_lite.js";
 import type { SoakCommand, SoakReply } from "./soak_protocol.js";
 
 const conns: LiteConn[] = [];
@@ -73,9 +73,13 @@ async function sample(count: number, everyMs: number): Promise<void> {
 async function storm(sleepMs: number, concurrency: number, timeoutMs: number): Promise<void> {
   const request = `{"jsonrpc":"2.0","id":"storm","method":"radiant.test/sleep","params":{"ms":${sleepMs}}}`;
   const answers = new Map<LiteConn, number>();
+  let errors = 0;
   const watch = (c: LiteConn) => {
     c.onText = (text) => {
-      if (text.includes('"id":"storm"')) answers.set(c, (answers.get(c) ?? 0) + 1);
+      if (!text.includes('"id":"storm"')) return;
+      // an error frame names the request too, but it is no answer
+      if (text.includes('"result"')) answers.set(c, (answers.get(c) ?? 0) + 1);
+      else errors++;
     };
   };
   for (const c of conns) {
@@ -88,17 +92,34 @@ async function storm(sleepMs: number, concurrency: number, timeoutMs: number): P
   for (const c of conns) c.socket.destroy();
   let resumed = 0;
   let refused = 0;
+  let deferred = 0;
   let failed = 0;
+  const failures: Record<string, number> = {};
   let lastResumeAt = 0;
+  // every step has a deadline: a run always ends, and says what it could not finish
+  const resumeUntil = Date.now() + timeoutMs;
   await pooled(conns, concurrency, async (c, i) => {
-    try {
-      await openLite(port, "127.0.0.1", addressOf(i), `/ws?resume=${encodeURIComponent(c.token)}&last_seq=${c.lastSeq}`, c);
-      if (c.resumed === true) resumed++;
-      else refused++;
-      lastResumeAt = performance.now();
-      sendText(c, request);
-    } catch {
-      failed++;
+    const path = `/ws?resume=${encodeURIComponent(c.token)}&last_seq=${c.lastSeq}`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await openLite(port, "127.0.0.1", addressOf(i), path, c, true, 30_000);
+        if (c.resumed === true) resumed++;
+        else refused++;
+        lastResumeAt = performance.now();
+        sendText(c, request);
+        return;
+      } catch (e) {
+        const why = e instanceof LiteClosed ? `close ${e.code}` : (e as Error).message.replace(/\d+ ms/, "N ms");
+        const later = why.includes("503") || why === "close 1013";
+        if (later) deferred++;
+        if (Date.now() > resumeUntil) {
+          failed++;
+          failures[why] = (failures[why] ?? 0) + 1;
+          return;
+        }
+        // told to come back (or the connection failed): a jittered, growing pause, as a real client would
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
+      }
     }
   });
   const resumeSeconds = (lastResumeAt - t0) / 1000;
@@ -108,7 +129,20 @@ async function storm(sleepMs: number, concurrency: number, timeoutMs: number): P
   await new Promise((r) => setTimeout(r, 1000)); // a late duplicate would show up here
   let duplicates = 0;
   for (const n of answers.values()) if (n > 1) duplicates += n - 1;
-  reply({ type: "stormed", sessions: conns.length, resumed, refused, failed, lost: conns.length - answers.size, duplicates, resumeSeconds, answeredSeconds });
+  reply({
+    type: "stormed",
+    sessions: conns.length,
+    resumed,
+    refused,
+    deferred,
+    failed,
+    failures,
+    lost: conns.length - answers.size,
+    errors,
+    duplicates,
+    resumeSeconds,
+    answeredSeconds,
+  });
 }
 
 process.on("message", (m: SoakCommand) => {

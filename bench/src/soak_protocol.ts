@@ -14,8 +14,16 @@ export type SoakReply =
       sessions: number;
       resumed: number;
       refused: number;
+      /** resumes told to come back later (503 at the upgrade, or close 1013), each retry counted */
+      deferred: number;
+      /** sessions not resumed by the deadline (each kept trying until then) */
       failed: number;
+      /** why the last attempt of a failed one failed, one example per kind */
+      failures: Record<string, number>;
+      /** sessions whose request got no result */
       lost: number;
+      /** error frames answering the request (told apart from results: an error is not an answer) */
+      errors: number;
       duplicates: number;
       resumeSeconds: number;
       answeredSeconds: number;

@@ -53,8 +53,8 @@ export function sendText(c: LiteConn, text: string): void {
 
 const SEQ = /"seq_num":(\d+)/;
 
-/** Frames from server to client (never masked), possibly split across reads. */
-function reader(c: LiteConn, onSession: (c: LiteConn, text: string) => void): (d: Buffer) => void {
+/** Frames from server to client (never masked), possibly split across reads. `onClose`: the server's close frame (code, reason). */
+function reader(c: LiteConn, onSession: (c: LiteConn, text: string) => void, onClose: (code: number, reason: string) => void = () => {}): (d: Buffer) => void {
   let pending: Buffer | undefined;
   return (d) => {
     let b = pending ? Buffer.concat([pending, d]) : d;
@@ -82,7 +82,10 @@ function reader(c: LiteConn, onSession: (c: LiteConn, text: string) => void): (d
         if (c.token === "") onSession(c, text);
         else c.onText?.(text);
       } else if (op === OP_PING) c.socket.write(clientFrame(OP_PONG, Buffer.from(payload)));
-      else if (op === OP_CLOSE) c.socket.end();
+      else if (op === OP_CLOSE) {
+        onClose(payload.length >= 2 ? payload.readUInt16BE(0) : 1005, payload.subarray(2).toString());
+        c.socket.end();
+      }
       b = b.subarray(at + len);
     }
     if (b.length > 0) pending = Buffer.from(b);
@@ -93,9 +96,33 @@ function reader(c: LiteConn, onSession: (c: LiteConn, text: string) => void): (d
  * Open a session (or resume one: path `/ws?resume=…&last_seq=…`); resolves once
  * its session frame arrived — or at the upgrade, for a server that sends none (`session` false).
  */
-export function openLite(port: number, host: string, localAddress: string, path = "/ws", prior?: LiteConn, session = true): Promise<LiteConn> {
-  return new Promise((resolve, reject) => {
+export function openLite(
+  port: number,
+  host: string,
+  localAddress: string,
+  path = "/ws",
+  prior?: LiteConn,
+  session = true,
+  /** give up (and drop the socket) if the session frame has not come by then */
+  timeoutMs = 0,
+): Promise<LiteConn> {
+  return new Promise((resolveOpen, rejectOpen) => {
     const socket = connect({ port, host, localAddress });
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            socket.destroy();
+            rejectOpen(new Error(`no session frame within ${timeoutMs} ms`));
+          }, timeoutMs)
+        : undefined;
+    const resolve = (c: LiteConn) => {
+      clearTimeout(timer);
+      resolveOpen(c);
+    };
+    const reject = (e: Error) => {
+      clearTimeout(timer);
+      rejectOpen(e);
+    };
     const c: LiteConn = prior ?? { socket, sid: "", token: "", lastSeq: 0, resumed: undefined, onText: undefined, closed: false };
     c.socket = socket;
     c.token = session ? "" : "-";
@@ -108,7 +135,10 @@ export function openLite(port: number, host: string, localAddress: string, path 
       conn.resumed = s.resumed;
       resolve(conn);
     };
-    const frames = reader(c, onSession);
+    // closed before its session frame (a resume told to come back later: 1013)
+    const frames = reader(c, onSession, (code, reason) => {
+      if (c.token === "") reject(new LiteClosed(code, reason));
+    });
     const onHead = (d: Buffer) => {
       head += d.toString("latin1");
       const end = head.indexOf("\r\n\r\n");
@@ -128,9 +158,20 @@ export function openLite(port: number, host: string, localAddress: string, path 
     });
     socket.once("close", () => {
       if (c.socket === socket) c.closed = true;
+      reject(new Error("closed before the session frame"));
     });
     socket.once("connect", () => socket.write(upgradeRequest(path, host)));
   });
+}
+
+/** The server closed the connection before its session frame. */
+export class LiteClosed extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+  ) {
+    super(`closed ${code} ${reason}`);
+  }
 }
 
 /** Run `f` over `items`, at most `concurrency` at a time. */

@@ -30,6 +30,8 @@ export interface GatewayConfig {
   httpResponseTimeoutMs: number;
   /** a plain HTTP LLM client that left mid-answer has this long to resume before its request is cancelled */
   llmResumeGraceMs: number;
+  /** resumes one gateway process decides at once; more are told to retry (a reconnect storm) */
+  maxResuming: number;
   /** who may connect: TLS, client certificates, OIDC, API keys, the admin API, per-principal limits */
   auth: AuthConfig;
 }
@@ -91,6 +93,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     allowedOrigins: origins(env, "GATEWAY_ALLOWED_ORIGINS"),
     httpResponseTimeoutMs: int(env, "GATEWAY_HTTP_RESPONSE_TIMEOUT_MS", 300_000, 1000, 3600_000),
     llmResumeGraceMs: int(env, "GATEWAY_LLM_RESUME_GRACE_MS", 30_000, 0, 3600_000),
+    maxResuming: int(env, "GATEWAY_MAX_RESUMING", 256, 1, 1_000_000),
     auth: loadAuthConfig(env, dev),
   };
 }

@@ -135,6 +135,7 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
   });
   hub = new Hub(link.nc, ingress, delivery, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), historyState, ended);
   const h = hub;
+  h.maxResuming = cfg.maxResuming;
 
   answerAdminQueries(link.nc, h, limits.id);
   const keys = new ApiKeys(link.nc, log, (id) => h.revokeKey(id));

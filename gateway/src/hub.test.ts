@@ -160,3 +160,21 @@ t.test("an ended session closes with 4002; HISTORY unreadable at a resume closes
   await tick();
   t.same(tr2.closed, [1013, "history unavailable: resume again shortly"]);
 });
+
+t.test("admission control: past maxResuming a resume is deferred until one in progress ends; fresh sessions are never held back", async (t) => {
+  const { hub, nats, historyState } = await setup();
+  hub.maxResuming = 1;
+  const s = hub.open(hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, new FakeTransport());
+  nats.store(s.sid, '{"i":0}');
+  await historyState.get(true);
+  t.ok(hub.mayResume(), "room for one");
+  const tr = new FakeTransport();
+  hub.open(hub.prepare("anonymous", { resume: s.token, lastSeq: "0" }), ANONYMOUS_IDENTITY, tr);
+  t.equal(hub.resuming, 1, "one in progress");
+  t.notOk(hub.mayResume(), "a second waits its turn");
+  t.ok(hub.open(hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, new FakeTransport()), "a fresh session opens regardless");
+  await tick();
+  t.match(tr.frames[0], { type: "session", resumed: true });
+  t.equal(hub.resuming, 0, "done: counted out");
+  t.ok(hub.mayResume());
+});

@@ -23,6 +23,10 @@ export class Hub {
   /** the session streams held here, by session: one at a time each */
   readonly sessions = new Map<SessionId, Session>();
   stopping = false;
+  /** resumes whose replay is being decided or read now (admission control: `mayResume`) */
+  resuming = 0;
+  /** at most this many at once; past it a resume is deferred (the client retries shortly) */
+  maxResuming = Number.POSITIVE_INFINITY;
   /** who else wants a session's control notices (MCP's HTTP answers: resumed-from, ended) */
   private readonly noticeListeners: ((sid: SessionId, c: Control) => void)[] = [];
 
@@ -63,9 +67,27 @@ export class Hub {
     if (p.kind === "fresh") this.start(s, p.reason);
     else {
       s.starting = [];
-      settle("resume", this.resume(s, p), () => s.transport.close(closeCodes.internalError, "internal error: reconnect and resume"));
+      this.resuming++;
+      settle(
+        "resume",
+        this.resume(s, p).finally(() => this.resuming--),
+        () => s.transport.close(closeCodes.internalError, "internal error: reconnect and resume"),
+      );
     }
     return s;
+  }
+
+  /**
+   * Whether one more resume may start now. In a reconnect storm every client
+   * resumes at once, and each resume reads HISTORY and may subscribe: past
+   * the bound, a resume is told to come back in a moment (cheaply, before its
+   * socket exists) instead of queueing behind the others until everyone's
+   * requests time out.
+   */
+  mayResume(): boolean {
+    if (this.resuming < this.maxResuming) return true;
+    metrics.resumes.inc({ outcome: "deferred" });
+    return false;
   }
 
   /** A fresh session: live from now, then the session frame. */

@@ -55,6 +55,12 @@ function openStream(hub: Hub, x: Exchange, req: HttpRequest): void {
   if (overConnections(hub, x)) return;
   const prepared = hub.prepare(who.principal, { resume, lastSeq });
   const stream = new SseStream(x, "json");
+  if (prepared.kind === "resume" && !hub.mayResume()) {
+    // an EventSource stops for good on an error status; a stream that ends with `close` makes it come back
+    stream.begin();
+    stream.close(closeCodes.tryAgainLater, "too many resumes at once: resume again shortly");
+    return;
+  }
   openSessionStream(hub, prepared, who, stream);
 }
 

@@ -142,6 +142,10 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
         }
         // /ws?resume=<token>&last_seq=<n>
         const prepared = hub.prepare(a.who.principal, { resume: req.getQuery("resume"), lastSeq: req.getQuery("last_seq") });
+        if (prepared.kind === "resume" && !hub.mayResume()) {
+          res.writeStatus("503 Service Unavailable").writeHeader("Retry-After", "1").end("too many resumes at once: retry in a moment with the same token");
+          return;
+        }
         res.upgrade<WsData>({ prepared, who: a.who, framing: chosen.framing }, key, chosen.answer, extensions, context);
       },
       (res) => res.writeStatus("500 Internal Server Error").end("internal error"),
