@@ -14,7 +14,7 @@ import { Stack } from "@radiant/infra/stack";
 import { mergeSamples } from "./latency.js";
 import { table, writeResult } from "./results.js";
 import type { SoakCommand, SoakReply } from "./soak_protocol.js";
-import { slabBytes, sockStat, treeCpuSeconds } from "./system.js";
+import { availableBytes, slabBytes, sockStat, treeCpuSeconds } from "./system.js";
 
 const quick = process.argv.includes("--quick");
 const arg = (name: string, dflt: number) => {
@@ -82,6 +82,20 @@ const cleanUp = async () => {
 process.once("SIGINT", () => void cleanUp().then(() => process.exit(130)));
 process.once("SIGTERM", () => void cleanUp().then(() => process.exit(143)));
 
+// a run that would push the box into the out-of-memory killer stops first, cleanly, and says where it was
+const FLOOR_MIB = arg("memory-floor-mib", 1024);
+let phase = "starting";
+const guard = setInterval(() => {
+  const free = availableBytes();
+  if (!(free < FLOOR_MIB * 1024 * 1024)) return;
+  clearInterval(guard);
+  log(
+    `stopped: available memory ${Math.round(free / 1024 / 1024)} MiB is under the floor (--memory-floor-mib ${FLOOR_MIB}) while ${phase}; the gateway's RSS was ${Math.round(treeRssBytes(gw) / 1024 / 1024)} MiB`,
+  );
+  void cleanUp().then(() => process.exit(3));
+}, 1000);
+guard.unref();
+
 const loadProcs = await Promise.all(Array.from({ length: loaders }, () => Loader.start()));
 await new Promise((r) => setTimeout(r, 1500));
 const rssBefore = treeRssBytes(gw);
@@ -90,6 +104,7 @@ const slabBefore = slabBytes();
 
 // ramp: each load process its share, over its own 50 source addresses
 log(`opening ${N} sessions: ${loaders} load processes → ${gatewayProcesses} gateway processes`);
+phase = `opening ${N} sessions`;
 const share = (i: number) => Math.floor(N / loaders) + (i < N % loaders ? 1 : 0);
 const opened = await Promise.all(
   loadProcs.map((l, i) =>
@@ -126,6 +141,7 @@ log(`sampled ${rttCount} pings: p50 ${rtt.p50} ms, p99 ${rtt.p99} ms`);
 
 // the reconnect storm
 log(`reconnect storm: ${connections} sessions drop and resume at once`);
+phase = `the reconnect storm of ${connections} sessions`;
 const stormed = await Promise.all(loadProcs.map((l) => l.ask({ type: "storm", sleepMs: 1000, concurrency: 500, timeoutMs: 180_000 }, "stormed")));
 const storm = {
   sessions: stormed.reduce((a, s) => a + s.sessions, 0),
@@ -143,6 +159,18 @@ const storm = {
   lost: stormed.reduce((a, s) => a + s.lost, 0),
   duplicates: stormed.reduce((a, s) => a + s.duplicates, 0),
 };
+// where the sessions ended up: a resume lands on whichever process the kernel picks, and a session
+// away from the process that made it holds a NATS subscription of its own there
+const gauges = await (await fetch(`${stack.healthUrl}/metrics`)).text();
+const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(gauges)?.[1] ?? Number.NaN);
+const afterStorm = {
+  sessions_at_home: gauge("radiant_home_sessions"),
+  sessions_away: gauge("radiant_session_subscriptions"),
+  resumes_deferred: Number(/^radiant_resumes_total\{outcome="deferred"\} (\d+)/m.exec(gauges)?.[1] ?? 0),
+};
+log(
+  `after the storm: ${afterStorm.sessions_at_home} sessions at home, ${afterStorm.sessions_away} away (each a NATS subscription), ${afterStorm.resumes_deferred} resumes deferred by the gateways`,
+);
 log(
   `storm: ${storm.resumed}/${storm.sessions} resumed in ${storm.seconds} s (${storm.deferred} deferrals), ${storm.lost} without a result, ${storm.errors} error frames, ${storm.duplicates} twice` +
     (storm.failed > 0 ? `; not resumed by the deadline: ${storm.failed} (${JSON.stringify(storm.failures)})` : ""),
@@ -172,6 +200,7 @@ const result = {
   load_idle_cpu_pct: Number(loadIdleCpuPct.toFixed(2)),
   rtt_ms: { p50: rtt.p50, p99: rtt.p99, max: rtt.max, samples: rttCount, lost: sampleLost },
   reconnect_storm: storm,
+  after_storm: afterStorm,
 };
 const path = writeResult("soak", result);
 process.stdout.write(
@@ -191,6 +220,7 @@ process.stdout.write(
       "reconnect storm: no result / error frames / twice",
       `${storm.lost} / ${storm.errors} / ${storm.duplicates} (all answered in ${storm.answered_seconds} s)`,
     ],
+    ["after the storm: sessions at home / away (NATS subscriptions)", `${afterStorm.sessions_at_home} / ${afterStorm.sessions_away}`],
   ])}\n\n${gatewayProcesses} gateway processes, ${loaders} load processes; ${path}\n`,
 );
 process.exit(0);

@@ -1,5 +1,15 @@
 import t from "tap";
-import { cpuSecondsMeter, parseCpuSeconds, parseSlabBytes, parseSockStat, slabBytes, sockStat, treeCpuSeconds } from "./system.js";
+import {
+  availableBytes,
+  cpuSecondsMeter,
+  parseAvailableBytes,
+  parseCpuSeconds,
+  parseSlabBytes,
+  parseSockStat,
+  slabBytes,
+  sockStat,
+  treeCpuSeconds,
+} from "./system.js";
 
 t.test("sockstat: TCP sockets and their memory in bytes", async (t) => {
   const s = parseSockStat("sockets: used 1234\nTCP: inuse 100 orphan 0 tw 5 alloc 120 mem 37\nUDP: inuse 2 mem 1\n");
@@ -28,4 +38,10 @@ t.test("CPU meter: each component's seconds since it started, this process as be
 t.test("slab memory from /proc/meminfo", async (t) => {
   t.equal(parseSlabBytes("MemTotal: 1 kB\nSlab:             123456 kB\nSReclaimable: 1 kB\n"), 123456 * 1024);
   t.ok(slabBytes() > 0, "this machine's");
+});
+
+t.test("available memory from /proc/meminfo (the soak's floor)", async (t) => {
+  t.equal(parseAvailableBytes("MemTotal: 9 kB\nMemFree: 1 kB\nMemAvailable:    2048 kB\n"), 2048 * 1024);
+  t.ok(Number.isNaN(parseAvailableBytes("MemTotal: 9 kB\n")), "not there: NaN (the guard never fires on it)");
+  t.ok(availableBytes() > 0, "this machine's");
 });

@@ -37,6 +37,15 @@ export function slabBytes(): number {
   return parseSlabBytes(readFileSync("/proc/meminfo", "utf8"));
 }
 
+/** MemAvailable of /proc/meminfo, bytes: what the kernel could hand out without swapping. */
+export function parseAvailableBytes(meminfo: string): number {
+  return Number(/^MemAvailable:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? NaN) * 1024;
+}
+
+export function availableBytes(): number {
+  return parseAvailableBytes(readFileSync("/proc/meminfo", "utf8"));
+}
+
 /** utime + stime of one /proc/<pid>/stat line, in seconds (fields 14 and 15; the name in parentheses may hold spaces). */
 export function parseCpuSeconds(stat: string): number {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -30,8 +30,10 @@ export interface GatewayConfig {
   httpResponseTimeoutMs: number;
   /** a plain HTTP LLM client that left mid-answer has this long to resume before its request is cancelled */
   llmResumeGraceMs: number;
-  /** resumes one gateway process decides at once; more are told to retry (a reconnect storm) */
+  /** resumes one gateway process decides at once; more wait their turn (a reconnect storm) */
   maxResuming: number;
+  /** resumes that may wait for a turn; more are told to retry */
+  maxResumesWaiting: number;
   /** who may connect: TLS, client certificates, OIDC, API keys, the admin API, per-principal limits */
   auth: AuthConfig;
 }
@@ -94,6 +96,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     httpResponseTimeoutMs: int(env, "GATEWAY_HTTP_RESPONSE_TIMEOUT_MS", 300_000, 1000, 3600_000),
     llmResumeGraceMs: int(env, "GATEWAY_LLM_RESUME_GRACE_MS", 30_000, 0, 3600_000),
     maxResuming: int(env, "GATEWAY_MAX_RESUMING", 256, 1, 1_000_000),
+    maxResumesWaiting: int(env, "GATEWAY_MAX_RESUMES_WAITING", 20_000, 0, 1_000_000),
     auth: loadAuthConfig(env, dev),
   };
 }

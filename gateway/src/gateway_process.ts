@@ -136,6 +136,7 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
   hub = new Hub(link.nc, ingress, delivery, new ResumeTokens(cfg.resumeTokenSecret, cfg.resumeTokenTtlS), historyState, ended);
   const h = hub;
   h.maxResuming = cfg.maxResuming;
+  h.maxWaiting = cfg.maxResumesWaiting;
 
   answerAdminQueries(link.nc, h, limits.id);
   const keys = new ApiKeys(link.nc, log, (id) => h.revokeKey(id));

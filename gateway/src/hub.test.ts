@@ -161,20 +161,41 @@ t.test("an ended session closes with 4002; HISTORY unreadable at a resume closes
   t.same(tr2.closed, [1013, "history unavailable: resume again shortly"]);
 });
 
-t.test("admission control: past maxResuming a resume is deferred until one in progress ends; fresh sessions are never held back", async (t) => {
-  const { hub, nats, historyState } = await setup();
-  hub.maxResuming = 1;
-  const s = hub.open(hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, new FakeTransport());
-  nats.store(s.sid, '{"i":0}');
-  await historyState.get(true);
-  t.ok(hub.mayResume(), "room for one");
-  const tr = new FakeTransport();
-  hub.open(hub.prepare("anonymous", { resume: s.token, lastSeq: "0" }), ANONYMOUS_IDENTITY, tr);
-  t.equal(hub.resuming, 1, "one in progress");
-  t.notOk(hub.mayResume(), "a second waits its turn");
-  t.ok(hub.open(hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, new FakeTransport()), "a fresh session opens regardless");
-  await tick();
-  t.match(tr.frames[0], { type: "session", resumed: true });
-  t.equal(hub.resuming, 0, "done: counted out");
-  t.ok(hub.mayResume());
-});
+t.test(
+  "admission control: past maxResuming a resume waits its turn, in order; past maxWaiting it is deferred; fresh sessions are never held back",
+  async (t) => {
+    const { hub, nats, historyState } = await setup();
+    hub.maxResuming = 1;
+    hub.maxWaiting = 1;
+    const olds = [0, 1, 2].map(() => hub.open(hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, new FakeTransport()));
+    for (const s of olds) nats.store(s.sid, '{"i":0}');
+    await historyState.get(true);
+    const resume = (s: Session) => {
+      const tr = new FakeTransport();
+      hub.open(hub.prepare("anonymous", { resume: s.token, lastSeq: "0" }), ANONYMOUS_IDENTITY, tr);
+      return tr;
+    };
+    t.ok(hub.mayResume(), "room to run one");
+    const first = resume(olds[0]!);
+    t.equal(hub.resuming, 1, "one runs");
+    t.ok(hub.mayResume(), "room for one to wait");
+    const second = resume(olds[1]!);
+    t.equal(hub.resuming, 1, "the second waits");
+    t.equal(second.sent.length, 0, "nothing sent to it yet");
+    t.notOk(hub.mayResume(), "a third is deferred: the client comes back later");
+    t.ok(hub.open(hub.prepare("anonymous", {}), ANONYMOUS_IDENTITY, new FakeTransport()), "a fresh session opens regardless");
+    for (let i = 0; i < 50 && second.sent.length === 0; i++) await tick();
+    t.match(first.frames[0], { type: "session", resumed: true });
+    t.match(second.frames[0], { type: "session", resumed: true }, "the waiting one had its turn");
+    t.equal(hub.resuming, 0, "all done");
+    t.ok(hub.mayResume());
+    // one that left while it waited is skipped
+    const gone = new FakeTransport();
+    resume(olds[2]!);
+    const left = hub.open(hub.prepare("anonymous", { resume: olds[0]!.token, lastSeq: "0" }), ANONYMOUS_IDENTITY, gone);
+    hub.close(left);
+    for (let i = 0; i < 50 && hub.resuming > 0; i++) await tick();
+    t.equal(hub.resuming, 0);
+    t.equal(gone.sent.length, 0, "nothing for a client that left");
+  },
+);

@@ -23,10 +23,13 @@ export class Hub {
   /** the session streams held here, by session: one at a time each */
   readonly sessions = new Map<SessionId, Session>();
   stopping = false;
-  /** resumes whose replay is being decided or read now (admission control: `mayResume`) */
+  /** resumes whose replay is being decided or read now */
   resuming = 0;
-  /** at most this many at once; past it a resume is deferred (the client retries shortly) */
+  /** at most this many at once; the others wait their turn, in order */
   maxResuming = Number.POSITIVE_INFINITY;
+  /** resumes waiting for a turn; past `maxWaiting` a resume is deferred (the client retries shortly) */
+  private readonly waiting: (() => void)[] = [];
+  maxWaiting = Number.POSITIVE_INFINITY;
   /** who else wants a session's control notices (MCP's HTTP answers: resumed-from, ended) */
   private readonly noticeListeners: ((sid: SessionId, c: Control) => void)[] = [];
 
@@ -67,25 +70,40 @@ export class Hub {
     if (p.kind === "fresh") this.start(s, p.reason);
     else {
       s.starting = [];
-      this.resuming++;
-      settle(
-        "resume",
-        this.resume(s, p).finally(() => this.resuming--),
-        () => s.transport.close(closeCodes.internalError, "internal error: reconnect and resume"),
-      );
+      const run = () => {
+        // a client that left while it waited costs nothing more
+        if (s.closed) return;
+        this.resuming++;
+        const done = () => {
+          this.resuming--;
+          this.nextResumes();
+        };
+        settle("resume", this.resume(s, p).finally(done), () => s.transport.close(closeCodes.internalError, "internal error: reconnect and resume"));
+      };
+      if (this.resuming < this.maxResuming) run();
+      else this.waiting.push(run);
     }
     return s;
   }
 
+  /** Start waiting resumes while there is room (a loop: thousands may have left while they waited). */
+  private nextResumes(): void {
+    while (this.resuming < this.maxResuming) {
+      const next = this.waiting.shift();
+      if (!next) return;
+      next();
+    }
+  }
+
   /**
-   * Whether one more resume may start now. In a reconnect storm every client
-   * resumes at once, and each resume reads HISTORY and may subscribe: past
-   * the bound, a resume is told to come back in a moment (cheaply, before its
-   * socket exists) instead of queueing behind the others until everyone's
-   * requests time out.
+   * Whether one more resume may be taken now. In a reconnect storm every
+   * client resumes at once, and each resume reads HISTORY and may subscribe:
+   * at most `maxResuming` run at once, the rest wait their turn in order (the
+   * socket is open, its frames held); only past `maxWaiting` waiting is a
+   * resume told to come back in a moment — cheaply, before its socket exists.
    */
   mayResume(): boolean {
-    if (this.resuming < this.maxResuming) return true;
+    if (this.resuming < this.maxResuming || this.waiting.length < this.maxWaiting) return true;
     metrics.resumes.inc({ outcome: "deferred" });
     return false;
   }

@@ -1,13 +1,15 @@
 // A small reconnect storm against a gateway that decides one resume at a time
-// (GATEWAY_MAX_RESUMING=1): every session drops and resumes at once; those
-// over the bound are told 503 + Retry-After before any socket exists, come
-// back, and in the end every session resumed and got every message it missed
-// exactly once, in order. What a storm is at 100,000 sessions is bench:soak's.
+// and lets two wait (GATEWAY_MAX_RESUMING=1, GATEWAY_MAX_RESUMES_WAITING=2):
+// every session drops and resumes at once; the waiting ones have their turn,
+// those past the queue are told 503 + Retry-After before any socket exists
+// and come back; in the end every session resumed and got every message it
+// missed exactly once, in order. What a storm is at 100,000 sessions is
+// bench:soak's.
 import t from "tap";
 import WebSocket from "ws";
 import { Client, openSession, rpc, startStack, type Frame } from "./harness.js";
 
-const stack = await startStack(t, { gatewayEnv: { GATEWAY_MAX_RESUMING: "1" } });
+const stack = await startStack(t, { gatewayEnv: { GATEWAY_MAX_RESUMING: "1", GATEWAY_MAX_RESUMES_WAITING: "2" } });
 const SESSIONS = 40;
 const MISSED = 50;
 

@@ -87,6 +87,36 @@ t.test("no ack in time: a transient timeout", async (t) => {
   silent.unsubscribe();
 });
 
+t.test("a window: at most N out at once, the rest wait their turn in order (their ack timeout starts when they go out)", async (t) => {
+  const p = new AckedPublisher(nc, 5000, { window: 3 });
+  let most = 0;
+  const watch = setInterval(() => (most = Math.max(most, p.inFlight)), 0);
+  const acks = await Promise.all(Array.from({ length: 200 }, (_, i) => p.publish(`p.window.${i % 5}`, data)));
+  clearInterval(watch);
+  const seqs = acks.map((a) => a.seq);
+  t.same(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+    "stored in the order they were published",
+  );
+  t.ok(most <= 3, `never more than 3 out (saw ${most})`);
+  t.equal(p.inFlight, 0);
+  t.equal(p.waiting, 0);
+  p.close();
+});
+
+t.test("behind: a publish that cannot go out within maxWaitMs fails as passing; the queue never grows without bound in time", async (t) => {
+  const silent = nc.subscribe("stuck.>", { callback: () => {} });
+  const p = new AckedPublisher(nc, 400, { window: 1, maxWaitMs: 200 });
+  const results = await Promise.all(Array.from({ length: 5 }, (_, i) => p.publish(`stuck.${i}`, data).catch((e: unknown) => e)));
+  t.match((results[0] as Error).message, /timeout/, "the one out times out");
+  for (const r of results.slice(1)) t.match((r as Error).message, /behind: not sent within 200 ms/, "the waiting ones fail as behind");
+  t.ok(results.every((r) => r instanceof PublishError && r.transient));
+  t.equal(p.waiting, 0);
+  p.close();
+  silent.unsubscribe();
+});
+
 t.test("the link down: a publish is refused at once as passing, never kept by nats.js to be sent after what follows it", async (t) => {
   const p = new AckedPublisher(nc, 60_000);
   await server.stop();

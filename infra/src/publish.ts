@@ -5,7 +5,10 @@
 // the largest single item in the gateway's and the workers' CPU profiles under
 // load (bench/RESULTS.md). Here every ack comes back on one wildcard inbox
 // subscription, is matched by a counter, and one sweep per interval times out
-// whatever waited too long.
+// whatever waited too long. At most `window` publishes are out at once; the
+// rest wait here, in order, and their ack timeout starts when they go out: a
+// burst (every client of a reconnect storm re-sending its request at once)
+// drains at the rate JetStream stores, instead of timing out wholesale.
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import { NatsConnectionImpl } from "@nats-io/nats-core/internal";
 import { headers, newHeaders, putHeader } from "@radiant/wire";
@@ -58,20 +61,41 @@ interface Pending {
 
 const NO_RESPONDERS = 503;
 
+export interface PublisherOptions {
+  /** publishes out and not yet acked, at most (default 1024) */
+  window?: number;
+  /** how long a publish may wait to go out before it fails as "behind" (default 6 × the ack timeout) */
+  maxWaitMs?: number;
+}
+
+type Queued = [token: number, subject: string, data: Uint8Array, hdrs: MsgHdrs | undefined, p: Pending, queuedAt: number];
+
 export class AckedPublisher {
   private readonly prefix = `${createInbox()}.`;
   private next = 0;
   /** the publishes waiting for their ack, by token (in publish order, so deadlines are in order too) */
   private readonly pending = new PendingAcks();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly window: number;
+  private readonly maxWaitMs: number;
+  /** publishes out and not yet acked */
+  inFlight = 0;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
+    o: PublisherOptions = {},
   ) {
+    this.window = o.window ?? 1024;
+    this.maxWaitMs = o.maxWaitMs ?? 6 * timeoutMs;
     nc.subscribe(`${this.prefix}*`, { callback: (_err, msg) => this.onAck(msg) });
     this.sweeper = setInterval(() => this.sweep(), Math.min(250, timeoutMs));
     this.sweeper.unref();
+  }
+
+  /** publishes waiting to go out */
+  get waiting(): number {
+    return this.queue.length - this.queueHead;
   }
 
   /** Publish to a stream's subject; resolves with JetStream's ack. `msgID`: JetStream's de-duplication id. */
@@ -93,10 +117,16 @@ export class AckedPublisher {
       );
     }
     return new Promise<PubAck>((resolve, reject) => {
-      this.pending.add(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
-      if (this.queue.length === 0) setImmediate(this.flushQueue);
-      this.queue.push([token, subject, data, hdrs]);
+      this.schedule();
+      this.queue.push([token, subject, data, hdrs, { resolve, reject, deadline: 0 }, Date.now()]);
     });
+  }
+
+  private scheduled = false;
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flushQueue);
   }
 
   /**
@@ -105,21 +135,46 @@ export class AckedPublisher {
    * every socket callback of uWS is a turn of its own, so one at a time they
    * would cost a system call each.
    */
-  private readonly queue: [number, string, Uint8Array, MsgHdrs | undefined][] = [];
+  private queue: Queued[] = [];
+  /** the first entry of `queue` not sent yet */
+  private queueHead = 0;
   private readonly flushQueue = (): void => {
+    this.scheduled = false;
     const up = linkUp(this.nc);
-    for (const [token, subject, data, hdrs] of this.queue.splice(0)) {
+    const now = Date.now();
+    while (this.queueHead < this.queue.length && (this.inFlight < this.window || !up)) {
+      const [token, subject, data, hdrs, p] = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as never;
       if (!up) {
-        this.pending.take(token)?.reject(new PublishError("not connected to the message broker", true));
+        p.reject(new PublishError("not connected to the message broker", true));
         continue;
       }
+      p.deadline = now + this.timeoutMs;
+      this.pending.add(token, p);
+      this.inFlight++;
       try {
         this.nc.publish(subject, data, { reply: this.prefix + token, ...(hdrs ? { headers: hdrs } : {}) });
       } catch (e) {
-        this.pending.take(token)?.reject(publishFailure(e));
+        this.settled(this.pending.take(token))?.reject(publishFailure(e));
       }
     }
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
   };
+
+  /** A publish out is acked, refused or timed out: room for one that waits. */
+  private settled(p: Pending | undefined): Pending | undefined {
+    if (p) {
+      this.inFlight--;
+      if (this.queueHead < this.queue.length) this.schedule();
+    }
+    return p;
+  }
 
   /** The largest message the server takes (its INFO), headers and all. */
   maxPayload(): number {
@@ -130,11 +185,15 @@ export class AckedPublisher {
   close(): void {
     clearInterval(this.sweeper);
     for (let p = this.pending.takeOldest(); p; p = this.pending.takeOldest()) p.reject(new PublishError("publisher closed", true));
+    for (let i = this.queueHead; i < this.queue.length; i++) this.queue[i]![4].reject(new PublishError("publisher closed", true));
+    this.queue = [];
+    this.queueHead = 0;
+    this.inFlight = 0;
   }
 
   private onAck(msg: Msg): void {
     const token = Number(msg.subject.slice(this.prefix.length));
-    const p = this.pending.take(token);
+    const p = this.settled(this.pending.take(token));
     if (!p) return; // timed out already
     if (msg.headers?.code === NO_RESPONDERS) return p.reject(new PublishError("no responders: JetStream is not available", true));
     let a: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };
@@ -151,8 +210,14 @@ export class AckedPublisher {
   private sweep(): void {
     const now = Date.now();
     for (let p = this.pending.oldest(); p && p.deadline <= now; p = this.pending.oldest()) {
-      this.pending.takeOldest();
+      this.settled(this.pending.takeOldest());
       p.reject(new PublishError(`timeout: no ack from JetStream within ${this.timeoutMs} ms`, true));
+    }
+    // what waited to go out too long: JetStream is that far behind (in order, so the oldest first)
+    while (this.queueHead < this.queue.length && now - this.queue[this.queueHead]![5] > this.maxWaitMs) {
+      const p = this.queue[this.queueHead]![4];
+      this.queue[this.queueHead++] = undefined as never;
+      p.reject(new PublishError(`the message broker is behind: not sent within ${this.maxWaitMs} ms`, true));
     }
   }
 }
