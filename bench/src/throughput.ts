@@ -124,7 +124,10 @@ async function postIngress(base: string): Promise<{ perS: number; p50: number; p
 }
 
 const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
-const stack = await Stack.start({ dir, workers: 2, gatewayProcesses: 1 });
+// --gateway-node-args "--max-semi-space-size=1": the gateway process under other V8 flags (what they cost in throughput)
+const gatewayArgsAt = process.argv.indexOf("--gateway-node-args");
+const gatewayNodeArgs = gatewayArgsAt > 0 ? (process.argv[gatewayArgsAt + 1] ?? "").split(" ").filter(Boolean) : [];
+const stack = await Stack.start({ dir, workers: 2, gatewayProcesses: 1, gatewayNodeArgs });
 const ping = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
 const results: Record<string, Measured> = {};
 // every request its own id: the gateway runs a repeated JSON-RPC id once (INBOX de-duplication)
