@@ -10,8 +10,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { GoogleGenAI } from "@google/genai";
 import OpenAI from "openai";
 import t from "tap";
-import WebSocket from "ws";
-import { Client, eventually, rpc, startStack } from "./harness.js";
+import { Client, eventually, rpc, startStack, upgrade } from "./harness.js";
 import { OidcIssuer } from "./oidc_issuer.js";
 import { request } from "./sse_client.js";
 
@@ -34,17 +33,15 @@ const refused = async (code: string): Promise<number> => {
   return Number(new RegExp(`^radiant_auth_refused_total\\{code="${code}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
 };
 /** the upgrade's answer when it is refused: status and body */
-const upgradeRefusal = (url: string, protocols: string[] = [], headers: Record<string, string> = {}) =>
-  new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, { headers });
-    ws.on("unexpected-response", (_req, res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.on("open", () => reject(new Error("the upgrade was accepted")));
-    ws.on("error", () => {});
-  });
+const upgradeRefusal = async (url: string, protocols: string[] = [], headers: Record<string, string> = {}) => {
+  const r = await upgrade(url, protocols, { headers });
+  if ("client" in r) {
+    r.client.ws.close();
+    throw new Error("the upgrade was accepted");
+  }
+  if ("error" in r) throw r.error;
+  return r;
+};
 
 t.test("the admin API: behind its token, keys shown once, never their hash", async (t) => {
   t.equal((await admin("/admin/keys", { token: "wrong" })).status, 401);

@@ -9,9 +9,8 @@ import tap from "tap";
 const t = tap;
 import { createHmac } from "node:crypto";
 import { connect as tcpConnect } from "node:net";
-import WebSocket from "ws";
 import { descendants, freePort } from "@radiant/infra/proc";
-import { Client, eventually, openSession, rpc, startStack, type Frame } from "./harness.js";
+import { Client, eventually, openSession, rpc, startStack, type Frame, upgrade } from "./harness.js";
 import { request, SseReader } from "./sse_client.js";
 
 const SECRET = "hardening-test-secret-0123456789-abcdefghijkl";
@@ -215,24 +214,16 @@ t.test("Content-Length given twice with different values: 400 and the connection
 });
 
 t.test("/ws checks Origin like /sse and /mcp: other sites and null refused, same origin and listed ones let in", async (t) => {
-  const upgrade = (origin: string | undefined) =>
-    new Promise<number>((resolve) => {
-      const ws = new WebSocket(stack.wsUrl, origin === undefined ? {} : { headers: { origin } });
-      ws.once("open", () => {
-        ws.close();
-        resolve(101);
-      });
-      ws.once("unexpected-response", (_req, res) => {
-        resolve(res.statusCode ?? 0);
-        ws.terminate();
-      });
-      ws.once("error", () => {});
-    });
-  t.equal(await upgrade("https://evil.example"), 403, "another site");
-  t.equal(await upgrade("null"), 403, "Origin: null");
-  t.equal(await upgrade(`http://${hostPort}`), 101, "a page of the gateway's own origin");
-  t.equal(await upgrade(APP), 101, "a listed origin");
-  t.equal(await upgrade(undefined), 101, "no Origin: not a browser page");
+  const upgradeWith = async (origin: string | undefined): Promise<number> => {
+    const r = await upgrade(stack.wsUrl, [], origin === undefined ? {} : { headers: { origin } });
+    if ("client" in r) r.client.ws.close();
+    return "client" in r ? 101 : "status" in r ? r.status : 0;
+  };
+  t.equal(await upgradeWith("https://evil.example"), 403, "another site");
+  t.equal(await upgradeWith("null"), 403, "Origin: null");
+  t.equal(await upgradeWith(`http://${hostPort}`), 101, "a page of the gateway's own origin");
+  t.equal(await upgradeWith(APP), 101, "a listed origin");
+  t.equal(await upgradeWith(undefined), 101, "no Origin: not a browser page");
   const sse = await request(`${base}/sse`, { headers: { accept: "text/event-stream", origin: `http://${hostPort}` } });
   t.equal(sse.status, 307, "/sse lets the same origin in too");
   const evil = await request(`${base}/sse`, { headers: { accept: "text/event-stream", origin: "null" } });

@@ -7,8 +7,8 @@
 import { ADMIN_TOKEN, adminClient } from "./admin_client.js";
 import OpenAI from "openai";
 import t from "tap";
-import WebSocket from "ws";
-import { Client, eventually, rpc, startStack } from "./harness.js";
+import type WebSocket from "ws";
+import { Client, eventually, rpc, startStack, upgrade } from "./harness.js";
 import { request } from "./sse_client.js";
 
 const stack = await startStack(t, {
@@ -30,42 +30,38 @@ const chat = (key: string, model = "echo-openai") =>
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
     body: JSON.stringify({ model, messages: [{ role: "user", content: "a few words to count" }] }),
   });
-const upgrade = (key: string) =>
-  new Promise<{ ws?: WebSocket; status?: number; retryAfter?: string; body?: string }>((resolve) => {
-    const ws = new WebSocket(stack.wsUrl, { headers: { authorization: `Bearer ${key}` } });
-    ws.on("open", () => resolve({ ws }));
-    ws.on("unexpected-response", (_req, res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, retryAfter: String(res.headers["retry-after"]), body }));
-    });
-    ws.on("error", () => {});
-  });
+/** A WebSocket opened with `key`, or the upgrade's refusal. */
+const connectWith = async (key: string): Promise<{ ws?: WebSocket; status?: number; retryAfter?: string; body?: string }> => {
+  const r = await upgrade(stack.wsUrl, [], { headers: { authorization: `Bearer ${key}` } });
+  if ("client" in r) return { ws: r.client.ws };
+  if ("error" in r) throw r.error;
+  return { status: r.status, retryAfter: String(r.headers["retry-after"]), body: r.body };
+};
 
 t.test("connections: the principal's limit (GATEWAY_PRINCIPAL_MAX_CONNECTIONS) and a key's own, across processes", async (t) => {
   const key = await keyOf({ principal: "conn-user" });
   const open: WebSocket[] = [];
   for (let i = 0; i < 3; i++) {
-    const r = await upgrade(key);
+    const r = await connectWith(key);
     t.ok(r.ws, `connection ${i + 1} of 3`);
     open.push(r.ws!);
     await settle();
   }
-  const over = await upgrade(key);
+  const over = await connectWith(key);
   t.equal(over.status, 429, "the fourth is refused, whichever process it reached");
   t.ok(Number(over.retryAfter) >= 1, "with Retry-After");
   t.match(over.body, /too many connections for principal conn-user: the limit is 3/);
   const other = await keyOf({ principal: "conn-user-2", connections: 1 });
-  const one = await upgrade(other);
+  const one = await connectWith(other);
   t.ok(one.ws, "a key's own limit: one");
   await settle();
-  t.equal((await upgrade(other)).status, 429, "a second on that key is refused");
+  t.equal((await connectWith(other)).status, 429, "a second on that key is refused");
   t.ok((await metric("radiant_principal_rejections_total", 'principal="conn-user"')) >= 1, "counted");
   open[0]!.close();
   await eventually(
     "room again once one closes (and the other process hears of it)",
     async () => {
-      const r = await upgrade(key);
+      const r = await connectWith(key);
       r.ws?.close();
       return r.ws !== undefined;
     },

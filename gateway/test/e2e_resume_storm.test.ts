@@ -6,8 +6,7 @@
 // missed exactly once, in order. What a storm is at 100,000 sessions is
 // bench:soak's.
 import t from "tap";
-import WebSocket from "ws";
-import { Client, openSession, rpc, startStack, type Frame } from "./harness.js";
+import { type Client, openSession, rpc, startStack, type Frame, upgrade } from "./harness.js";
 
 const stack = await startStack(t, { gatewayEnv: { GATEWAY_MAX_RESUMING: "1", GATEWAY_MAX_RESUMES_WAITING: "2" } });
 const SESSIONS = 40;
@@ -16,14 +15,10 @@ const MISSED = 50;
 /** Resume until let in: a deferred resume (503) waits a little, with jitter, and tries again. */
 async function resume(token: string, lastSeq: number, deferred: { n: number }): Promise<Client> {
   for (let attempt = 0; ; attempt++) {
-    const ws = new WebSocket(`${stack.wsUrl}?resume=${encodeURIComponent(token)}&last_seq=${lastSeq}`);
-    const outcome = await new Promise<Client | { status: number; retryAfter: string }>((resolve, reject) => {
-      const c = new Client(ws);
-      c.opened.then(() => resolve(c), reject);
-      ws.on("unexpected-response", (_req, res) => resolve({ status: res.statusCode ?? 0, retryAfter: String(res.headers["retry-after"]) }));
-    });
-    if (outcome instanceof Client) return outcome;
-    if (outcome.status !== 503 || outcome.retryAfter !== "1") throw new Error(`resume refused: ${outcome.status}`);
+    const outcome = await upgrade(`${stack.wsUrl}?resume=${encodeURIComponent(token)}&last_seq=${lastSeq}`);
+    if ("client" in outcome) return outcome.client;
+    if ("error" in outcome) throw outcome.error;
+    if (outcome.status !== 503 || outcome.headers["retry-after"] !== "1") throw new Error(`resume refused: ${outcome.status}`);
     deferred.n++;
     if (attempt > 200) throw new Error("never let in");
     await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));

@@ -21,8 +21,7 @@ import { Readable } from "node:stream";
 import { entries } from "@radiant/infra/stack";
 import OpenAI from "openai";
 import t from "tap";
-import WebSocket from "ws";
-import { Client, rpc, startStack } from "./harness.js";
+import { Client, rpc, startStack, type Upgrade, upgrade } from "./harness.js";
 import { type ClientCertFiles, makeClientCert, makeTls } from "./tls_certs.js";
 
 const SECRET = "a-long-random-production-secret-0123456789";
@@ -103,23 +102,20 @@ function httpsGet(path: string, cert: ClientCertFiles | undefined, headers: Reco
 }
 
 /** What became of a wss:// connection: opened (then closed by us), refused with an HTTP status, or failed with an error. */
-function wssOutcome(
+async function wssOutcome(
   cert: ClientCertFiles | undefined,
   headers: Record<string, string> = {},
 ): Promise<{ opened: true } | { status: number } | { error: NodeJS.ErrnoException }> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(wssUrl, { ...tlsOptions(cert), headers });
-    ws.on("open", () => {
-      ws.close();
-      resolve({ opened: true });
-    });
-    ws.on("unexpected-response", (_req, res) => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0 });
-      ws.terminate();
-    });
-    ws.on("error", (error: NodeJS.ErrnoException) => resolve({ error }));
-  });
+  return outcomeOf(await upgrade(wssUrl, [], { ...tlsOptions(cert), headers }));
+}
+
+/** An upgrade's outcome as these tests compare it. */
+function outcomeOf(r: Upgrade): { opened: true } | { status: number } | { error: NodeJS.ErrnoException } {
+  if ("client" in r) {
+    r.client.ws.close();
+    return { opened: true };
+  }
+  return "status" in r ? { status: r.status } : { error: r.error as NodeJS.ErrnoException };
 }
 
 const thrown = (p: Promise<unknown>): Promise<NodeJS.ErrnoException | undefined> =>
@@ -177,18 +173,7 @@ t.test("plain http:// and ws:// to the TLS port get no HTTP answer", async (t) =
     r.on("error", (error: NodeJS.ErrnoException) => resolve({ error }));
   });
   t.ok("error" in plain, `http:// fails: ${"error" in plain ? `${plain.error.code} ${plain.error.message}` : `answered ${plain.status}`}`);
-  const ws = await new Promise<{ opened: true } | { status: number } | { error: Error }>((resolve) => {
-    const s = new WebSocket(stack.wsUrl, { headers: { authorization: `Bearer ${key}` } });
-    s.on("open", () => {
-      s.close();
-      resolve({ opened: true });
-    });
-    s.on("unexpected-response", (_req, res) => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0 });
-    });
-    s.on("error", (error) => resolve({ error }));
-  });
+  const ws = outcomeOf(await upgrade(stack.wsUrl, [], { headers: { authorization: `Bearer ${key}` } }));
   t.ok("error" in ws, `ws:// fails: ${"error" in ws ? ws.error.message : JSON.stringify(ws)}`);
 });
 

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
 import { createServer, connect as tcpConnect, type AddressInfo, type Server, type Socket } from "node:net";
+import type { IncomingHttpHeaders } from "node:http";
 import WebSocket from "ws";
 import { Stack, type StackOptions } from "@radiant/infra/stack";
 export { treeRssBytes } from "@radiant/infra/proc";
@@ -129,6 +130,28 @@ export class Client {
     this.ws.close();
     return this.closed;
   }
+}
+
+/** What became of a WebSocket upgrade: let in (a Client keeping every frame from the first), answered with an HTTP status instead, or failed. */
+export type Upgrade = { client: Client } | { status: number; headers: IncomingHttpHeaders; body: string } | { error: Error };
+
+export function upgrade(url: string, protocols: string[] = [], opts: WebSocket.ClientOptions = {}): Promise<Upgrade> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, protocols, opts);
+    const client = new Client(ws);
+    client.opened.then(
+      () => resolve({ client }),
+      (error: Error) => resolve({ error }),
+    );
+    ws.on("unexpected-response", (_req, res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+        ws.terminate();
+      });
+    });
+  });
 }
 
 /** Open a default-framing session and read its session frame. */

@@ -64,9 +64,12 @@ const withOutput = (e: unknown) => {
 
 await waitFor("RADIANT is up", async () => out.includes("RADIANT is up"), 30_000).catch(withOutput);
 
-/** A fresh WebSocket session gets an answer to ping (a worker is there to give it). */
-async function ping(): Promise<Record<string, unknown>> {
-  const ws = new WebSocket(`ws://127.0.0.1:${gw}/ws`);
+/**
+ * `frame` (its id 1) on a fresh WebSocket, and the answer. The default framing
+ * opens with a session frame (waited for first); the `mcp` one does not.
+ */
+async function call(frame: string, protocol?: "mcp"): Promise<Record<string, unknown>> {
+  const ws = new WebSocket(`ws://127.0.0.1:${gw}/ws`, protocol ?? []);
   try {
     const frames: Record<string, unknown>[] = [];
     ws.on("message", (d) => frames.push(JSON.parse(d.toString()) as Record<string, unknown>));
@@ -74,14 +77,16 @@ async function ping(): Promise<Record<string, unknown>> {
       ws.once("open", resolve);
       ws.once("error", reject);
     });
-    await waitFor("the session frame", async () => frames.length >= 1, 20_000);
-    ws.send('{"jsonrpc":"2.0","id":1,"method":"ping"}');
-    await waitFor("the answer to ping", async () => frames.some((f) => f.id === 1), 30_000);
+    if (protocol === undefined) await waitFor("the session frame", async () => frames.length >= 1, 20_000);
+    ws.send(frame);
+    await waitFor("the answer", async () => frames.some((f) => f.id === 1), 30_000);
     return frames.find((f) => f.id === 1)!;
   } finally {
     ws.close();
   }
 }
+/** A fresh WebSocket session gets an answer to ping (a worker is there to give it). */
+const ping = () => call('{"jsonrpc":"2.0","id":1,"method":"ping"}');
 const healthOk = async () => ((await (await fetch(`http://127.0.0.1:${health}/health`)).json()) as { status: string }).status === "ok";
 
 /** kill -9 the one process running `what`; resolves with the pid of the one started in its place */
@@ -136,22 +141,7 @@ t.test("kill -9 the egress proxy: it is restarted and answers /health again", as
 });
 
 t.test("kill -9 the MCP bridge: it is restarted, and the MCP server behind it answers again", async (t) => {
-  const toolsCall = async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${gw}/ws`, "mcp");
-    try {
-      const frames: Record<string, unknown>[] = [];
-      ws.on("message", (d) => frames.push(JSON.parse(d.toString()) as Record<string, unknown>));
-      await new Promise((resolve, reject) => {
-        ws.once("open", resolve);
-        ws.once("error", reject);
-      });
-      ws.send('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}');
-      await waitFor("the answer", async () => frames.some((f) => f.id === 1), 30_000);
-      return frames.find((f) => f.id === 1)!;
-    } finally {
-      ws.close();
-    }
-  };
+  const toolsCall = () => call('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}', "mcp");
   t.match(await toolsCall().catch(withOutput), { result: { content: [{ text: "5" }] } });
   await killAndAwaitRestart("workers/dist/mcp_bridge/main.js");
   await waitFor("the bridge back", async () => out.includes('"process":"mcp-bridge","code":null,"signal":"SIGKILL"'), 30_000).catch(withOutput);
