@@ -61,9 +61,8 @@ class Counts {
   connections = 0;
   /** connections other processes said they hold: by process, with when they said it */
   remote = new Map<string, { n: number; at: number }>();
-  /** not yet reported */
+  /** admitted here and not yet reported (tokens are the workers' to report) */
   newRequests = 0;
-  newTokens = 0;
   /** the connection count changed since the last report (a zero is reported once) */
   connectionsChanged = false;
 
@@ -92,6 +91,8 @@ interface Limit {
   what: string;
 }
 
+const NO_LIMITS: readonly Limit[] = [];
+
 export class Limits {
   private readonly counts = new Map<Scope, Counts>();
   /** this process, among the reporters */
@@ -102,13 +103,19 @@ export class Limits {
     /** this process's session home: the tokens of its sessions' answers are its to count in metrics */
     private readonly home: string,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.principalsLimited = defaults.connections > 0 || defaults.rpm > 0 || defaults.tpm > 0;
+  }
 
-  /** the limits that apply to `who`: its principal's, and its key's own */
   /** an identity's limits, worked out once: the socket path asks for every frame */
   private readonly limitsCache = new WeakMap<Identity, readonly Limit[]>();
+  /** whether every principal has limits (else only keys with limits of their own do) */
+  private readonly principalsLimited: boolean;
 
+  /** the limits that apply to `who`: its principal's, and its key's own */
   private limitsOf(who: Identity): readonly Limit[] {
+    // the common case — no principal limits, no key — without a lookup
+    if (!this.principalsLimited && who.key === undefined) return NO_LIMITS;
     let l = this.limitsCache.get(who);
     if (!l) this.limitsCache.set(who, (l = this.computeLimits(who)));
     return l;
@@ -117,7 +124,7 @@ export class Limits {
   private computeLimits(who: Identity): readonly Limit[] {
     const out: Limit[] = [];
     const d = this.defaults;
-    if (d.connections > 0 || d.rpm > 0 || d.tpm > 0) out.push({ scope: principalScope(who.principal), ...d, what: `principal ${who.principal}` });
+    if (this.principalsLimited) out.push({ scope: principalScope(who.principal), ...d, what: `principal ${who.principal}` });
     const k = who.key;
     if (k && (k.rpm !== undefined || k.tpm !== undefined || k.connections !== undefined)) {
       out.push({ scope: keyScope(k.id), connections: k.connections ?? 0, rpm: k.rpm ?? 0, tpm: k.tpm ?? 0, what: `API key ${k.id}` });
@@ -225,10 +232,9 @@ export class Limits {
     const now = this.now();
     const entries: UsageEntry[] = [];
     for (const [scope, c] of this.counts) {
-      if (c.newRequests > 0 || c.newTokens > 0 || c.connectionsChanged || c.connections > 0) {
-        entries.push({ scope, requests: c.newRequests, tokens: c.newTokens, connections: c.connections });
+      if (c.newRequests > 0 || c.connectionsChanged || c.connections > 0) {
+        entries.push({ scope, requests: c.newRequests, tokens: 0, connections: c.connections });
         c.newRequests = 0;
-        c.newTokens = 0;
         c.connectionsChanged = false;
       } else if (c.requests.idle && c.tokens.idle && c.allConnections(now) === 0) {
         this.counts.delete(scope);

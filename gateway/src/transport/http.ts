@@ -151,7 +151,7 @@ export class Exchange {
     const unavailable = r.status.startsWith("503");
     this.fail(r.status, unavailable ? `Service Unavailable: ${r.reason}` : `Unauthorized: ${r.reason}`, {
       kind: unavailable ? "unavailable" : "unauthenticated",
-      headers: [unavailable ? ["Retry-After", "1"] : ["WWW-Authenticate", AUTHENTICATE]],
+      headers: [authRefusalHeader(r)],
       close,
     });
   }
@@ -269,6 +269,10 @@ export function isJson(contentType: string): boolean {
 
 /** what a 401 asks for (RFC 6750) */
 export const AUTHENTICATE = 'Bearer realm="radiant"';
+
+/** The header a refused credential is answered with: what to authenticate with (401), or when to come back (503). */
+export const authRefusalHeader = (r: AuthResult & { ok: false }): [string, string] =>
+  r.status.startsWith("503") ? ["Retry-After", "1"] : ["WWW-Authenticate", AUTHENTICATE];
 
 /** A uWS request as the authenticator reads it (synchronously, inside the handler). */
 export const authRequest = (res: HttpResponse, req: HttpRequest) => ({

@@ -86,13 +86,15 @@ export function openSessionStream(hub: Hub, prepared: Prepared, who: Identity, s
  * or `?token=` (still read so when neither of the others is sent).
  */
 function sessionTokenOf(req: HttpRequest): string {
-  const named = req.getHeader("radiant-resume-token") || req.getQuery("resume") || "";
+  const named = namedSession(req);
   if (named !== "") return named;
   const auth = req.getHeader("authorization");
   return auth.toLowerCase().startsWith("bearer ") ? auth.slice(7).trim() : (req.getQuery("token") ?? "");
 }
 
-const bearerIsSession = (req: HttpRequest): boolean => req.getHeader("radiant-resume-token") === "" && (req.getQuery("resume") ?? "") === "";
+/** the session token in `Radiant-Resume-Token` or `?resume=`, "" if neither */
+const namedSession = (req: HttpRequest): string => req.getHeader("radiant-resume-token") || req.getQuery("resume") || "";
+const bearerIsSession = (req: HttpRequest): boolean => namedSession(req) === "";
 
 function postMessage(hub: Hub, ingress: Ingress, o: SseOptions, x: Exchange, req: HttpRequest): void {
   const who = x.who;

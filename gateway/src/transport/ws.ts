@@ -10,7 +10,7 @@ import { connectionClosed, connectionOpened } from "../metrics.js";
 import type { Framing } from "../protocol.js";
 import type { Prepared } from "../resume.js";
 import type { Session, Transport } from "../session.js";
-import { AUTHENTICATE, authRequest, type OriginPolicy } from "./http.js";
+import { authRefusalHeader, authRequest, type OriginPolicy } from "./http.js";
 
 export interface WsData {
   /** what the upgrade decided; dropped once the session exists */
@@ -129,10 +129,8 @@ export function mountWebSocket(app: TemplatedApp, hub: Hub, o: WsOptions): void 
         }
         const a = o.auth.authenticate(authRequest(res, req));
         if (!a.ok) {
-          res
-            .writeStatus(a.status)
-            .writeHeader(a.status.startsWith("503") ? "Retry-After" : "WWW-Authenticate", a.status.startsWith("503") ? "1" : AUTHENTICATE)
-            .end(a.reason);
+          const [name, value] = authRefusalHeader(a);
+          res.writeStatus(a.status).writeHeader(name, value).end(a.reason);
           return;
         }
         const over = hub.ingress.limits.mayConnect(a.who);
