@@ -139,10 +139,15 @@ const { latencyMs: rtt, count: rttCount } = mergeSamples(sampled.map((s) => s.rt
 const sampleLost = sampled.reduce((a, s) => a + s.lost, 0);
 log(`sampled ${rttCount} pings: p50 ${rtt.p50} ms, p99 ${rtt.p99} ms`);
 
-// the reconnect storm
-log(`reconnect storm: ${connections} sessions drop and resume at once`);
-phase = `the reconnect storm of ${connections} sessions`;
-const stormed = await Promise.all(loadProcs.map((l) => l.ask({ type: "storm", sleepMs: 1000, concurrency: 500, timeoutMs: 180_000 }, "stormed")));
+// the reconnect storm: all sessions, or a sample (--storm N) spread over the load processes
+const STORM = Math.min(connections, arg("storm", connections));
+log(`reconnect storm: ${STORM} of ${connections} sessions drop and resume at once`);
+phase = `the reconnect storm of ${STORM} sessions`;
+const stormed = await Promise.all(
+  loadProcs.map((l, i) =>
+    l.ask({ type: "storm", count: Math.ceil((STORM * opened[i]!.opened) / connections), sleepMs: 1000, concurrency: 500, timeoutMs: 180_000 }, "stormed"),
+  ),
+);
 const storm = {
   sessions: stormed.reduce((a, s) => a + s.sessions, 0),
   resumed: stormed.reduce((a, s) => a + s.resumed, 0),
@@ -159,17 +164,21 @@ const storm = {
   lost: stormed.reduce((a, s) => a + s.lost, 0),
   duplicates: stormed.reduce((a, s) => a + s.duplicates, 0),
 };
-// where the sessions ended up: a resume lands on whichever process the kernel picks, and a session
-// away from the process that made it holds a NATS subscription of its own there
+// where the sessions ended up: a resume lands on whichever process the kernel picks; a session
+// away from the process that made it is forwarded by that process (or, its home gone, subscribes on its own)
 const gauges = await (await fetch(`${stack.healthUrl}/metrics`)).text();
 const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(gauges)?.[1] ?? Number.NaN);
 const afterStorm = {
   sessions_at_home: gauge("radiant_home_sessions"),
-  sessions_away: gauge("radiant_session_subscriptions"),
+  sessions_away_forwarded: gauge("radiant_sessions_forwarded_in"),
+  sessions_away_subscribed: gauge("radiant_session_subscriptions"),
+  // as the NATS server counts them: live subjects (a wildcard per process, plus one per session subscribed on its own) and forwarding wildcards
+  nats_subscriptions_live: await stack.nats.subscriptionsUnder("out."),
+  nats_subscriptions_forwarding: await stack.nats.subscriptionsUnder("fwd."),
   resumes_deferred: Number(/^radiant_resumes_total\{outcome="deferred"\} (\d+)/m.exec(gauges)?.[1] ?? 0),
 };
 log(
-  `after the storm: ${afterStorm.sessions_at_home} sessions at home, ${afterStorm.sessions_away} away (each a NATS subscription), ${afterStorm.resumes_deferred} resumes deferred by the gateways`,
+  `after the storm: ${afterStorm.sessions_at_home} sessions at home, ${afterStorm.sessions_away_forwarded} away forwarded by their home, ${afterStorm.sessions_away_subscribed} away with a subscription each; NATS subscriptions: ${afterStorm.nats_subscriptions_live} live + ${afterStorm.nats_subscriptions_forwarding} forwarding for ${gatewayProcesses} processes; ${afterStorm.resumes_deferred} resumes deferred by the gateways`,
 );
 log(
   `storm: ${storm.resumed}/${storm.sessions} resumed in ${storm.seconds} s (${storm.deferred} deferrals), ${storm.lost} without a result, ${storm.errors} error frames, ${storm.duplicates} twice` +
@@ -220,7 +229,14 @@ process.stdout.write(
       "reconnect storm: no result / error frames / twice",
       `${storm.lost} / ${storm.errors} / ${storm.duplicates} (all answered in ${storm.answered_seconds} s)`,
     ],
-    ["after the storm: sessions at home / away (NATS subscriptions)", `${afterStorm.sessions_at_home} / ${afterStorm.sessions_away}`],
+    [
+      "after the storm: sessions at home / away forwarded / away subscribed",
+      `${afterStorm.sessions_at_home} / ${afterStorm.sessions_away_forwarded} / ${afterStorm.sessions_away_subscribed}`,
+    ],
+    [
+      "after the storm: NATS subscriptions, live / forwarding",
+      `${afterStorm.nats_subscriptions_live} / ${afterStorm.nats_subscriptions_forwarding} (${gatewayProcesses} gateway processes)`,
+    ],
   ])}\n\n${gatewayProcesses} gateway processes, ${loaders} load processes; ${path}\n`,
 );
 process.exit(0);

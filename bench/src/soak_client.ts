@@ -70,7 +70,8 @@ async function sample(count: number, everyMs: number): Promise<void> {
  * request again (as a client does for a request without answer: the gateway
  * runs it once). Each must get exactly one answer.
  */
-async function storm(sleepMs: number, concurrency: number, timeoutMs: number): Promise<void> {
+async function storm(count: number, sleepMs: number, concurrency: number, timeoutMs: number): Promise<void> {
+  const stormed = conns.slice(0, count);
   const request = `{"jsonrpc":"2.0","id":"storm","method":"radiant.test/sleep","params":{"ms":${sleepMs}}}`;
   const answers = new Map<LiteConn, number>();
   let errors = 0;
@@ -82,14 +83,14 @@ async function storm(sleepMs: number, concurrency: number, timeoutMs: number): P
       else errors++;
     };
   };
-  for (const c of conns) {
+  for (const c of stormed) {
     watch(c);
     sendText(c, request);
   }
   // the gateway reads them in: a moment, then every socket drops at once
   await new Promise((r) => setTimeout(r, 300));
   const t0 = performance.now();
-  for (const c of conns) c.socket.destroy();
+  for (const c of stormed) c.socket.destroy();
   let resumed = 0;
   let refused = 0;
   let deferred = 0;
@@ -98,7 +99,7 @@ async function storm(sleepMs: number, concurrency: number, timeoutMs: number): P
   let lastResumeAt = 0;
   // every step has a deadline: a run always ends, and says what it could not finish
   const resumeUntil = Date.now() + timeoutMs;
-  await pooled(conns, concurrency, async (c, i) => {
+  await pooled(stormed, concurrency, async (c, i) => {
     const path = `/ws?resume=${encodeURIComponent(c.token)}&last_seq=${c.lastSeq}`;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -124,20 +125,20 @@ async function storm(sleepMs: number, concurrency: number, timeoutMs: number): P
   });
   const resumeSeconds = (lastResumeAt - t0) / 1000;
   const until = Date.now() + timeoutMs;
-  while (answers.size < conns.length && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  while (answers.size < stormed.length && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
   const answeredSeconds = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 1000)); // a late duplicate would show up here
   let duplicates = 0;
   for (const n of answers.values()) if (n > 1) duplicates += n - 1;
   reply({
     type: "stormed",
-    sessions: conns.length,
+    sessions: stormed.length,
     resumed,
     refused,
     deferred,
     failed,
     failures,
-    lost: conns.length - answers.size,
+    lost: stormed.length - answers.size,
     errors,
     duplicates,
     resumeSeconds,
@@ -156,7 +157,7 @@ process.on("message", (m: SoakCommand) => {
       void sample(m.count, m.everyMs);
       break;
     case "storm":
-      void storm(m.sleepMs, m.concurrency, m.timeoutMs);
+      void storm(m.count, m.sleepMs, m.concurrency, m.timeoutMs);
       break;
     case "close":
       for (const c of conns) c.socket.destroy();

@@ -2,7 +2,8 @@
 export type SoakCommand =
   | { type: "open"; port: number; n: number; addresses: string[]; concurrency: number }
   | { type: "sample"; count: number; everyMs: number }
-  | { type: "storm"; sleepMs: number; concurrency: number; timeoutMs: number }
+  /** `count`: how many of the load process's sessions take part (the first ones) */
+  | { type: "storm"; count: number; sleepMs: number; concurrency: number; timeoutMs: number }
   | { type: "close" };
 
 export type SoakReply =

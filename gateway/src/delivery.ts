@@ -3,8 +3,10 @@
 // here; nothing else subscribes to a live subject.
 //
 // A session's messages arrive live (republished by HISTORY): the sessions made
-// by this process through one wildcard subscription (out.{home}.*), a session
-// resumed here from elsewhere through one of its own. A `Line` per session
+// by this process through one wildcard subscription (out.{home}.*); a session
+// whose stream resumed here from elsewhere forwarded by its home (one wildcard
+// subscription, fwd.{home}.*: forwarding.ts), or, if its home is gone, and for
+// an HTTP request's short-lived line, through one of its own. A `Line` per session
 // puts them in order and hands each on: to the HTTP response waiting for its
 // request's reply (by request id), else to the session's stream (a WebSocket,
 // an SSE stream, MCP's GET).
@@ -43,6 +45,7 @@ import {
   type ReplyMeta,
   type SessionId,
 } from "@radiant/wire";
+import { Forwarding } from "./forwarding.js";
 import { metrics } from "./metrics.js";
 
 /** A stored message, as the line hands it on: its headers read once. */
@@ -75,6 +78,8 @@ export interface LiveMsg {
   subject: string;
   data: Uint8Array;
   headers?: MsgHdrs | undefined;
+  /** a request's reply subject */
+  reply?: string | undefined;
 }
 
 /** The NATS link, as delivery needs it (a fake one in the unit tests). */
@@ -83,6 +88,10 @@ export interface LiveLink {
   subscribe(subject: string, cb: (m: LiveMsg) => void): () => void;
   /** resolves once the server has every subscription made so far */
   flush(): Promise<void>;
+  /** a core message (a notice, a forwarded message) */
+  publish(subject: string, data: Uint8Array | undefined, headers?: MsgHdrs): void;
+  /** a request one process answers: true once it did, false if nobody did in time */
+  ask(subject: string, data: Uint8Array): Promise<boolean>;
 }
 
 /** Reading a session's stored messages (history.ts; a fake one in the unit tests). */
@@ -105,6 +114,8 @@ export interface DeliveryOptions {
   onControl: (sid: SessionId, c: Control) => void;
   /** this process's home: made up when not given */
   home?: string;
+  /** whether the NATS link is up (forwarding.ts) */
+  linkUp?: () => boolean;
 }
 
 /** messages read one direct get at a time before a catch-up switches to batched reads */
@@ -142,6 +153,8 @@ export class Line {
   closed = false;
   /** the session's own subscription, away from home */
   unsubscribe: (() => void) | undefined;
+  /** away from home, its home forwards its live messages here */
+  viaHome = false;
   /** the session's stream (a socket, an SSE stream), if one is open here */
   stream: Sink | undefined;
   /** the last sequence the stream was handed (or where it started): nothing at or before it again */
@@ -164,6 +177,9 @@ export class Delivery {
   private atHome = 0;
   /** lines away from home, each with a subscription of its own */
   away = 0;
+  /** lines away from home that their home forwards to */
+  forwardedIn = 0;
+  readonly forwarding: Forwarding;
   /** the newest HISTORY sequence seen on a live subject */
   newestSeq = 0;
 
@@ -173,10 +189,18 @@ export class Delivery {
     private readonly o: DeliveryOptions,
   ) {
     this.home = o.home ?? randomBytes(6).toString("base64url").slice(0, HOME_LENGTH);
+    this.forwarding = new Forwarding(link, this.home, { homeLost: (h) => this.homeLost(h), homeBack: (h) => this.homeBack(h) }, o.linkUp);
     link.subscribe(subjects.liveHome(this.home), (msg) => {
       const sid = subjects.sidOfLive(msg.subject);
-      const line = sid && this.lines.get(sid);
+      if (!sid) return;
+      const line = this.lines.get(sid);
       if (line) this.onLive(line, msg);
+      this.forwarding.forward(sid, msg);
+    });
+    link.subscribe(subjects.forwardedTo(this.home), (msg) => {
+      const sid = subjects.sidOfLive(msg.subject);
+      const line = sid && this.lines.get(sid);
+      if (line?.viaHome) this.onLive(line, msg);
     });
   }
 
@@ -207,7 +231,9 @@ export class Delivery {
    */
   async openStream(sid: SessionId, sink: Sink, from: number | "end", onStart: (at: number) => void = () => {}): Promise<void> {
     const fresh = !this.lines.has(sid);
-    const line = this.lineFor(sid);
+    const line = this.lineFor(sid, true);
+    // home again: whoever held it elsewhere lets go, and its messages are not forwarded any more
+    if (homeOf(sid) === this.home) this.forwarding.takeBack(sid);
     line.starting++;
     try {
       if (fresh) await this.confirmed(line);
@@ -306,26 +332,70 @@ export class Delivery {
 
   /** The NATS link is back: what was republished while it was down is in HISTORY only. */
   reconnected(): void {
+    this.forwarding.reconnected();
     for (const line of this.lines.values()) void this.catchUp(line);
   }
 
-  private lineFor(sid: SessionId): Line {
+  /** Stopping: holders of this process's sessions subscribe on their own from now. */
+  stop(): void {
+    this.forwarding.stop();
+  }
+
+  /**
+   * The line of a session here, made if need be. Away from home a stream's
+   * line is attached by `confirmed` (its home forwards); any other line (an
+   * HTTP request's, for moments) subscribes on its own at once.
+   */
+  private lineFor(sid: SessionId, stream = false): Line {
     let line = this.lines.get(sid);
     if (line) return line;
     line = new Line(sid);
     this.lines.set(sid, line);
     if (homeOf(sid) === this.home) this.atHome++;
-    else {
-      this.away++;
-      const l = line;
-      line.unsubscribe = this.link.subscribe(subjects.live(sid), (msg) => this.onLive(l, msg));
-    }
+    else if (!stream) this.subscribeAway(line);
     return line;
   }
 
-  /** Resolves once the line's subscription is in place at the server (the home one always is). */
+  private subscribeAway(line: Line): void {
+    this.away++;
+    line.unsubscribe = this.link.subscribe(subjects.live(line.sid), (msg) => this.onLive(line, msg));
+  }
+
+  /** Resolves once the line's live messages reach this process (the home subscription's always do). */
   private async confirmed(line: Line): Promise<void> {
-    if (line.unsubscribe) await this.link.flush();
+    if (line.unsubscribe) return this.link.flush();
+    if (line.viaHome || homeOf(line.sid) === this.home) return;
+    if (await this.forwarding.hold(line.sid)) {
+      // its client may have left while the home answered
+      if (line.closed) this.forwarding.release(line.sid);
+      else {
+        line.viaHome = true;
+        this.forwardedIn++;
+      }
+      return;
+    }
+    if (line.closed) return;
+    // the home did not answer (gone, or NATS is down): a subscription of its own
+    this.subscribeAway(line);
+    await this.link.flush();
+  }
+
+  /** A home is gone: its sessions held here subscribe on their own, and read what it may not have forwarded. */
+  private homeLost(home: string): void {
+    const relinked: Line[] = [];
+    for (const line of this.lines.values()) {
+      if (!line.viaHome || homeOf(line.sid) !== home) continue;
+      line.viaHome = false;
+      this.forwardedIn--;
+      this.subscribeAway(line);
+      relinked.push(line);
+    }
+    if (relinked.length > 0) void this.link.flush().then(() => relinked.forEach((l) => void this.catchUp(l)));
+  }
+
+  /** A home's NATS link came back: what it forwarded meanwhile is in HISTORY only. */
+  private homeBack(home: string): void {
+    for (const line of this.lines.values()) if (line.viaHome && homeOf(line.sid) === home) void this.catchUp(line);
   }
 
   private dropIfIdle(line: Line): void {
@@ -339,7 +409,10 @@ export class Delivery {
     if (line.unsubscribe) {
       this.away--;
       line.unsubscribe();
-    } else this.atHome--;
+    } else if (line.viaHome) {
+      this.forwardedIn--;
+      this.forwarding.release(line.sid);
+    } else if (homeOf(line.sid) === this.home) this.atHome--;
     if (line.gapTimer) clearTimeout(line.gapTimer);
     line.gapTimer = undefined;
     line.held = undefined;

@@ -57,6 +57,9 @@ export interface GatewayProcess {
   shutdown(why: string): Promise<void>;
 }
 
+/** how long a session's home has to answer a hold before the session subscribes on its own */
+const ASK_TIMEOUT_MS = 2000;
+
 /** What delivery needs of the NATS connection. */
 export function natsLiveLink(nc: NatsConnection): LiveLink {
   return {
@@ -69,6 +72,12 @@ export function natsLiveLink(nc: NatsConnection): LiveLink {
       return () => sub.unsubscribe();
     },
     flush: () => nc.flush().catch(() => {}),
+    publish: (subject, data, headers) => nc.publish(subject, data, headers ? { headers } : undefined),
+    ask: (subject, data) =>
+      nc.request(subject, data, { timeout: ASK_TIMEOUT_MS }).then(
+        () => true,
+        () => false,
+      ),
   };
 }
 
@@ -109,6 +118,7 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
     gapWaitMs: 50,
     maxHeld: 1000,
     onControl: (sid, c) => hub?.notice(sid, c),
+    linkUp: () => link.connected,
   });
   link.onReconnect(() => delivery.reconnected());
   const limits = new Limits(cfg.auth.limits, delivery.home);
@@ -212,6 +222,8 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
       metrics.natsConnected.set(link.connected ? 1 : 0);
       metrics.homeSessions.set(delivery.homeSessions);
       metrics.sessionSubscriptions.set(delivery.away);
+      metrics.sessionsForwardedIn.set(delivery.forwardedIn);
+      metrics.sessionsForwardedOut.set(delivery.forwarding.forwarding);
     },
     async shutdown(why) {
       agentCards.stop();
@@ -222,6 +234,7 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
       log.info({ why, sessions: h.sessions.size }, "gateway process stopping");
       uws.us_listen_socket_close(listenSocket as never);
       h.closeAll();
+      delivery.stop();
       ended.stop();
       await ingress.idle();
       // let the close frames go out and the clients' close replies come back

@@ -103,7 +103,17 @@ export const metrics = {
   }),
   sessionSubscriptions: new Gauge({
     name: "radiant_session_subscriptions",
-    help: "Sessions resumed away from the process that made them: each holds a NATS subscription of its own",
+    help: "Sessions away from the process that made them holding a NATS subscription of their own (an HTTP request's, or their home is gone)",
+    registers: [registry],
+  }),
+  sessionsForwardedIn: new Gauge({
+    name: "radiant_sessions_forwarded_in",
+    help: "Sessions held here away from the process that made them, whose live messages that process forwards here",
+    registers: [registry],
+  }),
+  sessionsForwardedOut: new Gauge({
+    name: "radiant_sessions_forwarded_out",
+    help: "Sessions made here and held by another process: this process forwards their live messages there",
     registers: [registry],
   }),
   natsConnected: new Gauge({

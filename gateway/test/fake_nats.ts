@@ -1,7 +1,7 @@
 // A fake NATS link and HISTORY for the unit tests of the session core's state
 // machines (delivery, hub): what the real ones do, in memory, with faults on
 // demand. End-to-end tests use the real nats-server.
-import { headers as natsHeaders } from "@nats-io/nats-core";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import { headers, replyHeaders, subjects, type FrameInfo, type SessionId } from "@radiant/wire";
 import { stored, type HistoryReader, type LiveLink, type LiveMsg, type Sink, type Stored } from "../src/delivery.js";
 
@@ -19,15 +19,59 @@ export class FakeNats implements LiveLink, HistoryReader {
   /** reads fail while set */
   down = false;
   seq = 0;
+  private asks = 0;
 
   subscribe(subject: string, cb: (m: LiveMsg) => void): () => void {
     let s = this.subs.get(subject);
     if (!s) this.subs.set(subject, (s = new Set()));
     s.add(cb);
-    return () => s.delete(cb);
+    return () => {
+      s.delete(cb);
+      if (s.size === 0) this.subs.delete(subject);
+    };
   }
 
   async flush(): Promise<void> {}
+
+  /** core publish: to every subscription whose subject matches (`*` a token, `>` the rest) */
+  publish(subject: string, data: Uint8Array | undefined, h?: MsgHdrs, reply?: string): void {
+    const m: LiveMsg = { subject, data: data ?? new Uint8Array(0), headers: h, reply };
+    for (const [pattern, cbs] of [...this.subs]) if (matches(pattern, subject)) for (const cb of [...cbs]) cb(m);
+  }
+
+  /** a request: true once some subscriber answers on the reply subject (synchronously, as the fakes do) */
+  async ask(subject: string, data: Uint8Array): Promise<boolean> {
+    if (this.down) return false;
+    const reply = `_INBOX.${++this.asks}`;
+    let answered = false;
+    const off = this.subscribe(reply, () => (answered = true));
+    this.publish(subject, data, undefined, reply);
+    off();
+    return answered;
+  }
+
+  /** One process's own link over this fake: `kill()` ends its subscriptions and silences it, as a kill -9 would. */
+  peer(): LiveLink & { kill(): void } {
+    const offs = new Set<() => void>();
+    let dead = false;
+    return {
+      subscribe: (subject, cb) => {
+        const off = this.subscribe(subject, (m) => dead || cb(m));
+        offs.add(off);
+        return () => {
+          offs.delete(off);
+          off();
+        };
+      },
+      flush: async () => {},
+      publish: (subject, data, h) => dead || this.publish(subject, data, h),
+      ask: async (subject, data) => !dead && this.ask(subject, data),
+      kill: () => {
+        dead = true;
+        for (const off of offs) off();
+      },
+    };
+  }
 
   /** Store a reply (as a worker would) and return what RePublish would send; `live: false` keeps it from the live path. */
   store(sid: SessionId, body: string, o: { rid?: string; end?: boolean; frames?: FrameInfo[] } = {}): LiveMsg {
@@ -45,8 +89,7 @@ export class FakeNats implements LiveLink, HistoryReader {
 
   /** Deliver a live message to whoever subscribes to its subject (the home wildcard included). */
   deliver(m: LiveMsg): void {
-    const home = `out.${m.subject.split(".")[1]}.*`;
-    for (const subject of [m.subject, home]) for (const cb of this.subs.get(subject) ?? []) cb(m);
+    this.publish(m.subject, m.data, m.headers);
   }
 
   drop(seq: number): void {
@@ -107,8 +150,18 @@ export class Recorder implements Sink {
   }
 }
 
+function matches(pattern: string, subject: string): boolean {
+  const p = pattern.split(".");
+  const s = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return s.length > i;
+    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
 /** Poll `f` until it holds (fakes settle within a few turns; this bounds the wait). */
-export async function until(what: string, f: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !f(); i++) await new Promise((r) => setTimeout(r, 5));
+export async function until(what: string, f: () => boolean, ms = 2000): Promise<void> {
+  for (let i = 0; i < ms / 5 && !f(); i++) await new Promise((r) => setTimeout(r, 5));
   if (!f()) throw new Error(`never: ${what}`);
 }

@@ -3,6 +3,7 @@
 export * from "./close.js";
 export * from "./control.js";
 export * from "./envelope.js";
+export * from "./forwarding.js";
 export * from "./errors.js";
 export * from "./headers.js";
 export * from "./protocol.js";

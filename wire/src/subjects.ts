@@ -1,7 +1,12 @@
 // Subjects and stream names. Every subject is spelled here and nowhere else,
 // and every one that names a session takes a checked SessionId.
 import type { Protocol } from "./protocol.js";
-import { asSessionId, homeOf, type SessionId } from "./session_id.js";
+import { asSessionId, homeOf, isHome, type SessionId } from "./session_id.js";
+
+function asHome(h: string): string {
+  if (!isHome(h)) throw new Error("not a home id");
+  return h;
+}
 
 export const subjects = {
   /** client frame → INBOX; workers filter nothing, the protocol rides in the subject for observability. */
@@ -15,7 +20,21 @@ export const subjects = {
   liveAll: "out.>",
   /** every live subject of the sessions made by one gateway process */
   liveHome: (home: string): string => `out.${home}.*`,
-  /** the session id a live subject names, if it names one */
+  /** a session's live messages, forwarded by its home to the process holding it away from home (forwarding.ts) */
+  forwarded: (holder: string, sid: SessionId): string => `fwd.${asHome(holder)}.${sid}`,
+  /** every session forwarded to one process */
+  forwardedTo: (holder: string): string => `fwd.${asHome(holder)}.*`,
+  /** core request to a home: forward a session's live messages to its holder, or stop */
+  hold: (home: string): string => `radiant.hold.${asHome(home)}`,
+  /** core: a gateway process says it is alive (forwarding.ts) */
+  alive: (home: string): string => `radiant.alive.${asHome(home)}`,
+  aliveAll: "radiant.alive.*",
+  /** the home an alive subject names, if it names one */
+  homeOfAlive: (subject: string): string | undefined => {
+    const h = subject.slice("radiant.alive.".length);
+    return isHome(h) ? h : undefined;
+  },
+  /** the session id a live (or forwarded) subject names, if it names one */
   sidOfLive: (subject: string): SessionId | undefined => asSessionId(subject.slice(subject.lastIndexOf(".") + 1)),
   /** a session ended by its client (MCP `DELETE /mcp`): stored so every gateway refuses it from then on; workers stop its requests */
   ended: (sid: SessionId): string => `ended.${sid}`,

@@ -1,0 +1,157 @@
+// Sessions away from home, with several gateway processes (each a Delivery)
+// over one fake NATS: a stream resumed away from its home is forwarded by the
+// home, never subscribed on its own; takeovers reach the older holder however
+// the notices race; a home that is gone (says so, or falls quiet) leaves its
+// sessions to subscriptions of their own, and nothing stored is missed.
+import t from "tap";
+import { endOf, makeSessionId, subjects, type Control, type SessionId } from "@radiant/wire";
+import { FakeNats, Recorder, until } from "../test/fake_nats.js";
+import { Delivery, type LiveLink } from "./delivery.js";
+
+function proc(nats: FakeNats, home: string, link: LiveLink = nats.peer()) {
+  const notices: { sid: SessionId; c: Control }[] = [];
+  const d = new Delivery(link, nats, { home, maxBackpressure: 1000, gapWaitMs: 20, maxHeld: 100, onControl: (sid, c) => notices.push({ sid, c }) });
+  return { d, notices };
+}
+
+const SID = makeSessionId("homeAA", new Uint8Array(16).fill(1));
+
+t.test("a stream resumed away from home: its home forwards every message, once and in order; no subscription of its own", async (t) => {
+  const nats = new FakeNats();
+  const a = proc(nats, "homeAA");
+  const b = proc(nats, "holdBB");
+  for (let i = 0; i < 3; i++) nats.deliver(nats.store(SID, `old${i}`));
+  const s = new Recorder();
+  await b.d.openStream(SID, s, endOf(1));
+  t.same(s.bodies, ["old1", "old2"], "replayed after last_seq");
+  t.equal(b.d.forwardedIn, 1, "held here, forwarded by its home");
+  t.equal(b.d.away, 0, "no subscription of its own");
+  t.notOk(nats.subs.has(subjects.live(SID)));
+  t.equal(a.d.forwarding.forwarding, 1, "the home forwards it");
+  for (let i = 0; i < 5; i++) nats.deliver(nats.store(SID, `new${i}`));
+  t.same(s.bodies, ["old1", "old2", "new0", "new1", "new2", "new3", "new4"]);
+  b.d.closeStream(SID, s);
+  t.equal(b.d.forwardedIn, 0);
+  t.equal(a.d.forwarding.forwarding, 0, "released: the home forwards it no more");
+  nats.deliver(nats.store(SID, "after"));
+  t.equal(s.got.length, 7);
+});
+
+t.test("resumed again on a third process: the older holder hears takeover, even before the newer one's own notice", async (t) => {
+  const nats = new FakeNats();
+  const a = proc(nats, "homeAA");
+  const b = proc(nats, "holdBB");
+  const c = proc(nats, "holdCC");
+  const sb = new Recorder();
+  await b.d.openStream(SID, sb, 0);
+  nats.deliver(nats.store(SID, "m1"));
+  const sc = new Recorder();
+  await c.d.openStream(SID, sc, endOf(1));
+  t.same(
+    b.notices.map((n) => n.c.kind),
+    ["takeover"],
+    "told by the home when the newer holder registered",
+  );
+  nats.deliver(nats.store(SID, "m2"));
+  t.same(sc.bodies, ["m2"]);
+  t.equal(a.d.forwarding.forwarding, 1, "one holder at a time");
+  // the older holder lets go late: that must not stop the newer one's forwarding
+  b.d.closeStream(SID, sb);
+  nats.deliver(nats.store(SID, "m3"));
+  t.same(sc.bodies, ["m2", "m3"]);
+  t.same(sb.bodies, ["m1"], "the older holder got nothing after the takeover");
+});
+
+t.test("back home: the holder elsewhere is told to let go, and the home stops forwarding", async (t) => {
+  const nats = new FakeNats();
+  const a = proc(nats, "homeAA");
+  const b = proc(nats, "holdBB");
+  const sb = new Recorder();
+  await b.d.openStream(SID, sb, 0);
+  const sa = new Recorder();
+  await a.d.openStream(SID, sa, 0);
+  t.same(
+    b.notices.map((n) => n.c.kind),
+    ["takeover"],
+  );
+  t.equal(a.d.forwarding.forwarding, 0);
+  nats.deliver(nats.store(SID, "m1"));
+  t.same(sa.bodies, ["m1"]);
+  t.same(sb.bodies, []);
+});
+
+t.test("notices on the session's live subject (ended, takeover) reach a holder through its home", async (t) => {
+  const nats = new FakeNats();
+  proc(nats, "homeAA");
+  const b = proc(nats, "holdBB");
+  await b.d.openStream(SID, new Recorder(), 0);
+  const { controlHeaders } = await import("@radiant/wire");
+  nats.publish(subjects.live(SID), undefined, controlHeaders({ kind: "ended" }));
+  t.same(b.notices, [{ sid: SID, c: { kind: "ended" } }]);
+});
+
+t.test("a home that does not answer: the stream subscribes on its own", async (t) => {
+  const nats = new FakeNats();
+  const b = proc(nats, "holdBB");
+  nats.store(SID, "m1");
+  const s = new Recorder();
+  await b.d.openStream(SID, s, 0);
+  t.equal(b.d.away, 1, "a subscription of its own");
+  t.equal(b.d.forwardedIn, 0);
+  t.same(s.bodies, ["m1"]);
+  nats.deliver(nats.store(SID, "m2"));
+  t.same(s.bodies, ["m1", "m2"]);
+});
+
+t.test("a home that stops: its sessions subscribe on their own and read what it did not forward", async (t) => {
+  const nats = new FakeNats();
+  const a = proc(nats, "homeAA");
+  const b = proc(nats, "holdBB");
+  const s = new Recorder();
+  await b.d.openStream(SID, s, 0);
+  nats.deliver(nats.store(SID, "m1"));
+  a.d.stop(); // says "gone"
+  t.equal(b.d.forwardedIn, 0);
+  t.equal(b.d.away, 1);
+  nats.deliver(nats.store(SID, "m2"));
+  await until("m2", () => s.got.length === 2);
+  t.same(s.bodies, ["m1", "m2"]);
+});
+
+t.test("a home killed without a word: after its silence the sessions subscribe on their own; what was stored meanwhile is read back", async (t) => {
+  const nats = new FakeNats();
+  const aLink = nats.peer();
+  const a = proc(nats, "homeAA", aLink);
+  const b = proc(nats, "holdBB");
+  const s = new Recorder();
+  await b.d.openStream(SID, s, 0);
+  t.equal(a.d.forwarding.forwarding, 1);
+  aLink.kill();
+  nats.deliver(nats.store(SID, "while quiet")); // nobody forwards it
+  t.same(s.bodies, []);
+  await until("resubscribed", () => b.d.away === 1, 8000);
+  await until("read back", () => s.got.length === 1);
+  nats.deliver(nats.store(SID, "after"));
+  t.same(s.bodies, ["while quiet", "after"], "each once, in order");
+});
+
+t.test("hold notices from NATS are checked: another home's session, a bad holder, garbage — ignored", async (t) => {
+  const nats = new FakeNats();
+  const a = proc(nats, "homeAA");
+  const other = makeSessionId("otherX", new Uint8Array(16).fill(3));
+  for (const body of [
+    `hold ${other} holdBB`,
+    `hold ${SID} hold.B`,
+    `hold ${SID} homeAA`,
+    `hold ${SID}`,
+    "hold > >",
+    "",
+    "x".repeat(100),
+    `hold ${SID} holdBB extra`,
+  ]) {
+    t.notOk(await nats.ask(subjects.hold("homeAA"), Buffer.from(body)), JSON.stringify(body.slice(0, 40)));
+  }
+  t.equal(a.d.forwarding.forwarding, 0);
+  t.ok(await nats.ask(subjects.hold("homeAA"), Buffer.from(`hold ${SID} holdBB`)), "a good one is answered");
+  t.equal(a.d.forwarding.forwarding, 1);
+});
