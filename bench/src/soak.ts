@@ -26,8 +26,8 @@ const argText = (name: string) => {
   return i > 0 ? (process.argv[i + 1] ?? "") : "";
 };
 const N = arg("connections", quick ? 4000 : 60_000);
-/** sessions per load process and per gateway process stay well under the 20,000-file limit */
-const PER_PROCESS = 15_000;
+/** sessions per load process and per gateway process stay under the 20,000-file limit (--per-process, up to 19,000) */
+const PER_PROCESS = Math.min(19_000, arg("per-process", 15_000));
 const loaders = Math.max(1, Math.ceil(N / PER_PROCESS));
 const gatewayProcesses = arg("gateway-processes", Math.max(2, Math.ceil(N / PER_PROCESS)));
 const SAMPLES = quick ? 100 : 500; // per load process
@@ -70,7 +70,8 @@ const stack = await Stack.start({
   workers: 2,
   // the storm's requests sleep in the worker: let them all wait at once
   workerEnv: { WORKER_TEST_METHODS: "true", WORKER_CONCURRENCY: "10000" },
-  gatewayEnv: { GATEWAY_IDLE_TIMEOUT: "30" },
+  // the gateway pings a socket quiet this long and closes it if nothing comes back (--idle-timeout; production default 120)
+  gatewayEnv: { GATEWAY_IDLE_TIMEOUT: String(arg("idle-timeout", 30)) },
   // --gateway-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof": a profile of every gateway process under this load
   gatewayNodeArgs: argText("gateway-node-args").split(" ").filter(Boolean),
 });
@@ -131,7 +132,9 @@ const load0 = loadProcs.reduce((a, l) => a + treeCpuSeconds(l.child.pid!), 0);
 await new Promise((r) => setTimeout(r, IDLE_S * 1000));
 const idleCpuPct = ((treeCpuSeconds(gw) - cpu0) / IDLE_S) * 100;
 const loadIdleCpuPct = ((loadProcs.reduce((a, l) => a + treeCpuSeconds(l.child.pid!), 0) - load0) / IDLE_S) * 100;
-log(`idle: gateway ${idleCpuPct.toFixed(1)}% of a core`);
+// still held: a client too starved to answer the gateway's pings in time is closed by it
+const heldAfterIdle = ((await (await fetch(`${stack.healthUrl}/health`)).json()) as { active_connections: number }).active_connections;
+log(`idle: gateway ${idleCpuPct.toFixed(1)}% of a core; ${heldAfterIdle} sessions still held after ${IDLE_S} s`);
 
 // sampled round trips through the full path
 const sampled = await Promise.all(loadProcs.map((l) => l.ask({ type: "sample", count: SAMPLES, everyMs: 20 }, "sampled")));
@@ -198,6 +201,8 @@ const result = {
   gateway_processes: gatewayProcesses,
   load_processes: loaders,
   active_connections_reported: health.active_connections,
+  active_connections_after_idle: heldAfterIdle,
+  idle_timeout_s: arg("idle-timeout", 30),
   bytes_per_conn_gateway: Math.round((rssAfter - rssBefore) / connections),
   // before any session: the supervisor and its processes, each
   gateway_idle_rss_per_process: Math.round(rssBefore / (gatewayProcesses + 1)),
@@ -216,6 +221,7 @@ process.stdout.write(
   `${table([
     ["measure", "value"],
     ["sessions held (failed)", `${connections} (${failed})`],
+    ["held by the gateway after the ramp / after the idle phase", `${health.active_connections} / ${heldAfterIdle}`],
     ["connect rate", `${result.connect_per_s}/s`],
     ["gateway RSS per connection", `${result.bytes_per_conn_gateway} B`],
     ["kernel memory per connection (both ends: slab + buffers)", `${result.kernel_bytes_per_conn} B (buffers ${result.kernel_tcp_buffer_bytes_per_conn} B)`],

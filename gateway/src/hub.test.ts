@@ -36,8 +36,12 @@ class FakeTransport implements Transport {
     return true;
   }
   close(code: number, reason: string): void {
+    if (this.gone) this.usedAfterGone++;
     this.closed ??= [code, reason];
   }
+  /** the socket is closed: uWS throws on any use of it */
+  gone = false;
+  usedAfterGone = 0;
   get frames(): Record<string, unknown>[] {
     return this.sent.map((f) => JSON.parse(f) as Record<string, unknown>);
   }
@@ -159,6 +163,14 @@ t.test("an ended session closes with 4002; HISTORY unreadable at a resume closes
   down.hub.open(down.hub.prepare("anonymous", { resume: fresh.token, lastSeq: "0" }), ANONYMOUS_IDENTITY, tr2);
   await tick();
   t.same(tr2.closed, [1013, "history unavailable: resume again shortly"]);
+
+  // a client that left while its resume read HISTORY: its socket is gone (uWS throws on any use of it), nothing is done to it
+  const tr3 = new FakeTransport();
+  const s3 = down.hub.open(down.hub.prepare("anonymous", { resume: fresh.token, lastSeq: "0" }), ANONYMOUS_IDENTITY, tr3);
+  tr3.gone = true;
+  down.hub.close(s3);
+  await tick();
+  t.equal(tr3.usedAfterGone, 0, "no close on a closed socket");
 });
 
 t.test(

@@ -14,7 +14,7 @@ import type { Ingress } from "./ingress.js";
 import { metrics } from "./metrics.js";
 import { prepare, refusal, type HistoryStateCache, type Prepared } from "./resume.js";
 import { SessionEnded, type ResumeClaims, type ResumeTokens } from "./resume_token.js";
-import { Session, type Transport } from "./session.js";
+import { Session, type TokenIssuer, type Transport } from "./session.js";
 
 /** frames a client may send while its resume is being decided */
 const MAX_QUEUED_WHILE_STARTING = 256;
@@ -30,6 +30,7 @@ export class Hub {
   /** resumes waiting for a turn; past `maxWaiting` a resume is deferred (the client retries shortly) */
   private readonly waiting: (() => void)[] = [];
   maxWaiting = Number.POSITIVE_INFINITY;
+  private issuing: TokenIssuer | undefined;
   /** who else wants a session's control notices (MCP's HTTP answers: resumed-from, ended) */
   private readonly noticeListeners: ((sid: SessionId, c: Control) => void)[] = [];
 
@@ -65,7 +66,7 @@ export class Hub {
 
   /** The connection is open: its session stream starts, fresh or resumed. */
   open(p: Prepared, who: Identity, t: Transport): Session {
-    const s = new Session(p.sid, who, this.tokens.issue({ sid: p.sid, principal: who.principal, epoch: this.history.epoch }), t);
+    const s = new Session(p.sid, who, this.issuer(), t);
     this.ingress.limits.opened(who);
     if (p.kind === "fresh") this.start(s, p.reason);
     else {
@@ -78,7 +79,7 @@ export class Hub {
           this.resuming--;
           this.nextResumes();
         };
-        settle("resume", this.resume(s, p).finally(done), () => s.transport.close(closeCodes.internalError, "internal error: reconnect and resume"));
+        settle("resume", this.resume(s, p).finally(done), () => this.shut(s, closeCodes.internalError, "internal error: reconnect and resume"));
       };
       if (this.resuming < this.maxResuming) run();
       else this.waiting.push(run);
@@ -118,7 +119,7 @@ export class Hub {
   /** The session frame (or, on MCP's GET stream, the resume point); then the frames the client sent meanwhile. */
   private greet(s: Session, at: number, info: Omit<SessionInfo, "sid" | "token">): void {
     if (s.transport.prime) s.transport.prime(at);
-    else s.transport.send(sessionFrame(s.framing, { sid: s.sid, token: s.token, ...info }), 0);
+    else s.transport.send(sessionFrame(s.framing, { sid: s.sid, token: s.tokenOnce(), ...info }), 0);
     const q = s.starting;
     s.starting = undefined;
     if (q) for (const f of q) this.ingress.frame(s, f);
@@ -139,7 +140,7 @@ export class Hub {
         why = await refusal({ sid: p.sid, lastSeq, epoch: p.epoch }, h, this.delivery.history);
       } catch {
         // HISTORY unreachable: the token is still good, so do not burn the session
-        s.transport.close(closeCodes.tryAgainLater, "history unavailable: resume again shortly");
+        this.shut(s, closeCodes.tryAgainLater, "history unavailable: resume again shortly");
         return;
       }
     }
@@ -148,7 +149,7 @@ export class Hub {
       metrics.resumes.inc({ outcome: "refused" });
       if (this.sessions.get(s.sid) === s) this.sessions.delete(s.sid);
       const sid = this.newSessionId();
-      s.rebind(sid, this.tokens.issue({ sid, principal: s.principal, epoch: this.history.epoch }));
+      s.rebind(sid, this.issuer());
       this.start(s, why);
       return;
     }
@@ -158,8 +159,19 @@ export class Hub {
       await this.delivery.openStream(s.sid, s, p.lastSeq, (at) => this.greet(s, at, { epoch: p.epoch, resumed: true }));
     } catch (e) {
       if (!(e instanceof HistoryUnavailable)) throw e;
-      s.transport.close(closeCodes.tryAgainLater, "history unavailable: resume again shortly");
+      this.shut(s, closeCodes.tryAgainLater, "history unavailable: resume again shortly");
     }
+  }
+
+  /** What new sessions' tokens are made from (one object per HISTORY epoch, shared). */
+  private issuer(): TokenIssuer {
+    if (this.issuing?.epoch !== this.history.epoch) this.issuing = { tokens: this.tokens, epoch: this.history.epoch };
+    return this.issuing;
+  }
+
+  /** Close a session's connection, unless its client left meanwhile (a closed uWS socket throws on any use). */
+  private shut(s: Session, code: number, reason: string): void {
+    if (!s.closed) s.transport.close(code, reason);
   }
 
   /** A new session id: this process's home, then 128 random bits. */
@@ -200,6 +212,7 @@ export class Hub {
   close(s: Session): void {
     if (s.closed) return;
     s.closed = true;
+    s.forgetToken();
     this.ingress.limits.closed(s.who);
     this.delivery.closeStream(s.sid, s);
     if (this.sessions.get(s.sid) === s) this.sessions.delete(s.sid);

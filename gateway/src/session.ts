@@ -10,6 +10,48 @@ import type { Sink, Stored } from "./delivery.js";
 import { liveFrame } from "./frames.js";
 import { metrics } from "./metrics.js";
 import type { Framing } from "./protocol.js";
+import type { ResumeTokens } from "./resume_token.js";
+
+/** What a session's resume token is made from: one per HISTORY epoch, shared by its sessions. */
+export interface TokenIssuer {
+  readonly tokens: ResumeTokens;
+  readonly epoch: string;
+}
+
+/**
+ * The resume tokens of sessions that sent or received frames lately, in two
+ * generations: a token is ~250 bytes, and an idle session need not hold one —
+ * made again from its claims and issue time, it is the same string (HS256 is
+ * deterministic). An active session finds it here with one map lookup.
+ */
+class RecentTokens {
+  private young = new Map<Session, string>();
+  private old = new Map<Session, string>();
+  constructor(private readonly cap: number) {}
+
+  get(s: Session): string | undefined {
+    const t = this.young.get(s);
+    if (t !== undefined) return t;
+    const o = this.old.get(s);
+    if (o !== undefined) this.set(s, o);
+    return o;
+  }
+
+  set(s: Session, token: string): void {
+    if (this.young.size >= this.cap) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(s, token);
+  }
+
+  delete(s: Session): void {
+    this.young.delete(s);
+    this.old.delete(s);
+  }
+}
+
+const recentTokens = new RecentTokens(4096);
 
 /** What a transport (WebSocket, SSE, MCP's GET stream) offers the session core. */
 export interface Transport {
@@ -49,15 +91,38 @@ export class Session implements Sink {
   lastPosition = 0;
   private inboxSubjects: Partial<Record<Protocol, string>> | undefined;
   private id: string | undefined;
+  /** when its resume token was issued (s since epoch): the token is made from it when needed */
+  private iat: number;
 
   constructor(
     public sid: SessionId,
     /** who the session belongs to (auth/authenticator.ts) */
     readonly who: Identity,
-    /** the resume token (the hot path splices it into every frame; as a string it costs a session less than a Buffer) */
-    public token: string,
+    private issuer: TokenIssuer,
     readonly transport: Transport,
-  ) {}
+  ) {
+    this.iat = Math.floor(Date.now() / 1000);
+  }
+
+  /** the resume token, spliced into every frame (hot path: a map lookup while the session is active) */
+  get token(): string {
+    let t = recentTokens.get(this);
+    if (t === undefined) {
+      t = this.tokenOnce();
+      recentTokens.set(this, t);
+    }
+    return t;
+  }
+
+  /** the resume token for a frame that comes once (the session frame): a session that stays quiet after it holds none */
+  tokenOnce(): string {
+    return recentTokens.get(this) ?? this.issuer.tokens.issue({ sid: this.sid, principal: this.who.principal, epoch: this.issuer.epoch }, this.iat);
+  }
+
+  /** the session is over here: its token need not be remembered */
+  forgetToken(): void {
+    recentTokens.delete(this);
+  }
 
   get principal(): string {
     return this.who.principal;
@@ -73,9 +138,11 @@ export class Session implements Sink {
   }
 
   /** A refused resume becomes a fresh session on the same connection. */
-  rebind(sid: SessionId, token: string): void {
+  rebind(sid: SessionId, issuer: TokenIssuer): void {
     this.sid = sid;
-    this.token = token;
+    this.issuer = issuer;
+    this.iat = Math.floor(Date.now() / 1000);
+    recentTokens.delete(this);
     this.inboxSubjects = undefined;
   }
 

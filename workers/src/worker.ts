@@ -18,6 +18,7 @@ import {
 } from "@radiant/wire";
 import { LazyLog, type Log } from "@radiant/infra/log";
 import { AckedPublisher } from "@radiant/infra/publish";
+import { AckBatch } from "./acks.js";
 import type { Handler, HandlerTable } from "./handler.js";
 import { internalErrorReplies } from "./errors.js";
 import { storedAnswer } from "./history.js";
@@ -77,6 +78,7 @@ export class Worker {
   private readonly js: JetStreamClient;
   private readonly publisher: AckedPublisher & ReplyPublisher;
   private readonly running = new Running<RequestRun>();
+  private readonly acks = new AckBatch();
   private keepAlive: NodeJS.Timeout | undefined;
   /** what every request's run is given (one object for all: a request costs what it must, no more) */
   private readonly runDeps: RunDeps;
@@ -219,7 +221,7 @@ export class Worker {
       log.debug({ outcome: outcome.kind, ...(outcome.kind === "nak" ? { delayMs: outcome.delayMs } : {}) }, "request handled");
     switch (outcome.kind) {
       case "ack":
-        m.ack();
+        this.acks.ack(m);
         this.handled++;
         break;
       case "nak":
@@ -300,6 +302,7 @@ export class Worker {
     const closed = this.messages?.close();
     this.running.abortAll("worker stopping");
     if (this.inflight > 0) await new Promise<void>((res) => this.idle.add(res));
+    this.acks.flush();
     clearInterval(this.keepAlive);
     await closed;
     await this.loopDone;
