@@ -30,7 +30,9 @@ const N = arg("connections", quick ? 4000 : 60_000);
 const PER_PROCESS = Math.min(19_000, arg("per-process", 15_000));
 const loaders = Math.max(1, Math.ceil(N / PER_PROCESS));
 const gatewayProcesses = arg("gateway-processes", Math.max(2, Math.ceil(N / PER_PROCESS)));
-const SAMPLES = quick ? 100 : 500; // per load process
+/** sampled round trips in all, at SAMPLE_RATE a second over all load processes: a probe, not a load that grows with the run */
+const SAMPLES = quick ? 400 : 7000;
+const SAMPLE_RATE = 500;
 const IDLE_S = quick ? 5 : 15;
 
 const log = (s: string) => process.stderr.write(`[soak] ${s}\n`);
@@ -137,7 +139,9 @@ const heldAfterIdle = ((await (await fetch(`${stack.healthUrl}/health`)).json())
 log(`idle: gateway ${idleCpuPct.toFixed(1)}% of a core; ${heldAfterIdle} sessions still held after ${IDLE_S} s`);
 
 // sampled round trips through the full path
-const sampled = await Promise.all(loadProcs.map((l) => l.ask({ type: "sample", count: SAMPLES, everyMs: 20 }, "sampled")));
+const sampled = await Promise.all(
+  loadProcs.map((l) => l.ask({ type: "sample", count: Math.ceil(SAMPLES / loaders), everyMs: (1000 * loaders) / SAMPLE_RATE }, "sampled")),
+);
 const { latencyMs: rtt, count: rttCount } = mergeSamples(sampled.map((s) => s.rttsUs));
 const sampleLost = sampled.reduce((a, s) => a + s.lost, 0);
 log(`sampled ${rttCount} pings: p50 ${rtt.p50} ms, p99 ${rtt.p99} ms`);
@@ -188,10 +192,12 @@ log(
     (storm.failed > 0 ? `; not resumed by the deadline: ${storm.failed} (${JSON.stringify(storm.failures)})` : ""),
 );
 
-for (const l of loadProcs) {
-  l.child.send({ type: "close" } satisfies SoakCommand);
-  await stopChild(l.child, 5000);
-}
+await Promise.all(
+  loadProcs.map((l) => {
+    l.child.send({ type: "close" } satisfies SoakCommand);
+    return stopChild(l.child, 5000);
+  }),
+);
 await cleanUp();
 
 const result = {

@@ -155,3 +155,18 @@ t.test("hold notices from NATS are checked: another home's session, a bad holder
   t.ok(await nats.ask(subjects.hold("homeAA"), Buffer.from(`hold ${SID} holdBB`)), "a good one is answered");
   t.equal(a.d.forwarding.forwarding, 1);
 });
+
+t.test("a home too busy to answer in time: the stream subscribes on its own, and the home's late hold is undone", async (t) => {
+  const nats = new FakeNats();
+  const a = proc(nats, "homeAA");
+  const link = nats.peer();
+  // the home takes the hold, but its answer comes after the holder gave up
+  const slow: LiveLink = { ...link, ask: async (subject, data) => (await link.ask(subject, data)) && false };
+  const b = proc(nats, "holdBB", slow);
+  const s = new Recorder();
+  await b.d.openStream(SID, s, 0);
+  t.equal(b.d.away, 1, "a subscription of its own");
+  t.equal(a.d.forwarding.forwarding, 0, "and the home forwards nothing there");
+  nats.deliver(nats.store(SID, "m1"));
+  t.same(s.bodies, ["m1"], "once");
+});

@@ -73,7 +73,12 @@ export class Forwarding {
   /** Holder side: ask the session's home to forward its live messages here; false if it did not answer (gone, unreachable). */
   async hold(sid: SessionId): Promise<boolean> {
     const home = homeOf(sid);
-    if (!this.linkUp() || !(await this.link.ask(subjects.hold(home), encodeHold({ op: "hold", sid, holder: this.home })))) return false;
+    if (!this.linkUp()) return false;
+    if (!(await this.link.ask(subjects.hold(home), encodeHold({ op: "hold", sid, holder: this.home })))) {
+      // a home alive but too busy to answer in time may still take the hold later: this comes after it
+      this.link.publish(subjects.hold(home), encodeHold({ op: "release", sid, holder: this.home }));
+      return false;
+    }
     this.heard.set(home, Date.now());
     this.dependsOn.set(home, (this.dependsOn.get(home) ?? 0) + 1);
     return true;

@@ -57,8 +57,13 @@ export interface GatewayProcess {
   shutdown(why: string): Promise<void>;
 }
 
-/** how long a session's home has to answer a hold before the session subscribes on its own */
-const ASK_TIMEOUT_MS = 2000;
+/**
+ * How long a session's home has to answer a hold before the session subscribes
+ * on its own. A home that is gone answers at once (NATS: no responders); only a
+ * busy one is waited for — in a reconnect storm every process is busy for
+ * seconds, and a subscription made then stays for the session's life here.
+ */
+const ASK_TIMEOUT_MS = 5000;
 
 /** What delivery needs of the NATS connection. */
 export function natsLiveLink(nc: NatsConnection): LiveLink {
