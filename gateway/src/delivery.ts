@@ -387,6 +387,7 @@ export class Delivery {
       if (!line.viaHome || homeOf(line.sid) !== home) continue;
       line.viaHome = false;
       this.forwardedIn--;
+      this.forwarding.forget(line.sid);
       this.subscribeAway(line);
       relinked.push(line);
     }

@@ -170,3 +170,33 @@ t.test("a home too busy to answer in time: the stream subscribes on its own, and
   nats.deliver(nats.store(SID, "m1"));
   t.same(s.bodies, ["m1"], "once");
 });
+
+/** A process's link whose "I am alive" notices are lost (a process starved of CPU, a slow link): everything else gets through. */
+function mute(nats: FakeNats): LiveLink {
+  const link = nats.peer();
+  return { ...link, publish: (subject, data, h) => (subject.startsWith("radiant.alive.") ? undefined : link.publish(subject, data, h)) };
+}
+
+t.test("a holder the home has not heard from for a while still gets every message (only the holder decides to stop relying on the home)", async (t) => {
+  const nats = new FakeNats();
+  const a = proc(nats, "homeAA");
+  const b = proc(nats, "holdBB", mute(nats));
+  const s = new Recorder();
+  await b.d.openStream(SID, s, 0);
+  await new Promise((r) => setTimeout(r, 4500)); // past the alive timeout
+  t.equal(a.d.forwarding.forwarding, 1, "the home still forwards");
+  nats.deliver(nats.store(SID, "m1"));
+  t.same(s.bodies, ["m1"]);
+});
+
+t.test("a home taken for gone that was only silent: the holder subscribes on its own, and the home stops forwarding there", async (t) => {
+  const nats = new FakeNats();
+  const a = proc(nats, "homeAA", mute(nats));
+  const b = proc(nats, "holdBB");
+  const s = new Recorder();
+  await b.d.openStream(SID, s, 0);
+  await until("taken for gone", () => b.d.away === 1, 8000);
+  t.equal(a.d.forwarding.forwarding, 0, "told: nothing forwarded twice");
+  nats.deliver(nats.store(SID, "m1"));
+  t.same(s.bodies, ["m1"], "once");
+});

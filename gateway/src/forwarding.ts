@@ -18,6 +18,9 @@ import {
 } from "@radiant/wire";
 import type { LiveLink, LiveMsg } from "./delivery.js";
 
+/** a holder silent this long is taken for gone by the homes forwarding to it (its clients' sockets have timed out long before) */
+const HOLDER_GONE_MS = 10 * 60_000;
+
 export interface ForwardingEvents {
   /** a home this process's lines depend on is gone, or quiet past ALIVE_TIMEOUT_MS: they must subscribe on their own */
   homeLost(home: string): void;
@@ -153,9 +156,12 @@ export class Forwarding {
     this.say("up");
     if (!this.linkUp()) return;
     const now = Date.now();
-    const quiet = (p: string) => now - (this.heard.get(p) ?? 0) > ALIVE_TIMEOUT_MS;
-    for (const home of [...this.dependsOn.keys()]) if (quiet(home)) this.lost(home);
-    for (const holder of [...this.holders.keys()]) if (quiet(holder)) this.lost(holder);
+    const quiet = (p: string, ms: number) => now - (this.heard.get(p) ?? 0) > ms;
+    // a holder that stops hearing its home subscribes on its own at once: that is always safe
+    for (const home of [...this.dependsOn.keys()]) if (quiet(home, ALIVE_TIMEOUT_MS)) this.lost(home);
+    // a home stops forwarding only when a holder said it is going, or after a silence no live
+    // process keeps (a holder merely starved of CPU for seconds would miss messages it cannot know of)
+    for (const holder of [...this.holders.keys()]) if (quiet(holder, HOLDER_GONE_MS)) this.lost(holder);
   }
 
   /** Another process is gone: as a home it forwards nothing more to us; as a holder, we forward nothing more to it. */
@@ -163,5 +169,10 @@ export class Forwarding {
     this.heard.delete(p);
     if (this.dependsOn.delete(p)) this.events.homeLost(p);
     if (this.holders.delete(p)) for (const [sid, to] of this.table) if (to === p) this.table.delete(sid);
+  }
+
+  /** Holder side: a line stopped relying on its home (it was taken for gone): if the home was only slow, it stops forwarding. */
+  forget(sid: SessionId): void {
+    this.link.publish(subjects.hold(homeOf(sid)), encodeHold({ op: "release", sid, holder: this.home }));
   }
 }
