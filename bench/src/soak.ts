@@ -166,6 +166,16 @@ const storm = {
     return a;
   }, {}),
   errors: stormed.reduce((a, s) => a + s.errors, 0),
+  requests_sent_again: stormed.reduce((a, s) => a + s.retried, 0),
+  resumed_again: stormed.reduce((a, s) => a + s.resumedAgain, 0),
+  error_kinds: stormed.reduce<Record<string, number>>((a, s) => {
+    for (const [k, v] of Object.entries(s.errorKinds)) a[k] = (a[k] ?? 0) + v;
+    return a;
+  }, {}),
+  lost_kinds: stormed.reduce<Record<string, number>>((a, s) => {
+    for (const [k, v] of Object.entries(s.lostKinds)) a[k] = (a[k] ?? 0) + v;
+    return a;
+  }, {}),
   seconds: Number(Math.max(...stormed.map((s) => s.resumeSeconds)).toFixed(2)),
   answered_seconds: Number(Math.max(...stormed.map((s) => s.answeredSeconds)).toFixed(2)),
   lost: stormed.reduce((a, s) => a + s.lost, 0),
@@ -189,7 +199,11 @@ log(
 );
 log(
   `storm: ${storm.resumed}/${storm.sessions} resumed in ${storm.seconds} s (${storm.deferred} deferrals), ${storm.lost} without a result, ${storm.errors} error frames, ${storm.duplicates} twice` +
-    (storm.failed > 0 ? `; not resumed by the deadline: ${storm.failed} (${JSON.stringify(storm.failures)})` : ""),
+    (storm.resumed_again > 0 ? `; ${storm.resumed_again} told to come back after their session frame resumed again` : "") +
+    (storm.requests_sent_again > 0 ? `; ${storm.requests_sent_again} requests sent again after "could not be queued"` : "") +
+    (storm.failed > 0 ? `; not resumed by the deadline: ${storm.failed} (${JSON.stringify(storm.failures)})` : "") +
+    (storm.errors > 0 ? `; error frames: ${JSON.stringify(storm.error_kinds)}` : "") +
+    (storm.lost > 0 ? `; without a result: ${JSON.stringify(storm.lost_kinds)}` : ""),
 );
 
 await Promise.all(

@@ -75,12 +75,24 @@ async function storm(count: number, sleepMs: number, concurrency: number, timeou
   const request = `{"jsonrpc":"2.0","id":"storm","method":"radiant.test/sleep","params":{"ms":${sleepMs}}}`;
   const answers = new Map<LiteConn, number>();
   let errors = 0;
+  let retried = 0;
+  let resumedAgain = 0;
+  const errorKinds: Record<string, number> = {};
   const watch = (c: LiteConn) => {
     c.onText = (text) => {
       if (!text.includes('"id":"storm"')) return;
       // an error frame names the request too, but it is no answer
       if (text.includes('"result"')) answers.set(c, (answers.get(c) ?? 0) + 1);
-      else errors++;
+      else {
+        errors++;
+        const why = /"message":"([^"]{0,80})/.exec(text)?.[1] ?? "?";
+        errorKinds[why] = (errorKinds[why] ?? 0) + 1;
+        // "could not be queued": as a client does, send it again (the gateway runs it once)
+        if (why.startsWith("Service unavailable")) {
+          retried++;
+          sendText(c, request);
+        }
+      }
     };
   };
   for (const c of stormed) {
@@ -99,12 +111,13 @@ async function storm(count: number, sleepMs: number, concurrency: number, timeou
   let lastResumeAt = 0;
   // every step has a deadline: a run always ends, and says what it could not finish
   const resumeUntil = Date.now() + timeoutMs;
-  await pooled(stormed, concurrency, async (c, i) => {
+  const resumeOne = async (c: LiteConn, i: number, again: boolean) => {
     const path = `/ws?resume=${encodeURIComponent(c.token)}&last_seq=${c.lastSeq}`;
     for (let attempt = 0; ; attempt++) {
       try {
         await openLite(port, "127.0.0.1", addressOf(i), path, c, true, 30_000);
-        if (c.resumed === true) resumed++;
+        if (again) resumedAgain++;
+        else if (c.resumed === true) resumed++;
         else refused++;
         lastResumeAt = performance.now();
         sendText(c, request);
@@ -122,14 +135,28 @@ async function storm(count: number, sleepMs: number, concurrency: number, timeou
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
       }
     }
-  });
+  };
+  await pooled(stormed, concurrency, (c, i) => resumeOne(c, i, false));
   const resumeSeconds = (lastResumeAt - t0) / 1000;
   const until = Date.now() + timeoutMs;
-  while (answers.size < stormed.length && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  const indexOf = new Map(stormed.map((c, i) => [c, i]));
+  while (answers.size < stormed.length && Date.now() < until) {
+    // told after the session frame to come back (1013: HISTORY could not be read in time; 1012: a restart): resume again, as a client does
+    const back = stormed.filter((c) => !answers.has(c) && (c.closedBy === 1013 || c.closedBy === 1012));
+    if (back.length > 0) await pooled(back, concurrency, (c) => resumeOne(c, indexOf.get(c)!, true));
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const answeredSeconds = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 1000)); // a late duplicate would show up here
   let duplicates = 0;
   for (const n of answers.values()) if (n > 1) duplicates += n - 1;
+  // what became of the sessions that got no result: still open and waiting, or closed (by the server: its code)
+  const lostKinds: Record<string, number> = {};
+  for (const c of stormed) {
+    if (answers.has(c)) continue;
+    const why = c.closedBy !== undefined ? `closed ${c.closedBy}` : c.closed ? "socket closed" : "open, waiting";
+    lostKinds[why] = (lostKinds[why] ?? 0) + 1;
+  }
   reply({
     type: "stormed",
     sessions: stormed.length,
@@ -140,6 +167,10 @@ async function storm(count: number, sleepMs: number, concurrency: number, timeou
     failures,
     lost: stormed.length - answers.size,
     errors,
+    errorKinds,
+    lostKinds,
+    retried,
+    resumedAgain,
     duplicates,
     resumeSeconds,
     answeredSeconds,

@@ -25,6 +25,14 @@ export type SoakReply =
       lost: number;
       /** error frames answering the request (told apart from results: an error is not an answer) */
       errors: number;
+      /** the error frames' messages, counted */
+      errorKinds: Record<string, number>;
+      /** what became of the sessions without a result (closed by the server with a code, or still open) */
+      lostKinds: Record<string, number>;
+      /** requests sent again after an error frame saying they could not be queued */
+      retried: number;
+      /** sessions resumed again after the server closed them with 1013/1012 after their session frame */
+      resumedAgain: number;
       duplicates: number;
       resumeSeconds: number;
       answeredSeconds: number;

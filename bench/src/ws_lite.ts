@@ -26,6 +26,8 @@ export interface LiteConn {
   /** every later text frame */
   onText: ((text: string) => void) | undefined;
   closed: boolean;
+  /** the close code the server sent after the session frame, if it did */
+  closedBy?: number;
 }
 
 /** A masked frame from client to server (a zero mask: servers must accept any key). */
@@ -127,6 +129,7 @@ export function openLite(
     c.socket = socket;
     c.token = session ? "" : "-";
     c.closed = false;
+    c.closedBy = undefined;
     let head = "";
     const onSession = (conn: LiteConn, text: string) => {
       const s = JSON.parse(text) as { sid: string; resume_token: string; resumed?: boolean };
@@ -138,6 +141,7 @@ export function openLite(
     // closed before its session frame (a resume told to come back later: 1013)
     const frames = reader(c, onSession, (code, reason) => {
       if (c.token === "") reject(new LiteClosed(code, reason));
+      else c.closedBy = code;
     });
     const onHead = (d: Buffer) => {
       head += d.toString("latin1");
