@@ -79,7 +79,7 @@ export class Forwarding {
     if (!this.linkUp()) return false;
     if (!(await this.link.ask(subjects.hold(home), encodeHold({ op: "hold", sid, holder: this.home })))) {
       // a home alive but too busy to answer in time may still take the hold later: this comes after it
-      this.link.publish(subjects.hold(home), encodeHold({ op: "release", sid, holder: this.home }));
+      this.forget(sid);
       return false;
     }
     this.heard.set(home, Date.now());
@@ -94,7 +94,7 @@ export class Forwarding {
     if (n === undefined) return; // the home was lost meanwhile: nothing to tell it
     if (n <= 1) this.dependsOn.delete(home);
     else this.dependsOn.set(home, n - 1);
-    this.link.publish(subjects.hold(home), encodeHold({ op: "release", sid, holder: this.home }));
+    this.forget(sid);
   }
 
   /** This process's NATS link is back: nobody was heard meanwhile (that says nothing about them); holders of its sessions read HISTORY. */
@@ -171,7 +171,7 @@ export class Forwarding {
     if (this.holders.delete(p)) for (const [sid, to] of this.table) if (to === p) this.table.delete(sid);
   }
 
-  /** Holder side: a line stopped relying on its home (it was taken for gone): if the home was only slow, it stops forwarding. */
+  /** Holder side: tell the home to stop forwarding (a line gone, a hold given up, or a home taken for gone that was only slow). */
   forget(sid: SessionId): void {
     this.link.publish(subjects.hold(homeOf(sid)), encodeHold({ op: "release", sid, holder: this.home }));
   }
