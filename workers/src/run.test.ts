@@ -16,6 +16,7 @@ import { captureLog, FakePublisher, FakeTimers, tick, type Decoded } from "../te
 const TIMEOUT_MS = 1000;
 const SEQ = 7;
 const WATCH_MS = 333;
+const ACK_WAIT_MS = 30_000;
 
 interface Setup {
   handler: Handler;
@@ -24,6 +25,8 @@ interface Setup {
   rid?: string;
   sid?: InboxEnvelope["sid"];
   deliveryCount?: number;
+  /** how long before the run JetStream stored the INBOX message */
+  ageMs?: number;
   pub?: FakePublisher;
   stored?: (env: InboxEnvelope, seq: number) => Promise<Stored>;
   runningElsewhere?: () => Promise<boolean>;
@@ -47,21 +50,27 @@ function setup(o: Setup) {
     body: Buffer.from(JSON.stringify(o.body ?? { jsonrpc: "2.0", id: 1, method: "x" })),
   };
   let probes = 0;
-  const run = new RequestRun(env, { seq: SEQ, deliveryCount: o.deliveryCount ?? 1, working: o.working ?? (() => {}) }, o.handler, {
-    publisher: pub,
-    log,
-    timers,
-    coalesceMs: o.coalesceMs ?? 0,
-    handlerTimeoutMs: TIMEOUT_MS,
-    maxDeliver: 5,
-    stored: async (e, s) => {
-      probes++;
-      return o.stored ? o.stored(e, s) : "none";
+  const run = new RequestRun(
+    env,
+    { seq: SEQ, deliveryCount: o.deliveryCount ?? 1, storedAtMs: Date.now() - (o.ageMs ?? 0), working: o.working ?? (() => {}) },
+    o.handler,
+    {
+      publisher: pub,
+      log,
+      timers,
+      coalesceMs: o.coalesceMs ?? 0,
+      handlerTimeoutMs: TIMEOUT_MS,
+      maxDeliver: 5,
+      ackWaitMs: ACK_WAIT_MS,
+      stored: async (e, s) => {
+        probes++;
+        return o.stored ? o.stored(e, s) : "none";
+      },
+      runningElsewhere: o.runningElsewhere ?? (async () => false),
+      watchMs: WATCH_MS,
+      cancelRequest: o.cancelRequest ?? (() => {}),
     },
-    runningElsewhere: o.runningElsewhere ?? (async () => false),
-    watchMs: WATCH_MS,
-    cancelRequest: o.cancelRequest ?? (() => {}),
-  });
+  );
   return { run, pub, timers, lines, env, probes: () => probes };
 }
 
@@ -335,6 +344,44 @@ t.test("a redelivery first reads HISTORY: part of an answer → interrupted, the
   t.equal(s.pub.sent[0]!.msgId, replyMsgId(s.run.sid, SEQ, "interrupted"));
   t.match(errorOf(s.pub.messages[0]!).error.message, /interrupted \(the worker handling it stopped\)/);
   t.equal(s.pub.messages[0]!.end, true);
+});
+
+t.test("a delivery counted as the first but older than half an ack wait (nats-server after a SIGKILL) reads HISTORY too", async (t) => {
+  const h = scripted(async function* () {
+    yield { ...rpcResult(1, {}), last: true };
+  });
+  const s = setup({ handler: h.handler, deliveryCount: 1, ageMs: ACK_WAIT_MS, stored: async () => "partial" });
+  t.match(await s.run.run(), { kind: "term" }, "part of its answer stored: ended as interrupted");
+  t.notOk(h.ran(), "no second generation");
+  t.equal(s.pub.sent[0]!.msgId, replyMsgId(s.run.sid, SEQ, "interrupted"));
+
+  // nothing stored: run at once, without asking whether someone runs it (a backlog must not wait on that probe)
+  let probed = 0;
+  const fresh = scripted(async function* () {
+    yield { ...rpcResult(1, {}), last: true };
+  });
+  const o = setup({
+    handler: fresh.handler,
+    ageMs: ACK_WAIT_MS,
+    runningElsewhere: async () => {
+      probed++;
+      return true;
+    },
+  });
+  t.same(await o.run.run(), { kind: "ack" });
+  t.ok(fresh.ran(), "run");
+  t.equal(o.probes(), 1, "HISTORY read");
+  t.equal(probed, 0, "no running probe");
+
+  // young: a true first delivery, no lookup at all
+  const y = setup({
+    handler: scripted(async function* () {
+      yield { ...rpcResult(1, {}), last: true };
+    }).handler,
+    ageMs: 10,
+  });
+  t.same(await y.run.run(), { kind: "ack" });
+  t.equal(y.probes(), 0, "no HISTORY read for a young first delivery");
 });
 
 t.test("a redelivery while the earlier delivery still runs (a broker restart): watched, kept in progress, never run twice nor cut short", async (t) => {

@@ -37,6 +37,8 @@ export interface Delivery {
   seq: number;
   /** 1 on the first delivery */
   deliveryCount: number;
+  /** when JetStream stored the INBOX message (the server's clock, ms) */
+  storedAtMs: number;
   /** tell JetStream the message is still being worked on */
   working(): void;
 }
@@ -53,6 +55,8 @@ export interface RunDeps {
   handlerTimeoutMs: number;
   /** deliveries JetStream makes (inboxPolicy.maxDeliver) */
   maxDeliver: number;
+  /** the consumer's ack wait: no delivery follows another sooner */
+  ackWaitMs: number;
   /** on a redelivery: what HISTORY holds of this INBOX message's answer (throws when it cannot tell) */
   stored(env: InboxEnvelope, seq: number): Promise<Stored>;
   /** on a redelivery: whether an earlier delivery of INBOX message `seq` is still running its handler, on this worker or another */
@@ -67,6 +71,18 @@ export interface RunDeps {
 
 /** Reasons after which the request is over as far as its client is concerned: what was produced is delivered, with End. */
 const CLIENT_SIDE = CLIENT_SIDE_REASONS;
+
+/**
+ * Whether an earlier delivery of this message may have run. The count says so
+ * from the second delivery on, but nats-server (2.9) was seen to deliver again
+ * with a count of 1 after the worker holding the message was SIGKILLed. A
+ * delivery follows another only after an ack wait, so a message older than
+ * half of one (the rest allows for the server's clock) is looked up too; a
+ * first delivery out of a backlog pays one HISTORY lookup for it.
+ */
+export function mayFollowAnother(d: Delivery, ackWaitMs: number, nowMs: number): boolean {
+  return d.deliveryCount > 1 || nowMs - d.storedAtMs >= ackWaitMs / 2;
+}
 
 export function backoffMs(delivery: number): number {
   return Math.min(5000, 100 * 2 ** (delivery - 1));
@@ -159,7 +175,7 @@ export class RequestRun {
       onFailure: stopWaiting,
     });
 
-    if (delivery.deliveryCount > 1) {
+    if (mayFollowAnother(delivery, deps.ackWaitMs, Date.now())) {
       const decided = await this.redelivered(writer);
       if (decided) return decided;
     }
@@ -282,6 +298,8 @@ export class RequestRun {
       let alive: boolean;
       try {
         stored = await deps.stored(env, delivery.seq);
+        // counted as a first delivery, only old enough to follow another: nothing stored, nothing to watch (and no probe's wait for a backlog)
+        if (stored === "none" && delivery.deliveryCount === 1) return undefined;
         alive = stored !== "complete" && (await deps.runningElsewhere(env, delivery.seq));
       } catch (e) {
         this.log.warn({ err: (e as Error).message }, "could not read HISTORY for a redelivered request; it will be redelivered");

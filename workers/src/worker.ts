@@ -103,6 +103,7 @@ export class Worker {
       gate: o.gate,
       handlerTimeoutMs: o.handlerTimeoutMs,
       maxDeliver: o.maxDeliver,
+      ackWaitMs: o.ackWaitMs,
       stored: async (e, seq) => storedAnswer(this.js, await this.jsm(), e, seq),
       runningElsewhere: (e, seq) => this.runningElsewhere(e.sid, seq),
       watchMs: Math.max(500, Math.floor(o.ackWaitMs / 3)),
@@ -203,7 +204,8 @@ export class Worker {
     }
     const deliveryCount = m.info.deliveryCount;
     const log = new LazyLog(this.o.log, () => ({ sid: env.sid, proto: env.proto, op: env.op, rid: env.rid, seq: m.seq, delivery: deliveryCount }));
-    const run = new RequestRun(env, { seq: m.seq, deliveryCount, working: () => m.working() }, dispatch(this.o.handlers, env), this.runDeps, log);
+    const storedAtMs = m.info.timestampNanos / 1e6;
+    const run = new RequestRun(env, { seq: m.seq, deliveryCount, storedAtMs, working: () => m.working() }, dispatch(this.o.handlers, env), this.runDeps, log);
     this.running.add(run);
     if (this.stopping) run.abort("worker stopping");
 

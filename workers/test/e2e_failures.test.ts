@@ -84,19 +84,7 @@ t.test("a worker SIGKILLed mid-stream: the redelivered request ends with the int
   const b = await stack.startWorker();
   const msgs = await s.ended(rid, 20_000);
   const last = msgs[msgs.length - 1]!;
-  // a rare failure in full-suite runs (a second generation ran): what the new worker decided, for whoever meets it
-  if (last.msgId !== replyMsgId(s.sid, seq, "interrupted")) {
-    await new Promise((r) => setTimeout(r, 2000));
-    t.comment(JSON.stringify(b.lines().map((l) => ({ msg: l.msg, rid: l.rid, delivery: l.delivery, seq: l.seq, outcome: l.outcome, stored: l.stored }))));
-    t.comment(
-      JSON.stringify(
-        a
-          .lines()
-          .slice(-8)
-          .map((l) => ({ msg: l.msg, rid: l.rid, delivery: l.delivery })),
-      ),
-    );
-  }
+  // nats-server 2.9 was seen to count this redelivery as the first: the worker must not trust the count alone
   t.equal(last.msgId, replyMsgId(s.sid, seq, "interrupted"));
   t.match(framesOf([last]), [{ id: "k", error: { code: -32603, message: /interrupted \(the worker handling it stopped\)/ } }]);
   await new Promise((r) => setTimeout(r, 1500));
