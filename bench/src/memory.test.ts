@@ -14,7 +14,7 @@ t.test("bench:memory --quick runs and writes bench/results/memory.json", async (
   t.match(stdout, /RADIANT gateway\s+\d+/);
   const r = JSON.parse(readFileSync(fileURLToPath(new URL("../results/memory.json", import.meta.url)), "utf8")) as Record<string, unknown>;
   t.match(r, { command: "memory", connections: 2000, machine: { cores: Number, memory: Number } });
-  for (const k of ["bytes_per_conn_gateway", "bytes_per_conn_uws", "bytes_per_conn_ws", "bytes_per_sse_stream_gateway"])
+  for (const k of ["bytes_per_conn_gateway", "bytes_per_conn_uws", "bytes_per_conn_ws", "bytes_per_sse_stream_gateway", "bytes_per_sse_stream_uws"])
     t.ok((r[k] as number) > 0, `${k} measured`);
 });
 

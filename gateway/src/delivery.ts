@@ -135,37 +135,114 @@ interface Held {
   prev: number;
 }
 
-/** One session's delivery in this process. Only this module writes it. */
+/** What few lines need: out-of-order arrivals, HTTP requests waiting, a subscription of their own. */
+interface LineRare {
+  held?: Map<number, Held>;
+  gapTimer?: NodeJS.Timeout;
+  requests?: Map<string, RequestEntry>;
+  unsubscribe?: () => void;
+}
+
+const LAGGING = 1;
+const REWOUND = 2;
+const CLOSED = 4;
+const VIA_HOME = 8;
+
+/**
+ * One session's delivery in this process. Only this module writes it.
+ * One per session held (a million per fleet): its flags share one number and
+ * what few lines need lives in an object made on demand (accessors on the
+ * prototype cost an instance nothing).
+ */
 export class Line {
   /** the last sequence handed on */
   lastSeq = 0;
-  /** live messages that arrived ahead of one they follow, by their previous sequence */
-  held: Map<number, Held> | undefined;
-  gapTimer: NodeJS.Timeout | undefined;
   /** the catch-up running now (live messages are held meanwhile) */
   running: Promise<boolean> | undefined;
   /** openers still finding out where to start: live messages are held meanwhile */
   starting = 0;
-  /** over a sink's backpressure bound: live messages are left to HISTORY until it drains */
-  lagging = false;
-  /** lastSeq moved back (a stream resuming from earlier) while a catch-up ran: it starts over from there */
-  rewound = false;
-  closed = false;
-  /** the session's own subscription, away from home */
-  unsubscribe: (() => void) | undefined;
-  /** away from home, its home forwards its live messages here */
-  viaHome = false;
   /** the session's stream (a socket, an SSE stream), if one is open here */
   stream: Sink | undefined;
   /** the last sequence the stream was handed (or where it started): nothing at or before it again */
   streamUpTo = 0;
-  requests: Map<string, RequestEntry> | undefined;
+  private flags = 0;
+  private rare: LineRare | undefined;
 
   constructor(readonly sid: SessionId) {}
 
   /** live messages wait in `held` instead of going straight on */
   get holding(): boolean {
     return this.running !== undefined || this.starting > 0;
+  }
+
+  private flag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+
+  /** over a sink's backpressure bound: live messages are left to HISTORY until it drains */
+  get lagging(): boolean {
+    return (this.flags & LAGGING) !== 0;
+  }
+  set lagging(on: boolean) {
+    this.flag(LAGGING, on);
+  }
+
+  /** lastSeq moved back (a stream resuming from earlier) while a catch-up ran: it starts over from there */
+  get rewound(): boolean {
+    return (this.flags & REWOUND) !== 0;
+  }
+  set rewound(on: boolean) {
+    this.flag(REWOUND, on);
+  }
+
+  get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+  set closed(on: boolean) {
+    this.flag(CLOSED, on);
+  }
+
+  /** away from home, its home forwards its live messages here */
+  get viaHome(): boolean {
+    return (this.flags & VIA_HOME) !== 0;
+  }
+  set viaHome(on: boolean) {
+    this.flag(VIA_HOME, on);
+  }
+
+  private setRare<K extends keyof LineRare>(k: K, v: LineRare[K]): void {
+    if (v === undefined && this.rare === undefined) return;
+    (this.rare ??= {})[k] = v;
+  }
+
+  /** live messages that arrived ahead of one they follow, by their previous sequence */
+  get held(): Map<number, Held> | undefined {
+    return this.rare?.held;
+  }
+  set held(v: Map<number, Held> | undefined) {
+    this.setRare("held", v);
+  }
+
+  get gapTimer(): NodeJS.Timeout | undefined {
+    return this.rare?.gapTimer;
+  }
+  set gapTimer(v: NodeJS.Timeout | undefined) {
+    this.setRare("gapTimer", v);
+  }
+
+  get requests(): Map<string, RequestEntry> | undefined {
+    return this.rare?.requests;
+  }
+  set requests(v: Map<string, RequestEntry> | undefined) {
+    this.setRare("requests", v);
+  }
+
+  /** the session's own subscription, away from home */
+  get unsubscribe(): (() => void) | undefined {
+    return this.rare?.unsubscribe;
+  }
+  set unsubscribe(v: (() => void) | undefined) {
+    this.setRare("unsubscribe", v);
   }
 }
 

@@ -7,6 +7,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import type { ErrorKind, Protocol } from "@radiant/wire";
 import { ANONYMOUS_IDENTITY, type Authenticator, type AuthResult, type Identity } from "../auth/authenticator.js";
 import { guard } from "../guard.js";
+import type { SseStream } from "./sse_stream.js";
 
 export type Method = "get" | "post" | "delete";
 
@@ -92,6 +93,8 @@ export class Exchange {
   onAbort: (() => void) | undefined;
   /** who sent the request (set once its credential checked out) */
   who: Identity = ANONYMOUS_IDENTITY;
+  /** the event stream this response became, told when its client leaves (a field, not one more closure per stream) */
+  stream: SseStream | undefined;
 
   constructor(
     readonly res: HttpResponse,
@@ -102,6 +105,7 @@ export class Exchange {
     res.onAborted(() => {
       this.aborted = true;
       this.onAbort?.();
+      this.stream?.gone();
     });
   }
 

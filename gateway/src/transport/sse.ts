@@ -18,7 +18,7 @@ import type { Prepared } from "../resume.js";
 import { ResumeTokenError, SessionEnded } from "../resume_token.js";
 import type { Session } from "../session.js";
 import { accepts, isJson, type Exchange, type HttpRoute } from "./http.js";
-import { SseStream } from "./sse_stream.js";
+import { SseStream, type SseOwner } from "./sse_stream.js";
 
 export interface SseOptions {
   maxPayload: number;
@@ -75,9 +75,23 @@ export function overConnections(hub: Hub, x: Exchange): boolean {
 export function openSessionStream(hub: Hub, prepared: Prepared, who: Identity, stream: SseStream): Session {
   stream.begin();
   const s = hub.open(prepared, who, stream);
-  stream.onGone = () => hub.close(s);
-  stream.onDrain = () => hub.drain(s);
+  stream.session = s;
+  stream.owner = ownerFor(hub);
   return s;
+}
+
+/** A session's stream tells its hub; one owner per hub, shared by its streams (two closures per stream were ~150 B). */
+const owners = new WeakMap<Hub, SseOwner>();
+function ownerFor(hub: Hub): SseOwner {
+  let o = owners.get(hub);
+  if (!o) {
+    o = {
+      streamGone: (stream) => stream.session && hub.close(stream.session),
+      streamDrained: (stream) => stream.session && hub.drain(stream.session),
+    };
+    owners.set(hub, o);
+  }
+  return o;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { FrameInfo } from "@radiant/wire";
 import type { Stored } from "../delivery.js";
 import { connectionClosed, connectionOpened } from "../metrics.js";
 import type { Framing } from "../protocol.js";
-import type { Transport } from "../session.js";
+import type { Session, Transport } from "../session.js";
 import type { Exchange } from "./http.js";
 
 const LF = 0x0a;
@@ -78,17 +78,26 @@ export function startHeartbeats(everyMs: number): void {
   heartbeat.unref();
 }
 
+/** Who hears that a stream ended (its client left, or it was ended) and that its socket drained. */
+export interface SseOwner {
+  /** called once */
+  streamGone(stream: SseStream): void;
+  streamDrained?(stream: SseStream): void;
+}
+
+// One per open stream (a session's stream may be held for hours): what only
+// MCP's GET streams set is declared, not a field of every instance, and the
+// drain handler is given to uWS only once a write meets backpressure.
 export class SseStream implements Transport {
   /** bytes written since uWS last reported backpressure: what sits in user space */
   private queued = 0;
-  /** the client went away or the stream ended: called once */
-  onGone: (() => void) | undefined;
-  /** the socket drained */
-  onDrain: (() => void) | undefined;
-  accepts?: (m: Stored, f: FrameInfo | undefined) => boolean;
-  prime?: (lastSeq: number) => void;
-  takenOver?: () => void;
-  historyLost?: (afterSeq: number) => boolean;
+  owner: SseOwner | undefined;
+  /** the session this stream carries, if it carries one (its owner is then the hub's) */
+  session: Session | undefined;
+  declare accepts?: (m: Stored, f: FrameInfo | undefined) => boolean;
+  declare prime?: (lastSeq: number) => void;
+  declare takenOver?: () => void;
+  declare historyLost?: (afterSeq: number) => boolean;
 
   constructor(
     readonly x: Exchange,
@@ -98,7 +107,9 @@ export class SseStream implements Transport {
   /** The response head. `headers`: extra ones (Mcp-Session-Id). */
   begin(headers: [string, string][] = [], status = "200 OK"): void {
     const res = this.x.res;
-    this.x.onAbort = () => this.gone();
+    // from now on the stream alone hears its client leave
+    this.x.onAbort = undefined;
+    this.x.stream = this;
     res.cork(() => {
       res.writeStatus(status);
       this.x.writeCors();
@@ -108,11 +119,6 @@ export class SseStream implements Transport {
       for (const [k, v] of headers) res.writeHeader(k, v);
       // the head goes out now: an EventSource reports "open" before the first event
       res.write(HEARTBEAT);
-    });
-    res.onWritable(() => {
-      this.queued = 0;
-      this.onDrain?.();
-      return true;
     });
     streams.add(this);
     connectionOpened();
@@ -125,7 +131,15 @@ export class SseStream implements Transport {
     this.x.res.cork(corkedWrite);
     corkStream = undefined;
     corkBytes = "";
-    if (!corkOk) this.queued += bytes.length;
+    if (!corkOk) {
+      if (this.queued === 0)
+        this.x.res.onWritable(() => {
+          this.queued = 0;
+          this.owner?.streamDrained?.(this);
+          return true;
+        });
+      this.queued += bytes.length;
+    }
     return true;
   }
 
@@ -156,11 +170,10 @@ export class SseStream implements Transport {
     this.gone();
   }
 
-  private gone(): void {
+  /** the client went away or the stream ended (the exchange calls it when its client aborts) */
+  gone(): void {
     if (!streams.delete(this)) return;
     connectionClosed();
-    const f = this.onGone;
-    this.onGone = undefined;
-    f?.();
+    this.owner?.streamGone(this);
   }
 }

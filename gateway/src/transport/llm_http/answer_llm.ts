@@ -77,7 +77,7 @@ export class LlmAnswer extends Answer implements Reader {
     if (head.retryAfter !== undefined) headers.push(["Retry-After", head.retryAfter]);
     if (head.stream) {
       this.stream = new SseStream(this.x, "plain");
-      this.stream.onGone = () => this.finish(() => {});
+      this.stream.owner = { streamGone: () => this.finish(() => {}) };
       this.stream.begin(headers, statusLine(head.status));
       return;
     }

@@ -33,7 +33,7 @@ export class StreamAnswer extends Answer {
 
   protected begin(): void {
     this.stream.begin(this.headers);
-    this.stream.onGone = () => this.finish(() => {});
+    this.stream.owner = { streamGone: () => this.finish(() => {}) };
     if (this.primeAt >= 0) {
       this.ids.add(this.primeAt);
       this.stream.mark(this.primeAt);
