@@ -1,5 +1,6 @@
-// bench:replay — replay speed (10,000 missed messages to one resuming client)
-// and resume latency (from the upgrade request to the first replayed frame).
+// bench:replay — replay speed (10,000 missed messages to one resuming client;
+// `--missed N` for a longer replay, less at the mercy of a few milliseconds'
+// noise) and resume latency (from the upgrade request to the first replayed frame).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +10,8 @@ import { newHistogram, percentilesMs } from "./latency.js";
 import { table, writeResult } from "./results.js";
 
 const quick = process.argv.includes("--quick");
-const MISSED = quick ? 2000 : 10_000;
+const missedAt = process.argv.indexOf("--missed");
+const MISSED = missedAt > 0 ? Number(process.argv[missedAt + 1]) : quick ? 2000 : 10_000;
 const RESUMES = quick ? 20 : 200;
 
 type Frame = { seq_num?: number; resume_token?: string; id?: unknown; type?: string };
@@ -35,7 +37,12 @@ function session(url: string, until: (f: Frame, n: number) => boolean, onOpen?: 
 }
 
 const dir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
-const stack = await Stack.start({ dir, workerEnv: { WORKER_TEST_METHODS: "true" } });
+// HISTORY keeps 10,000 messages a session by default: a longer replay needs room for all of it
+const stack = await Stack.start({
+  dir,
+  env: { HISTORY_MAX_MSGS_PER_SESSION: String(Math.max(10_000, MISSED + 10)) },
+  workerEnv: { WORKER_TEST_METHODS: "true" },
+});
 
 // a session that received MISSED messages; then pretend it saw none of them
 const source = await session(
