@@ -17,6 +17,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { spawnOwned, stopChild, treeRssBytes, waitFor } from "@radiant/infra/proc";
 import { Stack } from "@radiant/infra/stack";
@@ -69,8 +70,6 @@ const targets: Target[] = [
   { name: "gateway", start: gateway },
   { name: "gateway_sse", start: gateway, open: openIdleSse },
 ];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** RSS once the memory reducer had its chance and RSS stopped moving: three samples 2 s apart within 1 %, from 24 s on; or the last one at `settleMs`. */
 async function settledRss(pid: number): Promise<number> {

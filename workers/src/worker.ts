@@ -202,10 +202,15 @@ export class Worker {
       await this.removeFromInbox(m.seq, this.o.log);
       return;
     }
-    const deliveryCount = m.info.deliveryCount;
+    const { deliveryCount, timestampNanos } = m.info;
     const log = new LazyLog(this.o.log, () => ({ sid: env.sid, proto: env.proto, op: env.op, rid: env.rid, seq: m.seq, delivery: deliveryCount }));
-    const storedAtMs = m.info.timestampNanos / 1e6;
-    const run = new RequestRun(env, { seq: m.seq, deliveryCount, storedAtMs, working: () => m.working() }, dispatch(this.o.handlers, env), this.runDeps, log);
+    const run = new RequestRun(
+      env,
+      { seq: m.seq, deliveryCount, storedAtMs: timestampNanos / 1e6, working: () => m.working() },
+      dispatch(this.o.handlers, env),
+      this.runDeps,
+      log,
+    );
     this.running.add(run);
     if (this.stopping) run.abort("worker stopping");
 
