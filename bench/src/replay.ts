@@ -1,6 +1,9 @@
 // bench:replay — replay speed (10,000 missed messages to one resuming client;
 // `--missed N` for a longer replay, less at the mercy of a few milliseconds'
 // noise) and resume latency (from the upgrade request to the first replayed frame).
+// The missed messages are one streamed answer's frames, which the worker
+// stores a thousand to a HISTORY message; `--singly` makes them answers to as
+// many requests, each stored on its own (the replay reads one HISTORY message per frame).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +16,10 @@ const quick = process.argv.includes("--quick");
 const missedAt = process.argv.indexOf("--missed");
 const MISSED = missedAt > 0 ? Number(process.argv[missedAt + 1]) : quick ? 2000 : 10_000;
 const RESUMES = quick ? 20 : 200;
+const SINGLY = process.argv.includes("--singly");
+/** requests a singly-stored source keeps unanswered at once (under GATEWAY_MAX_INFLIGHT) */
+const WINDOW = 256;
+const DEADLINE_S = 60 + MISSED / 1000;
 
 type Frame = { seq_num?: number; resume_token?: string; id?: unknown; type?: string };
 
@@ -44,12 +51,32 @@ const stack = await Stack.start({
   workerEnv: { WORKER_TEST_METHODS: "true" },
 });
 
+/** MISSED echo requests, WINDOW unanswered at a time */
+function echoes(ws: WebSocket): void {
+  let sent = 0;
+  const send = (k: number) => {
+    for (; k > 0 && sent < MISSED; k--) ws.send(`{"jsonrpc":"2.0","id":${sent++},"method":"radiant.test/echo"}`);
+  };
+  ws.once("message", () => {
+    send(WINDOW);
+    ws.on("message", () => send(1));
+  });
+}
+
+// every step has an end: a replay that stalls says so instead of waiting forever
+const deadline = setTimeout(() => {
+  process.stderr.write(`bench:replay: not done within ${DEADLINE_S} s\n`);
+  void stack.stop().finally(() => process.exit(1));
+}, DEADLINE_S * 1000);
+
 // a session that received MISSED messages; then pretend it saw none of them
-const source = await session(
-  stack.wsUrl,
-  (f) => f.id === "s",
-  (ws) => ws.once("message", () => ws.send(JSON.stringify({ jsonrpc: "2.0", id: "s", method: "radiant.test/stream", params: { count: MISSED - 1 } }))),
-);
+const source = SINGLY
+  ? await session(stack.wsUrl, (_f, n) => n === MISSED + 1, echoes)
+  : await session(
+      stack.wsUrl,
+      (f) => f.id === "s",
+      (ws) => ws.once("message", () => ws.send(JSON.stringify({ jsonrpc: "2.0", id: "s", method: "radiant.test/stream", params: { count: MISSED - 1 } }))),
+    );
 source.ws.terminate();
 const token = source.frames[0]!.resume_token!;
 const firstSeq = source.frames[1]!.seq_num!;
@@ -65,22 +92,24 @@ for (let i = 0; i < RESUMES; i++) {
   h.recordValue(Math.round(r.firstMs * 1000));
   r.ws.terminate();
 }
+clearTimeout(deadline);
 await stack.stop();
 rmSync(dir, { recursive: true, force: true });
 
 const latency = percentilesMs(h);
 const out = {
   replay_msgs: MISSED,
+  stored: SINGLY ? "one HISTORY message each" : "1,000 to a HISTORY message",
   replay_seconds: Number(replaySeconds.toFixed(3)),
   replay_msgs_per_s: Math.round(MISSED / replaySeconds),
   resumes: RESUMES,
   resume_latency_ms: { p50: latency.p50, p99: latency.p99, max: latency.max },
 };
-const path = writeResult("replay", out);
+const path = writeResult(SINGLY ? "replay_singly" : "replay", out);
 process.stdout.write(
   `${table([
     ["measure", "value"],
-    [`replay of ${MISSED} missed messages`, `${out.replay_msgs_per_s} msgs/s (${out.replay_seconds} s)`],
+    [`replay of ${MISSED} missed messages (${out.stored})`, `${out.replay_msgs_per_s} msgs/s (${out.replay_seconds} s)`],
     [`resume latency, upgrade → first replayed frame (${RESUMES} resumes)`, `p50 ${out.resume_latency_ms.p50} ms, p99 ${out.resume_latency_ms.p99} ms`],
   ])}\n\n${path}\n`,
 );

@@ -92,6 +92,33 @@ t.test("a sink over its bound stops taking live messages; drained, it catches up
   );
 });
 
+t.test("a sink that drains while a batched replay is ending still gets the rest", async (t) => {
+  const { nats, d } = setup({ maxBackpressure: 10 });
+  for (let i = 0; i < 60; i++) nats.store(SID, `m${i}`); // past the direct reads, into batches
+  const s = new Recorder();
+  s.deliver = (m) => {
+    s.got.push(m);
+    if (s.got.length === 40) s.buffered = 100; // the socket fills mid-replay, in the batched part
+  };
+  let ended!: () => void;
+  nats.batchesEnd = () => {
+    nats.batchesEnd = undefined;
+    // the socket drains while the reader is still deleting its consumer
+    s.buffered = 0;
+    d.drained(SID);
+    return new Promise<void>((r) => (ended = r));
+  };
+  const opened = d.openStream(SID, s, 0);
+  await until("the batched read ending", () => ended !== undefined);
+  ended();
+  await opened;
+  await until("the rest replayed", () => s.got.length === 60);
+  t.same(
+    s.bodies,
+    Array.from({ length: 60 }, (_, i) => `m${i}`),
+  );
+});
+
 t.test("replies go to the request waiting for them, the rest to the stream; the end closes the request", async (t) => {
   const { nats, d } = setup();
   const stream = new Recorder();

@@ -71,6 +71,8 @@ export interface Sink {
    * terms); false: the sink ends.
    */
   historyLost(afterSeq: number): boolean;
+  /** run `run`, whose deliveries go out in as few writes as they fit (a batch read back from HISTORY) */
+  corked?(run: () => void): void;
 }
 
 /** A message on a live subject, as NATS hands it over. */
@@ -567,8 +569,11 @@ export class Delivery {
       line.running = this.readBack(line).finally(() => (line.running = undefined));
       void line.running.then((ok) => {
         if (line.closed) return;
-        if (ok) this.releaseHeld(line);
-        else line.gapTimer = setTimeout(() => void this.catchUp(line), 250);
+        if (!ok) line.gapTimer = setTimeout(() => void this.catchUp(line), 250);
+        // the sink drained while this read was ending (a batched read deletes its consumer):
+        // its drain found a catch-up running and joined it, so nothing else would read on
+        else if (line.lagging && !this.anyOverHalf(line)) void this.catchUp(line);
+        else this.releaseHeld(line);
       });
     }
     return line.running;
@@ -646,6 +651,15 @@ export class Delivery {
 
   /** Messages read back from HISTORY; false when a sink is full (stop reading: its drain brings us back). */
   private fromHistory(line: Line, batch: Stored[]): boolean {
+    const stream = line.stream;
+    if (batch.length === 1 || !stream?.corked) return this.handAll(line, batch);
+    // one write per socket buffer, not one per frame: a replay of small messages was bound by write calls
+    let ok = true;
+    stream.corked(() => (ok = this.handAll(line, batch)));
+    return ok;
+  }
+
+  private handAll(line: Line, batch: Stored[]): boolean {
     for (const m of batch) {
       if (line.closed) return false;
       if (m.seq <= line.lastSeq) continue;

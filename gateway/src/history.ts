@@ -5,6 +5,11 @@ import { DeliverPolicy, type ConsumerConfig, type DirectStreamAPI, type JetStrea
 import { HISTORY_STREAM, subjects, type SessionId } from "@radiant/wire";
 import { stored, type HistoryReader, type Stored } from "./delivery.js";
 
+/** bytes a batched read has fetched ahead of its caller, at most */
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+/** a batched read that hears nothing for this long ends */
+const READ_IDLE_MS = 1000;
+
 export class History implements HistoryReader {
   constructor(
     private readonly direct: DirectStreamAPI,
@@ -12,10 +17,10 @@ export class History implements HistoryReader {
   ) {}
 
   /**
-   * The session's messages after `after`, a fetched batch at a time (at most
-   * 4 MiB): a long replay costs a round trip per batch, not
-   * per message, and a caller can check each batch before using it. Ends once
-   * nothing is pending.
+   * The session's messages after `after`, a batch at a time (what has arrived
+   * so far, at most READ_AHEAD_BYTES): a long replay costs a round trip per
+   * pull, not per message, and a caller can check each batch before using it.
+   * Ends once nothing is pending.
    */
   batches(sid: SessionId, after: number): AsyncGenerator<Stored[]> {
     return this.read(sid, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 });
@@ -28,22 +33,28 @@ export class History implements HistoryReader {
 
   private async *read(sid: SessionId, start: Partial<ConsumerConfig>): AsyncGenerator<Stored[]> {
     const c = await this.js.consumers.get(HISTORY_STREAM, { filter_subjects: subjects.history(sid), ...start });
+    // consume, not fetch: a fetch that fills its max_bytes ends with a 409 that nats.js turns into an
+    // error, dropping the messages it had queued while its cursor has moved past them; consume pulls again
+    const messages = await c.consume({ max_bytes: READ_AHEAD_BYTES, expires: 5000 });
+    // nothing (more) to read, or a message bigger than READ_AHEAD_BYTES (consume waits on it):
+    // end here, and the caller reads on one message at a time
+    const stop = () => void messages.stop();
+    let idle = setTimeout(stop, READ_IDLE_MS);
     try {
-      for (;;) {
-        const fetched = await c.fetch({ max_bytes: 4 * 1024 * 1024, expires: 1000 });
-        const batch: Stored[] = [];
-        let done = false;
-        for await (const m of fetched) {
-          batch.push(stored(m.seq, m.data, m.headers));
-          if (m.info.pending === 0) {
-            done = true;
-            break;
-          }
-        }
-        if (batch.length > 0) yield batch;
-        if (done || batch.length === 0) return;
+      let batch: Stored[] = [];
+      for await (const m of messages) {
+        batch.push(stored(m.seq, m.data, m.headers));
+        const last = m.info.pending === 0;
+        if (!last && messages.getPending() > 0) continue; // more already here: one batch
+        clearTimeout(idle);
+        yield batch;
+        if (last) return;
+        batch = [];
+        idle = setTimeout(stop, READ_IDLE_MS);
       }
     } finally {
+      clearTimeout(idle);
+      messages.stop();
       await c.delete().catch(() => {});
     }
   }

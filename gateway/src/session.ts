@@ -77,6 +77,8 @@ export interface Transport {
   accepts?(m: Stored, f: FrameInfo | undefined): boolean;
   /** HISTORY lost messages after `afterSeq` before this client read them; true: it told its client and carries on (default: close 4003) */
   historyLost?(afterSeq: number): boolean;
+  /** run `run`, its sends gathered into as few writes as they fit */
+  corked?(run: () => void): void;
 }
 
 // Held per open connection, possibly a million per fleet: fields are made lazily where they can be.
@@ -153,6 +155,11 @@ export class Session implements Sink {
 
   bufferedAmount(): number {
     return this.transport.bufferedAmount();
+  }
+
+  corked(run: () => void): void {
+    if (this.transport.corked) this.transport.corked(run);
+    else run();
   }
 
   /**

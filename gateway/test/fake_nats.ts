@@ -110,8 +110,15 @@ export class FakeNats implements LiveLink, HistoryReader {
   async *batches(sid: SessionId, after: number): AsyncIterable<Stored[]> {
     this.check();
     const all = this.kept.filter((x) => x.sid === sid && x.seq > after).map((k) => stored(k.seq, k.data, k.h));
-    for (let i = 0; i < all.length; i += 7) yield all.slice(i, i + 7);
+    try {
+      for (let i = 0; i < all.length; i += 7) yield all.slice(i, i + 7);
+    } finally {
+      await this.batchesEnd?.(); // the real reader deletes its consumer here: a round trip
+    }
   }
+
+  /** awaited as a batched read ends, however it ends */
+  batchesEnd: (() => Promise<void>) | undefined;
 
   async get(sid: SessionId, seq: number): Promise<Stored | null> {
     this.check();

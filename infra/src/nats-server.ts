@@ -1,9 +1,12 @@
 // A real nats-server with JetStream on loopback, for the dev stack, the tests
 // and the bench. It can be stopped and started again on the same port and
 // store, as an outage would.
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
 import { freePort, GiveUp, spawnOwned, stopChild, waitFor } from "./proc.js";
 
 export interface NatsServerOptions {
@@ -164,4 +167,21 @@ export class NatsServer {
   get log(): string {
     return this.output;
   }
+}
+
+/**
+ * A nats-server of its own, with a store in a fresh temporary folder, and a
+ * connection to it: for one test file. `teardown` (tap's) is handed what
+ * closes, stops and removes it all.
+ */
+export async function natsForTest(name: string, teardown: (f: () => Promise<void>) => void): Promise<{ server: NatsServer; nc: NatsConnection }> {
+  const dir = mkdtempSync(join(tmpdir(), `radiant-test-${name}-`));
+  const server = await NatsServer.start({ storeDir: dir });
+  const nc = await connect({ servers: server.url, noAsyncTraces: true });
+  teardown(async () => {
+    await nc.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { server, nc };
 }

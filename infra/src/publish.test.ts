@@ -1,22 +1,11 @@
 // AckedPublisher against a real nats-server with JetStream.
 import t from "tap";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
-import { NatsServer } from "./nats-server.js";
+import { natsForTest } from "./nats-server.js";
 import { AckedPublisher, PublishError } from "./publish.js";
 
-const dir = mkdtempSync(join(tmpdir(), "radiant-test-publish-"));
-const server = await NatsServer.start({ storeDir: dir });
-const nc = await connect({ servers: server.url, noAsyncTraces: true });
-t.teardown(async () => {
-  await nc.close();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { server, nc } = await natsForTest("publish", t.teardown);
 const jsm = await jetstreamManager(nc);
 await jsm.streams.add({ name: "P", subjects: ["p.>"], duplicate_window: 60e9 });
 await jsm.streams.add({ name: "FULL", subjects: ["full.>"], max_msgs: 1, discard: DiscardPolicy.New });

@@ -3,23 +3,12 @@
 // (its sessions are told), a process that starts later reads the whole set —
 // also when the bucket's newest entry is gone (a purged delete marker) — and
 // what an admin may grant is checked member by member.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
-import { NatsServer } from "@radiant/infra/nats-server";
+import { natsForTest } from "@radiant/infra/nats-server";
 import { pino } from "pino";
 import t from "tap";
 import { ApiKeys, grantOf, KeyGrantError, makeKey, openKeyBucket, parseKey } from "./api_keys.js";
 
-const dir = mkdtempSync(join(tmpdir(), "radiant-test-keys-"));
-const server = await NatsServer.start({ storeDir: dir });
-const nc = await connect({ servers: server.url, noAsyncTraces: true });
-t.teardown(async () => {
-  await nc.close();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { nc } = await natsForTest("keys", t.teardown);
 const silent = pino({ level: "silent" });
 const until = async (what: string, f: () => boolean) => {
   for (let i = 0; i < 400 && !f(); i++) await new Promise((r) => setTimeout(r, 25));

@@ -124,6 +124,12 @@ export class SseStream implements Transport {
     connectionOpened();
   }
 
+  corked(run: () => void): void {
+    if (this.x.open)
+      this.x.res.cork(run); // a write inside runs in this cork: uWS corks a socket once
+    else run();
+  }
+
   write(bytes: Uint8Array | string): boolean {
     if (!this.x.open) return false;
     corkStream = this;

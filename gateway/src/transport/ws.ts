@@ -50,6 +50,10 @@ class WsTransport implements Transport {
     return corkResult !== SEND_DROPPED;
   }
 
+  corked(run: () => void): void {
+    this.ws.cork(run); // a send inside runs in this cork: uWS corks a socket once
+  }
+
   close(code: number, reason: string): void {
     this.ws.end(code, reason);
   }
