@@ -15,6 +15,7 @@ import { mergeSamples } from "./latency.js";
 import { table, writeResult } from "./results.js";
 import type { SoakCommand, SoakReply } from "./soak_protocol.js";
 import { availableBytes, slabBytes, sockStat, treeCpuSeconds } from "./system.js";
+import { lookUpInHistory } from "./soak_history.js";
 
 const quick = process.argv.includes("--quick");
 const arg = (name: string, dflt: number) => {
@@ -181,6 +182,11 @@ const storm = {
   lost: stormed.reduce((a, s) => a + s.lost, 0),
   duplicates: stormed.reduce((a, s) => a + s.duplicates, 0),
 };
+// for those without a result: was their answer stored (and not delivered), or never made?
+const unanswered = stormed.flatMap((s) => s.unanswered);
+const unansweredInHistory = unanswered.length > 0 ? await lookUpInHistory(stack.nats.url, unanswered) : {};
+if (unanswered.length > 0) log(`without a result, as HISTORY has them (${unanswered.length} looked up): ${JSON.stringify(unansweredInHistory)}`);
+
 // where the sessions ended up: a resume lands on whichever process the kernel picks; a session
 // away from the process that made it is forwarded by that process (or, its home gone, subscribes on its own)
 const gauges = await (await fetch(`${stack.healthUrl}/metrics`)).text();
@@ -233,7 +239,7 @@ const result = {
   idle_cpu_pct: Number(idleCpuPct.toFixed(2)),
   load_idle_cpu_pct: Number(loadIdleCpuPct.toFixed(2)),
   rtt_ms: { p50: rtt.p50, p99: rtt.p99, max: rtt.max, samples: rttCount, lost: sampleLost },
-  reconnect_storm: storm,
+  reconnect_storm: { ...storm, unanswered_in_history: unansweredInHistory },
   after_storm: afterStorm,
 };
 const path = writeResult("soak", result);

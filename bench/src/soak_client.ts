@@ -174,6 +174,10 @@ async function storm(count: number, sleepMs: number, concurrency: number, timeou
     duplicates,
     resumeSeconds,
     answeredSeconds,
+    unanswered: stormed
+      .filter((c) => !answers.has(c))
+      .map((c) => c.sid)
+      .slice(0, 100),
   });
 }
 

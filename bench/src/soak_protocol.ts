@@ -36,4 +36,6 @@ export type SoakReply =
       duplicates: number;
       resumeSeconds: number;
       answeredSeconds: number;
+      /** the session ids of (up to 100 of) those without a result: soak.ts looks them up in HISTORY */
+      unanswered: string[];
     };

@@ -8,15 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { openNats, type NatsLink } from "@radiant/infra/nats";
-import {
-  ADMIN_SESSIONS_SUBJECT,
-  type AdminSession,
-  type AdminSessionsQuery,
-  asSessionId,
-  decodeSessionsAnswer,
-  type HistoryRetention,
-  isPrincipal,
-} from "@radiant/wire";
+import { ADMIN_SESSIONS_SUBJECT, type AdminSession, type AdminSessionsQuery, asSessionId, decodeSessionsAnswer, isPrincipal } from "@radiant/wire";
 import type { Logger } from "pino";
 import { type ApiKeyRecord, grantOf, isKeyId, KeyGrantError, makeKey, openKeyBucket } from "./auth/api_keys.js";
 import { endSession } from "./ended.js";
@@ -49,8 +41,6 @@ export class AdminApi {
   constructor(
     token: string,
     private readonly natsUrl: string,
-    /** the gateway's HISTORY retention: connecting brings the topology up to it, as every process does */
-    private readonly retention: HistoryRetention,
     private readonly log: Logger,
   ) {
     this.tokenDigest = digest(token);
@@ -58,7 +48,7 @@ export class AdminApi {
 
   /** Connect to NATS in the background (the health port answers meanwhile; admin calls get 503). */
   start(): void {
-    openNats(this.natsUrl, `radiant-admin-${process.pid}`, this.log, { retention: this.retention }).then(
+    openNats(this.natsUrl, `radiant-admin-${process.pid}`, this.log).then(
       (l) => {
         this.link = l;
       },

@@ -1,8 +1,8 @@
 // Gateway configuration: the seed's table plus the limits a production
 // gateway needs. Every value is validated at start (README: Configuration).
 import { type A2aConfig, loadA2aConfig } from "@radiant/infra/a2a-agents";
-import { bool, ConfigError, historyRetention, int, listenAddr, str, url, type ListenAddr } from "@radiant/infra/env";
-import { isProtocol, type HistoryRetention, type Protocol } from "@radiant/wire";
+import { bool, ConfigError, int, listenAddr, str, url, type ListenAddr } from "@radiant/infra/env";
+import { isProtocol, type Protocol } from "@radiant/wire";
 import { type AuthConfig, loadAuthConfig } from "./auth/auth_config.js";
 
 export interface GatewayConfig {
@@ -21,7 +21,6 @@ export interface GatewayConfig {
   resumeTokenTtlS: number;
   defaultLlmProtocol: Protocol;
   shutdownGraceMs: number;
-  retention: HistoryRetention;
   /** the A2A agents behind the gateway (RADIANT_A2A_CONFIG) */
   a2a: A2aConfig;
   sseHeartbeatS: number;
@@ -89,7 +88,6 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     resumeTokenTtlS: int(env, "GATEWAY_RESUME_TOKEN_TTL", 86_400, 60, 30 * 86_400),
     defaultLlmProtocol: llm,
     shutdownGraceMs: int(env, "GATEWAY_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
-    retention: historyRetention(env),
     a2a: loadA2aConfig(env),
     sseHeartbeatS: int(env, "GATEWAY_SSE_HEARTBEAT", 15, 1, 3600),
     allowedOrigins: origins(env, "GATEWAY_ALLOWED_ORIGINS"),

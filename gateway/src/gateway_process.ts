@@ -92,7 +92,7 @@ export function natsLiveLink(nc: NatsConnection): LiveLink {
  */
 export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: ReturnType<typeof loadNativeUws>): Promise<GatewayProcess> {
   setGuardLogger(log);
-  const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log, { retention: cfg.retention });
+  const link = await openNats(cfg.natsUrl, `radiant-gateway-${process.pid}`, log);
   // A frame travels inside an envelope (and with headers) that must fit NATS's
   // max_payload: a bigger frame could never be queued, so it is refused as too
   // big at the door like any other, never answered "unavailable, retry".

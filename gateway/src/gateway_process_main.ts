@@ -3,6 +3,7 @@
 // supervisor (ipc.ts), and its stop.
 import { loadOrExit } from "@radiant/infra/env";
 import { createLogger } from "@radiant/infra/log";
+import { refuseWrongTopology } from "@radiant/infra/nats";
 import { stopEarly } from "@radiant/infra/proc";
 import { loadGatewayConfig } from "./config.js";
 import { countUnhandledRejections, ListenError, startGatewayProcess, type GatewayProcess } from "./gateway_process.js";
@@ -39,6 +40,8 @@ try {
   process.exit(fatalExit.listen);
 }
 log.info({ host: cfg.listen.host, port: gw.port, nats: cfg.natsUrl }, "gateway process listening");
+// once NATS answers: the streams must be as this version needs them (it does not write them)
+gw.link.topologyReady.catch(refuseWrongTopology(log, fatalExit.topology)).catch(() => {});
 const hello: ListeningMessage = { type: "radiant:listening", port: gw.port };
 process.send?.(hello);
 

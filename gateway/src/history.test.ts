@@ -4,14 +4,14 @@
 import t from "tap";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { natsForTest } from "@radiant/infra/nats-server";
-import { ensureTopology, makeSessionId, subjects } from "@radiant/wire";
+import { applyTopology, makeSessionId, subjects } from "@radiant/wire";
 import { FakeNats, Recorder, until } from "../test/fake_nats.js";
 import { Delivery } from "./delivery.js";
 import { History } from "./history.js";
 
 const { nc } = await natsForTest("history", t.teardown);
 const jsm = await jetstreamManager(nc);
-await ensureTopology(jsm);
+await applyTopology(jsm);
 const js = jetstream(nc);
 const history = new History(jsm.direct, js);
 

@@ -2,7 +2,7 @@
 import type { Registry } from "prom-client";
 
 /** How a gateway process exits when restarting it would not help: the supervisor stops too. */
-export const fatalExit = { config: 2, listen: 3, noNativeUws: 4 } as const;
+export const fatalExit = { config: 2, listen: 3, noNativeUws: 4, topology: 5 } as const;
 
 export interface ListeningMessage {
   type: "radiant:listening";

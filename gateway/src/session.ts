@@ -158,8 +158,9 @@ export class Session implements Sink {
   }
 
   corked(run: () => void): void {
-    if (this.transport.corked) this.transport.corked(run);
-    else run();
+    // closed: uWS throws on a closed socket's cork (and deliver() writes nothing then)
+    if (this.closed || !this.transport.corked) run();
+    else this.transport.corked(run);
   }
 
   /**

@@ -112,7 +112,7 @@ function announceReady(): void {
   log.info({ port, healthPort, processes: cfg.processes }, "gateway ready");
 }
 
-const admin = cfg.auth.adminToken === undefined ? undefined : new AdminApi(cfg.auth.adminToken, cfg.natsUrl, cfg.retention, log);
+const admin = cfg.auth.adminToken === undefined ? undefined : new AdminApi(cfg.auth.adminToken, cfg.natsUrl, log);
 admin?.start();
 const healthServer = createServer((req, res) => {
   const path = (req.url ?? "/").split("?")[0]!;

@@ -1,6 +1,6 @@
 // Reading configuration from the environment: every value validated, every
 // failure a one-line error that names the variable.
-import { defaultHistoryRetention, retentionVariables, type HistoryRetention } from "@radiant/wire";
+import { ackWaitVariable, defaultHistoryRetention, inboxPolicy, retentionVariables, type TopologySettings } from "@radiant/wire";
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,
@@ -83,12 +83,15 @@ export function loadOrExit<T>(what: string, load: () => T): T {
   }
 }
 
-/** HISTORY retention from the environment (wire.ts names the variables). */
-export function historyRetention(env: Env): HistoryRetention {
+/** What `radiant topology apply` sets, from the environment (wire/topology.ts names the variables). */
+export function topologySettings(env: Env): Required<TopologySettings> {
   const d = defaultHistoryRetention;
   return {
-    maxMsgsPerSession: int(env, retentionVariables.maxMsgsPerSession, d.maxMsgsPerSession, 1, 100_000_000),
-    maxAgeMs: int(env, retentionVariables.maxAgeS, d.maxAgeMs / 1000, 1, 365 * 86_400) * 1000,
-    maxBytes: int(env, retentionVariables.maxBytes, d.maxBytes, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+    retention: {
+      maxMsgsPerSession: int(env, retentionVariables.maxMsgsPerSession, d.maxMsgsPerSession, 1, 100_000_000),
+      maxAgeMs: int(env, retentionVariables.maxAgeS, d.maxAgeMs / 1000, 1, 365 * 86_400) * 1000,
+      maxBytes: int(env, retentionVariables.maxBytes, d.maxBytes, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+    },
+    ackWaitMs: int(env, ackWaitVariable, inboxPolicy.ackWaitMs, 1000, 3_600_000),
   };
 }

@@ -1,25 +1,50 @@
 // One way to hold a NATS connection: never give up reconnecting, track
-// whether we are connected right now, and set the topology up once JetStream
-// answers (retrying while it does not).
+// whether we are connected right now, and check the topology this process
+// needs once JetStream answers (retrying while it does not). Writing the
+// topology is `radiant topology apply`'s alone.
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import { ensureTopology, type TopologyOptions } from "@radiant/wire";
+import { checkTopology, type TopologyCheck } from "@radiant/wire";
 
 export interface NatsLink {
   nc: NatsConnection;
   /** connected right now */
   readonly connected: boolean;
-  /** resolves once the streams and consumer exist */
-  readonly topologyReady: Promise<void>;
+  /**
+   * resolves once JetStream answered and the topology is as this process
+   * needs it; rejects with a TopologyError when it is missing or differs
+   */
+  readonly topologyReady: Promise<TopologyCheck>;
   /** run `f` each time the connection comes back after a disconnect */
   onReconnect(f: () => void): void;
   /** run `f` each time the connection is lost */
   onDisconnect(f: () => void): void;
 }
 
-export async function openNats(servers: string, name: string, log: Logger, topology: TopologyOptions = {}): Promise<NatsLink> {
+/** The topology is not what this process needs: run `radiant topology apply` (with this version). */
+export class TopologyError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`the JetStream topology is not as this version needs it (run \`pnpm radiant topology apply\`): ${problems.join("; ")}`);
+  }
+}
+
+/**
+ * For a process's start: a TopologyError ends the process, its problems
+ * logged (starting again would not help); any other error is thrown on.
+ */
+export function refuseWrongTopology(log: Logger, exitCode: number): (e: unknown) => never {
+  return (e) => {
+    if (e instanceof TopologyError) {
+      log.fatal({ problems: e.problems }, e.message);
+      process.exit(exitCode);
+    }
+    throw e;
+  };
+}
+
+export async function openNats(servers: string, name: string, log: Logger, needs: { consumer?: boolean } = {}): Promise<NatsLink> {
   const nc = await connect({
     servers: servers.split(",").map((s) => s.trim()),
     name,
@@ -53,11 +78,13 @@ export async function openNats(servers: string, name: string, log: Logger, topol
   const topologyReady = (async () => {
     for (let attempt = 0; ; attempt++) {
       try {
-        await ensureTopology(await jetstreamManager(nc), topology);
-        return;
+        const check = await checkTopology(await jetstreamManager(nc), needs);
+        if (check.problems.length > 0) throw new TopologyError(check.problems);
+        return check;
       } catch (e) {
+        if (e instanceof TopologyError) throw e;
         if (nc.isClosed()) throw e;
-        if (attempt % 20 === 0) log.warn({ err: (e as Error).message }, "jetstream topology not ready, retrying");
+        if (attempt % 20 === 0) log.warn({ err: (e as Error).message }, "jetstream not answering yet, retrying");
         await new Promise((r) => setTimeout(r, 250));
       }
     }

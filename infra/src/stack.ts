@@ -18,6 +18,7 @@ export const entries = {
   egressProxy: join(root, "egress-proxy/dist/main.js"),
   mcpBridge: join(root, "workers/dist/mcp_bridge/main.js"),
   echo: join(root, "infra/dist/echo/main.js"),
+  topology: join(root, "infra/dist/topology_cli.js"),
 };
 
 export interface StackOptions {
@@ -213,6 +214,7 @@ export class Stack {
     if (!o.inheritLogs) s.logs = createWriteStream(join(o.dir, "stack.log"), { flags: "a" });
     if (o.supervise) s.superviseNats();
     try {
+      await s.applyTopology();
       if (o.echo ?? true) await s.startEcho();
       await s.startEgress();
       if (s.env().RADIANT_MCP_CONFIG) await s.startMcpBridge();
@@ -223,6 +225,22 @@ export class Stack {
       throw e;
     }
     return s;
+  }
+
+  /**
+   * `radiant topology apply`, as a deploy runs it before any process starts,
+   * with the settings this stack's processes are given (HISTORY retention,
+   * the workers' ack wait).
+   */
+  async applyTopology(): Promise<void> {
+    const env = this.env({ ...this.o.gatewayEnv, ...this.o.workerEnv });
+    const child = spawnOwned(process.execPath, [entries.topology, "topology", "apply"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout?.on("data", (b: Buffer) => void (out += b.toString()));
+    child.stderr?.on("data", (b: Buffer) => void (out += b.toString()));
+    const code = await exited(child);
+    this.logs?.write(out);
+    if (code !== 0) throw new Error(`radiant topology apply exited with ${code}: ${out.trim()}`);
   }
 
   /**

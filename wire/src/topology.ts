@@ -1,7 +1,8 @@
 // The JetStream topology: the streams and the workers' consumer, their
-// policies, created or brought up to date idempotently. Gateway and workers
-// both call ensureTopology at start, so any process may come up first and any
-// number may run.
+// policies. One step writes it (`radiant topology apply`: applyTopology);
+// every process checks at start that what it relies on is there
+// (checkTopology) and refuses to run otherwise, so no process's settings
+// overwrite another's.
 import {
   AckPolicy,
   DiscardPolicy,
@@ -131,6 +132,7 @@ export function workerConsumerConfig(ackWaitMs: number = inboxPolicy.ackWaitMs):
 
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;
+const CONSUMER_NOT_FOUND = 10014;
 
 async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
   try {
@@ -149,17 +151,104 @@ async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & 
   await jsm.streams.update(name, rest);
 }
 
-export interface TopologyOptions {
+/** What `radiant topology apply` sets: the operator's choices, everything else is the code's. */
+export interface TopologySettings {
   retention?: HistoryRetention;
-  /** set by workers, who own the consumer; the gateway leaves it alone */
-  consumer?: { ackWaitMs: number };
+  /** how long a worker may hold a request without progress before another gets it */
+  ackWaitMs?: number;
 }
 
-export async function ensureTopology(jsm: JetStreamManager, o: TopologyOptions = {}): Promise<void> {
-  await ensureStream(jsm, inboxStreamConfig());
-  await ensureStream(jsm, historyStreamConfig(o.retention));
-  await ensureStream(jsm, endedStreamConfig());
-  await ensureStream(jsm, a2aEventsStreamConfig());
+/** The variable that sets the workers' consumer's ack wait (read by `radiant topology apply`). */
+export const ackWaitVariable = "WORKER_ACK_WAIT_MS";
+
+const streamConfigs = (o: TopologySettings) => [inboxStreamConfig(), historyStreamConfig(o.retention), endedStreamConfig(), a2aEventsStreamConfig()];
+
+/**
+ * Create the streams and the workers' consumer, or bring them up to these
+ * settings: the one step that writes the topology (`radiant topology apply`,
+ * run by `make run` and by a deploy before the processes start).
+ */
+export async function applyTopology(jsm: JetStreamManager, o: TopologySettings = {}): Promise<void> {
+  for (const cfg of streamConfigs(o)) await ensureStream(jsm, cfg);
   // consumers.add is create-or-update for a durable with the same name
-  if (o.consumer) await jsm.consumers.add(INBOX_STREAM, workerConsumerConfig(o.consumer.ackWaitMs));
+  await jsm.consumers.add(INBOX_STREAM, workerConsumerConfig(o.ackWaitMs));
+}
+
+/**
+ * The settings of each stream the code depends on: a stream that differs in
+ * one of them would break a guarantee (INBOX refusing when full, HISTORY's
+ * republish and direct gets, de-duplication). Sizes and ages are the operator's.
+ */
+const RELIED_ON = ["subjects", "retention", "discard", "duplicate_window", "allow_direct", "republish"] as const;
+
+/** What a process found when it checked the topology it needs. */
+export interface TopologyCheck {
+  /** each difference in words; empty when the topology is as this code needs it */
+  problems: string[];
+  /** the workers' consumer's ack wait, when it exists */
+  ackWaitMs?: number;
+}
+
+/**
+ * Check, without changing anything, that the streams (and with `consumer`,
+ * the workers' consumer) exist as this code needs them. Throws only when
+ * JetStream cannot be asked.
+ */
+export async function checkTopology(jsm: JetStreamManager, o: { consumer?: boolean } = {}): Promise<TopologyCheck> {
+  const problems: string[] = [];
+  for (const want of streamConfigs({})) {
+    const have = await streamInfo(jsm, want.name);
+    if (!have) {
+      problems.push(`stream ${want.name} is missing`);
+      continue;
+    }
+    for (const k of RELIED_ON) {
+      if (want[k] === undefined) continue; // not ours to say (the server's default, e.g. a duplicate window)
+      const w = normal(want[k]);
+      const h = normal(have.config[k]);
+      if (w !== h) problems.push(`stream ${want.name}: ${k} is ${h}, this version needs ${w}`);
+    }
+  }
+  let ackWaitMs: number | undefined;
+  if (o.consumer) {
+    const c = await jsm.consumers.info(INBOX_STREAM, WORKER_CONSUMER).catch((e: unknown) => {
+      if (e instanceof JetStreamApiError && e.code === CONSUMER_NOT_FOUND) return undefined;
+      if (e instanceof JetStreamApiError && e.code === STREAM_NOT_FOUND) return undefined;
+      throw e;
+    });
+    if (!c) problems.push(`consumer ${WORKER_CONSUMER} on ${INBOX_STREAM} is missing`);
+    else {
+      const want = workerConsumerConfig();
+      if (c.config.ack_policy !== want.ack_policy)
+        problems.push(`consumer ${WORKER_CONSUMER}: ack_policy is ${c.config.ack_policy}, this version needs ${want.ack_policy}`);
+      if (c.config.max_deliver !== want.max_deliver)
+        problems.push(`consumer ${WORKER_CONSUMER}: max_deliver is ${c.config.max_deliver}, this version needs ${want.max_deliver}`);
+      ackWaitMs = Math.round((c.config.ack_wait ?? 0) / 1e6);
+    }
+  }
+  return { problems, ackWaitMs };
+}
+
+async function streamInfo(jsm: JetStreamManager, name: string) {
+  try {
+    return await jsm.streams.info(name);
+  } catch (e) {
+    if (e instanceof JetStreamApiError && e.code === STREAM_NOT_FOUND) return undefined;
+    throw e;
+  }
+}
+
+/** A setting as text, absent and false alike (NATS leaves out what is off). */
+function normal(v: unknown): string {
+  if (v === undefined || v === null || v === false) return "unset";
+  if (Array.isArray(v)) return JSON.stringify([...v].sort());
+  if (typeof v === "object")
+    return JSON.stringify(
+      Object.fromEntries(
+        Object.entries(v)
+          .filter(([, x]) => x !== undefined && x !== false)
+          .sort(),
+      ),
+    );
+  return String(v);
 }

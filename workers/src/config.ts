@@ -1,6 +1,5 @@
 // Worker configuration from the environment (validated; see README).
-import { bool, historyRetention, int, url } from "@radiant/infra/env";
-import { inboxPolicy, type HistoryRetention } from "@radiant/wire";
+import { bool, int, url } from "@radiant/infra/env";
 
 export interface WorkerConfig {
   natsUrl: string;
@@ -9,11 +8,9 @@ export interface WorkerConfig {
   concurrency: number;
   handlerTimeoutMs: number;
   testMethods: boolean;
-  ackWaitMs: number;
   /** coalescing window for a request's replies; 0 = every reply its own message */
   coalesceMs: number;
   publishRetryMs: number;
-  retention: HistoryRetention;
 }
 
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
@@ -24,9 +21,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     concurrency: int(env, "WORKER_CONCURRENCY", 64, 1, 10_000),
     handlerTimeoutMs: int(env, "WORKER_HANDLER_TIMEOUT_MS", 300_000, 100, 3_600_000),
     testMethods: bool(env, "WORKER_TEST_METHODS", false),
-    ackWaitMs: int(env, "WORKER_ACK_WAIT_MS", inboxPolicy.ackWaitMs, 1000, 3_600_000),
     coalesceMs: int(env, "WORKER_COALESCE_MS", 5, 0, 1000),
     publishRetryMs: int(env, "WORKER_PUBLISH_RETRY_MS", 60_000, 0, 3_600_000),
-    retention: historyRetention(env),
   };
 }

@@ -2,7 +2,7 @@
 import { loadOrExit } from "@radiant/infra/env";
 import { loadModelTable } from "@radiant/infra/models";
 import { createLogger } from "@radiant/infra/log";
-import { openNats } from "@radiant/infra/nats";
+import { openNats, refuseWrongTopology } from "@radiant/infra/nats";
 import { stopEarly } from "@radiant/infra/proc";
 import { inboxPolicy } from "@radiant/wire";
 import { loadWorkerConfig } from "./config.js";
@@ -61,8 +61,9 @@ const handlers: HandlerTable = {
 // while NATS does not answer, a signal or the parent's death ends the worker at once
 const life = stopEarly();
 log.info({ nats: cfg.natsUrl }, "worker waiting for NATS");
-const link = await openNats(cfg.natsUrl, `radiant-worker-${process.pid}`, log, { consumer: { ackWaitMs: cfg.ackWaitMs }, retention: cfg.retention });
-await link.topologyReady;
+const link = await openNats(cfg.natsUrl, `radiant-worker-${process.pid}`, log, { consumer: true });
+// the consumer's ack wait is the topology's (radiant topology apply): the worker times its own checks by it
+const { ackWaitMs = inboxPolicy.ackWaitMs } = await link.topologyReady.catch(refuseWrongTopology(log, 2));
 nc = link.nc;
 const worker = new Worker({
   nc: link.nc,
@@ -71,7 +72,7 @@ const worker = new Worker({
   concurrency: cfg.concurrency,
   handlerTimeoutMs: cfg.handlerTimeoutMs,
   maxDeliver: inboxPolicy.maxDeliver,
-  ackWaitMs: cfg.ackWaitMs,
+  ackWaitMs,
   coalesceMs: cfg.coalesceMs,
   publishRetryMs: cfg.publishRetryMs,
   gate: new NatsGate(link),

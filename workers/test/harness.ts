@@ -11,6 +11,7 @@ import { connect } from "@nats-io/transport-node";
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import {
+  applyTopology,
   INBOX_STREAM,
   HISTORY_STREAM,
   controlHeaders,
@@ -25,6 +26,7 @@ import {
   type Protocol,
   type SessionId,
 } from "@radiant/wire";
+import { topologySettings } from "@radiant/infra/env";
 import { NatsServer } from "@radiant/infra/nats-server";
 import { entries } from "@radiant/infra/stack";
 import { exited, GiveUp, spawnOwned, stopChild, waitFor } from "@radiant/infra/proc";
@@ -64,6 +66,8 @@ export class WorkerStack {
     const nats = await NatsServer.start({ storeDir: join(dir, "nats") });
     const nc = await connect({ servers: nats.url, name: "workers-test" });
     const s = new WorkerStack(dir, nats, nc, jetstream(nc), await jetstreamManager(nc), env);
+    // what `radiant topology apply` does before a deploy starts its workers
+    await applyTopology(s.jsm, topologySettings(env));
     t.teardown(async () => {
       await Promise.all(s.workers.map((w) => stopChild(w.child, 2000)));
       await nc.close().catch(() => {});

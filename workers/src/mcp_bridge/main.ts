@@ -6,7 +6,7 @@ import { Kvm } from "@nats-io/kv";
 import { int, loadOrExit, url, bool } from "@radiant/infra/env";
 import { createLogger } from "@radiant/infra/log";
 import { loadMcpServers } from "@radiant/infra/mcp-servers";
-import { openNats } from "@radiant/infra/nats";
+import { openNats, refuseWrongTopology } from "@radiant/infra/nats";
 import { stopEarly } from "@radiant/infra/proc";
 import { AckedPublisher } from "@radiant/infra/publish";
 import { MCP_SESSIONS_BUCKET } from "@radiant/wire";
@@ -31,7 +31,7 @@ const log = createLogger("mcp-bridge", cfg.dev);
 
 const life = stopEarly();
 const link = await openNats(cfg.natsUrl, `radiant-mcp-bridge-${process.pid}`, log);
-await link.topologyReady;
+await link.topologyReady.catch(refuseWrongTopology(log, 2));
 const kv = await new Kvm(link.nc).create(MCP_SESSIONS_BUCKET, { history: 1, ttl: cfg.stateTtlMs, max_bytes: cfg.stateMaxBytes }).catch((e: unknown) => {
   log.warn({ err: String(e) }, "no KV bucket for MCP session state: a bridge started again opens fresh upstream sessions");
   return undefined;
