@@ -92,8 +92,8 @@ export interface LiveLink {
   flush(): Promise<void>;
   /** a core message (a notice, a forwarded message) */
   publish(subject: string, data: Uint8Array | undefined, headers?: MsgHdrs): void;
-  /** a request one process answers: true once it did, false if nobody did in time */
-  ask(subject: string, data: Uint8Array): Promise<boolean>;
+  /** a request one process answers: its answer's bytes, or undefined if nobody answered in time */
+  ask(subject: string, data: Uint8Array): Promise<Uint8Array | undefined>;
 }
 
 /** Reading a session's stored messages (history.ts; a fake one in the unit tests). */
@@ -279,7 +279,9 @@ export class Delivery {
     link.subscribe(subjects.forwardedTo(this.home), (msg) => {
       const sid = subjects.sidOfLive(msg.subject);
       const line = sid && this.lines.get(sid);
-      if (line?.viaHome) this.onLive(line, msg);
+      // starting: the home forwards from when it registered the hold, before its answer is read
+      // here; what comes meanwhile (a message, a takeover notice) is the line's, not dropped
+      if (line && (line.viaHome || line.starting > 0)) this.onLive(line, msg);
     });
   }
 
@@ -310,12 +312,13 @@ export class Delivery {
    */
   async openStream(sid: SessionId, sink: Sink, from: number | "end", onStart: (at: number) => void = () => {}): Promise<void> {
     const fresh = !this.lines.has(sid);
+    const claimedAt = Date.now();
     const line = this.lineFor(sid, true);
     // home again: whoever held it elsewhere lets go, and its messages are not forwarded any more
     if (homeOf(sid) === this.home) this.forwarding.takeBack(sid);
     line.starting++;
     try {
-      if (fresh) await this.confirmed(line);
+      if (fresh) await this.confirmed(line, claimedAt);
       if (from === "end" && fresh) line.lastSeq = await this.history.last(sid);
     } catch {
       line.starting--;
@@ -440,11 +443,16 @@ export class Delivery {
     line.unsubscribe = this.link.subscribe(subjects.live(line.sid), (msg) => this.onLive(line, msg));
   }
 
-  /** Resolves once the line's live messages reach this process (the home subscription's always do). */
-  private async confirmed(line: Line): Promise<void> {
+  /**
+   * Resolves once the line's live messages reach this process (the home
+   * subscription's always do). `at`: when this process took the connection
+   * the line is for (a home forwards for the newest).
+   */
+  private async confirmed(line: Line, at = Date.now()): Promise<void> {
     if (line.unsubscribe) return this.link.flush();
     if (line.viaHome || homeOf(line.sid) === this.home) return;
-    if (await this.forwarding.hold(line.sid)) {
+    const outcome = await this.forwarding.hold(line.sid, at);
+    if (outcome === "held") {
       // its client may have left while the home answered
       if (line.closed) this.forwarding.release(line.sid);
       else {
@@ -454,7 +462,10 @@ export class Delivery {
       return;
     }
     if (line.closed) return;
-    // the home did not answer (gone, or NATS is down): a subscription of its own
+    // a newer connection holds the session in another process: this one is taken over (its
+    // session closes, and the line with it; until then it hears the session on its own)
+    if (outcome === "stale") this.o.onControl(line.sid, { kind: "takeover", by: homeOf(line.sid) });
+    // the home did not answer (gone, NATS down, too busy) or refused: a subscription of its own
     this.subscribeAway(line);
     await this.link.flush();
   }

@@ -62,6 +62,76 @@ t.test("resumed again on a third process: the older holder hears takeover, even 
   t.same(sb.bodies, ["m1"], "the older holder got nothing after the takeover");
 });
 
+/** A process's link whose hold requests wait at `gate` — before reaching the home, or with the answer on its way back. */
+function slowAsks(nats: FakeNats, where: "before" | "after") {
+  const link = nats.peer();
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let asked = false;
+  return {
+    link: {
+      ...link,
+      ask: async (subject: string, data: Uint8Array) => {
+        asked = true;
+        if (where === "before") await gate;
+        const answer = await link.ask(subject, data);
+        if (where === "after") await gate;
+        return answer;
+      },
+    },
+    asked: () => asked,
+    open: () => open(),
+  };
+}
+
+t.test("a hold that reaches the home after a newer connection's is refused: the newer holder keeps the session", async (t) => {
+  const nats = new FakeNats();
+  const a = proc(nats, "homeAA");
+  const slow = slowAsks(nats, "before");
+  const b = proc(nats, "holdBB", slow.link);
+  const c = proc(nats, "holdCC");
+  const sb = new Recorder();
+  const bOpened = b.d.openStream(SID, sb, 0); // its connection first; its hold stuck on the way (a starved process)
+  await until("b asked", slow.asked);
+  await new Promise((r) => setTimeout(r, 5));
+  const sc = new Recorder();
+  await c.d.openStream(SID, sc, 0); // the client's newer connection
+  slow.open();
+  await bOpened;
+  t.same(
+    c.notices.map((n) => n.c.kind),
+    [],
+    "the newer holder is not told it was taken over",
+  );
+  t.same(
+    b.notices.map((n) => n.c.kind),
+    ["takeover"],
+    "the older one is",
+  );
+  nats.deliver(nats.store(SID, "m1"));
+  t.same(sc.bodies, ["m1"], "forwarded to the newer holder");
+  t.equal(a.d.forwarding.forwarding, 1);
+});
+
+t.test("a takeover notice that comes while the hold's answer is on its way is not lost", async (t) => {
+  const nats = new FakeNats();
+  proc(nats, "homeAA");
+  const slow = slowAsks(nats, "after");
+  const b = proc(nats, "holdBB", slow.link);
+  const c = proc(nats, "holdCC");
+  const bOpened = b.d.openStream(SID, new Recorder(), 0);
+  await until("b asked", slow.asked);
+  await new Promise((r) => setTimeout(r, 5));
+  await c.d.openStream(SID, new Recorder(), 0); // newer: the home moves forwarding and tells b
+  slow.open();
+  await bOpened;
+  t.same(
+    b.notices.map((n) => n.c.kind),
+    ["takeover"],
+    "b hears it though its hold's answer came after",
+  );
+});
+
 t.test("back home: the holder elsewhere is told to let go, and the home stops forwarding", async (t) => {
   const nats = new FakeNats();
   const a = proc(nats, "homeAA");
@@ -147,12 +217,13 @@ t.test("hold notices from NATS are checked: another home's session, a bad holder
     "hold > >",
     "",
     "x".repeat(100),
-    `hold ${SID} holdBB extra`,
+    `hold ${SID} holdBB`,
+    `hold ${SID} holdBB 1 extra`,
   ]) {
     t.notOk(await nats.ask(subjects.hold("homeAA"), Buffer.from(body)), JSON.stringify(body.slice(0, 40)));
   }
   t.equal(a.d.forwarding.forwarding, 0);
-  t.ok(await nats.ask(subjects.hold("homeAA"), Buffer.from(`hold ${SID} holdBB`)), "a good one is answered");
+  t.ok(await nats.ask(subjects.hold("homeAA"), Buffer.from(`hold ${SID} holdBB 1`)), "a good one is answered");
   t.equal(a.d.forwarding.forwarding, 1);
 });
 
@@ -161,7 +232,7 @@ t.test("a home too busy to answer in time: the stream subscribes on its own, and
   const a = proc(nats, "homeAA");
   const link = nats.peer();
   // the home takes the hold, but its answer comes after the holder gave up
-  const slow: LiveLink = { ...link, ask: async (subject, data) => (await link.ask(subject, data)) && false };
+  const slow: LiveLink = { ...link, ask: async (subject, data) => void (await link.ask(subject, data)) };
   const b = proc(nats, "holdBB", slow);
   const s = new Recorder();
   await b.d.openStream(SID, s, 0);

@@ -11,6 +11,7 @@ import {
   decodeAlive,
   decodeHold,
   encodeHold,
+  HOLD_STALE,
   homeOf,
   subjects,
   type AliveState,
@@ -28,9 +29,20 @@ export interface ForwardingEvents {
   homeBack(home: string): void;
 }
 
+/** What a home answered a hold: forwarding now, a newer claim holds the session, or no answer in time. */
+export type HoldOutcome = "held" | "stale" | "unanswered";
+
+/** Home side: who holds a session, since when (the claim's time: the newest wins). */
+interface Claim {
+  holder: string;
+  at: number;
+}
+
+const STALE = Buffer.from(HOLD_STALE);
+
 export class Forwarding {
-  /** home side: sessions made here and held elsewhere, and by whom */
-  private readonly table = new Map<SessionId, string>();
+  /** home side: sessions made here and held elsewhere, by whom and since when */
+  private readonly table = new Map<SessionId, Claim>();
   /** home side: sessions forwarded to each holder (and the holder's id, one string per holder) */
   private readonly holders = new Map<string, { id: string; n: number }>();
   /** holder side: lines here that a home forwards to, by home */
@@ -62,29 +74,36 @@ export class Forwarding {
   forward(sid: SessionId, m: LiveMsg): void {
     if (this.table.size === 0) return;
     const to = this.table.get(sid);
-    if (to !== undefined) this.link.publish(subjects.forwarded(to, sid), m.data, m.headers);
+    if (to !== undefined) this.link.publish(subjects.forwarded(to.holder, sid), m.data, m.headers);
   }
 
   /** Home side: the session's stream opened here again: whoever held it elsewhere lets go. */
   takeBack(sid: SessionId): void {
     const to = this.table.get(sid);
     if (to === undefined) return;
-    this.unset(sid, to);
-    this.link.publish(subjects.forwarded(to, sid), undefined, controlHeaders({ kind: "takeover", by: this.home }));
+    this.unset(sid, to.holder);
+    this.link.publish(subjects.forwarded(to.holder, sid), undefined, controlHeaders({ kind: "takeover", by: this.home }));
   }
 
-  /** Holder side: ask the session's home to forward its live messages here; false if it did not answer (gone, unreachable). */
-  async hold(sid: SessionId): Promise<boolean> {
+  /**
+   * Holder side: ask the session's home to forward its live messages here.
+   * `at`: when this process took the session's connection. "stale": the home
+   * forwards it for a newer connection elsewhere; "unanswered": gone, unreachable
+   * or too busy (the caller subscribes on its own).
+   */
+  async hold(sid: SessionId, at: number): Promise<HoldOutcome> {
     const home = homeOf(sid);
-    if (!this.linkUp()) return false;
-    if (!(await this.link.ask(subjects.hold(home), encodeHold({ op: "hold", sid, holder: this.home })))) {
+    if (!this.linkUp()) return "unanswered";
+    const answer = await this.link.ask(subjects.hold(home), encodeHold({ op: "hold", sid, holder: this.home, at }));
+    if (answer === undefined) {
       // a home alive but too busy to answer in time may still take the hold later: this comes after it
       this.forget(sid);
-      return false;
+      return "unanswered";
     }
     this.heard.set(home, Date.now());
+    if (STALE.equals(answer)) return "stale";
     this.dependsOn.set(home, (this.dependsOn.get(home) ?? 0) + 1);
-    return true;
+    return "held";
   }
 
   /** Holder side: the line is gone; its home stops forwarding. */
@@ -118,22 +137,28 @@ export class Forwarding {
     const n = decodeHold(m.data);
     if (!n || homeOf(n.sid) !== this.home || n.holder === this.home) return;
     if (n.op === "release") {
-      if (this.table.get(n.sid) === n.holder) this.unset(n.sid, n.holder);
+      if (this.table.get(n.sid)?.holder === n.holder) this.unset(n.sid, n.holder);
       return;
     }
+    this.heard.set(n.holder, Date.now());
     const prev = this.table.get(n.sid);
-    if (prev !== n.holder) {
+    if (prev !== undefined && prev.at > n.at) {
+      // a newer connection holds it: this hold was sent earlier and arrives late (its process was
+      // starved, or timed out waiting and let go); applying it would take forwarding from the newer
+      if (m.reply) this.link.publish(m.reply, STALE);
+      return;
+    }
+    if (prev?.holder !== n.holder) {
       if (prev !== undefined) {
-        this.unset(n.sid, prev);
+        this.unset(n.sid, prev.holder);
         // the newer holder's own takeover notice may reach us after this: tell the older one now
-        this.link.publish(subjects.forwarded(prev, n.sid), undefined, controlHeaders({ kind: "takeover", by: n.holder }));
+        this.link.publish(subjects.forwarded(prev.holder, n.sid), undefined, controlHeaders({ kind: "takeover", by: n.holder }));
       }
       let h = this.holders.get(n.holder);
       if (!h) this.holders.set(n.holder, (h = { id: n.holder, n: 0 }));
       h.n++;
-      this.table.set(n.sid, h.id);
-    }
-    this.heard.set(n.holder, Date.now());
+      this.table.set(n.sid, { holder: h.id, at: n.at });
+    } else prev.at = n.at;
     if (m.reply) this.link.publish(m.reply, undefined);
   }
 
@@ -168,11 +193,11 @@ export class Forwarding {
   private lost(p: string): void {
     this.heard.delete(p);
     if (this.dependsOn.delete(p)) this.events.homeLost(p);
-    if (this.holders.delete(p)) for (const [sid, to] of this.table) if (to === p) this.table.delete(sid);
+    if (this.holders.delete(p)) for (const [sid, to] of this.table) if (to.holder === p) this.table.delete(sid);
   }
 
   /** Holder side: tell the home to stop forwarding (a line gone, a hold given up, or a home taken for gone that was only slow). */
   forget(sid: SessionId): void {
-    this.link.publish(subjects.hold(homeOf(sid)), encodeHold({ op: "release", sid, holder: this.home }));
+    this.link.publish(subjects.hold(homeOf(sid)), encodeHold({ op: "release", sid, holder: this.home, at: 0 }));
   }
 }

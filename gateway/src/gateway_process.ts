@@ -80,8 +80,8 @@ export function natsLiveLink(nc: NatsConnection): LiveLink {
     publish: (subject, data, headers) => nc.publish(subject, data, headers ? { headers } : undefined),
     ask: (subject, data) =>
       nc.request(subject, data, { timeout: ASK_TIMEOUT_MS }).then(
-        () => true,
-        () => false,
+        (m) => m.data,
+        () => undefined,
       ),
   };
 }

@@ -39,15 +39,15 @@ export class FakeNats implements LiveLink, HistoryReader {
     for (const [pattern, cbs] of [...this.subs]) if (matches(pattern, subject)) for (const cb of [...cbs]) cb(m);
   }
 
-  /** a request: true once some subscriber answers on the reply subject (synchronously, as the fakes do) */
-  async ask(subject: string, data: Uint8Array): Promise<boolean> {
-    if (this.down) return false;
+  /** a request: the first answer on the reply subject (given synchronously, as the fakes do), or undefined */
+  async ask(subject: string, data: Uint8Array): Promise<Uint8Array | undefined> {
+    if (this.down) return undefined;
     const reply = `_INBOX.${++this.asks}`;
-    let answered = false;
-    const off = this.subscribe(reply, () => (answered = true));
+    let answer: Uint8Array | undefined;
+    const off = this.subscribe(reply, (m) => (answer ??= m.data));
     this.publish(subject, data, undefined, reply);
     off();
-    return answered;
+    return answer;
   }
 
   /** One process's own link over this fake: `kill()` ends its subscriptions and silences it, as a kill -9 would. */
@@ -65,7 +65,7 @@ export class FakeNats implements LiveLink, HistoryReader {
       },
       flush: async () => {},
       publish: (subject, data, h) => dead || this.publish(subject, data, h),
-      ask: async (subject, data) => !dead && this.ask(subject, data),
+      ask: async (subject, data) => (dead ? undefined : this.ask(subject, data)),
       kill: () => {
         dead = true;
         for (const off of offs) off();

@@ -10,9 +10,11 @@ import { subjects } from "./subjects.js";
 const SID = makeSessionId("homeAA", new Uint8Array(16).fill(9));
 
 t.test("a hold notice round-trips; a release too", async (t) => {
-  t.same(decodeHold(encodeHold({ op: "hold", sid: SID, holder: "holdBB" })), { op: "hold", sid: SID, holder: "holdBB" });
-  t.same(decodeHold(encodeHold({ op: "release", sid: SID, holder: "hold-_" })), { op: "release", sid: SID, holder: "hold-_" });
-  t.throws(() => encodeHold({ op: "hold", sid: SID, holder: "a.b.c*" }), "a holder that is no home id is never sent");
+  const at = Date.now();
+  t.same(decodeHold(encodeHold({ op: "hold", sid: SID, holder: "holdBB", at })), { op: "hold", sid: SID, holder: "holdBB", at });
+  t.same(decodeHold(encodeHold({ op: "release", sid: SID, holder: "hold-_", at: 0 })), { op: "release", sid: SID, holder: "hold-_", at: 0 });
+  t.throws(() => encodeHold({ op: "hold", sid: SID, holder: "a.b.c*", at }), "a holder that is no home id is never sent");
+  t.throws(() => encodeHold({ op: "hold", sid: SID, holder: "holdBB", at: 1.5 }), "nor a claim time that is not whole ms");
   t.throws(() => subjects.forwarded("*", SID), "nor becomes a subject");
   t.throws(() => subjects.hold(">"));
 });
@@ -22,7 +24,12 @@ t.test("anything else is no notice", async (t) => {
     "",
     "hold",
     `hold ${SID}`,
+    `hold ${SID} holdBB`,
     `hold ${SID} holdBB x`,
+    `hold ${SID} holdBB -1`,
+    `hold ${SID} holdBB 1e9`,
+    `hold ${SID} holdBB 1 2`,
+    `hold ${SID} holdBB ${"9".repeat(16)}`,
     `HOLD ${SID} holdBB`,
     `hold ${SID}x holdBB`,
     `hold ${SID} hold.B`,
@@ -37,7 +44,7 @@ t.test("anything else is no notice", async (t) => {
 
 t.test("fuzz: random bytes never throw, and whatever decodes builds a valid subject", async (t) => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
+    fc.property(fc.uint8Array({ maxLength: 90 }), (b) => {
       const n = decodeHold(b);
       if (n) subjects.forwarded(n.holder, n.sid);
       decodeAlive(b);
@@ -45,10 +52,16 @@ t.test("fuzz: random bytes never throw, and whatever decodes builds a valid subj
     { numRuns: 5000 },
   );
   fc.assert(
-    fc.property(fc.constantFrom("hold", "release", "x"), fc.string({ maxLength: 30 }), fc.string({ maxLength: 8 }), (op, sid, holder) => {
-      const n = decodeHold(Buffer.from(`${op} ${sid} ${holder}`));
-      if (n) t.ok(/^fwd\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{28}$/.test(subjects.forwarded(n.holder, n.sid)));
-    }),
+    fc.property(
+      fc.constantFrom("hold", "release", "x"),
+      fc.string({ maxLength: 30 }),
+      fc.string({ maxLength: 8 }),
+      fc.string({ maxLength: 16 }),
+      (op, sid, holder, at) => {
+        const n = decodeHold(Buffer.from(`${op} ${sid} ${holder} ${at}`));
+        if (n) t.ok(/^fwd\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{28}$/.test(subjects.forwarded(n.holder, n.sid)) && Number.isSafeInteger(n.at));
+      },
+    ),
     { numRuns: 5000 },
   );
   t.pass("no throw");

@@ -14,25 +14,38 @@
 // stored, a lost notice costs a HISTORY read, never a message.
 import { isHome, isSessionId, type SessionId } from "./session_id.js";
 
-/** a holder asks a home to forward (hold) or to stop (release); a hold is a request, answered once registered */
+/**
+ * A holder asks a home to forward (hold) or to stop (release). A hold is a
+ * request: answered once registered (an empty reply), or refused as STALE when
+ * the home forwards the session for a newer claim already — holds from
+ * different processes may arrive in any order (a starved process flushes late),
+ * and the newest connection must win, not the last hold to arrive.
+ */
 export interface HoldNotice {
   op: "hold" | "release";
   sid: SessionId;
   /** the home id of the process holding the session */
   holder: string;
+  /** when the holder took the session's connection (ms since the epoch, its clock): the newest claim wins */
+  at: number;
 }
+
+/** a home's answer to a hold whose claim is older than the one it forwards for */
+export const HOLD_STALE = "stale";
 
 export function encodeHold(n: HoldNotice): Uint8Array {
   if (!isHome(n.holder)) throw new Error("a holder is a home id");
-  return Buffer.from(`${n.op} ${n.sid} ${n.holder}`);
+  if (!Number.isSafeInteger(n.at) || n.at < 0) throw new Error("a claim time is a whole number of ms");
+  return Buffer.from(`${n.op} ${n.sid} ${n.holder} ${n.at}`);
 }
 
 /** A hold notice, if `data` is one exactly (it comes from NATS: anything else is ignored). */
 export function decodeHold(data: Uint8Array): HoldNotice | undefined {
-  if (data.length > 64) return undefined;
-  const [op, sid, holder, ...rest] = Buffer.from(data.buffer, data.byteOffset, data.length).toString("latin1").split(" ");
+  if (data.length > 72) return undefined;
+  const [op, sid, holder, at, ...rest] = Buffer.from(data.buffer, data.byteOffset, data.length).toString("latin1").split(" ");
   if (rest.length > 0 || (op !== "hold" && op !== "release") || !isSessionId(sid) || holder === undefined || !isHome(holder)) return undefined;
-  return { op, sid, holder };
+  if (at === undefined || !/^[0-9]{1,15}$/.test(at)) return undefined;
+  return { op, sid, holder, at: Number(at) };
 }
 
 /** What a process says about itself on its alive subject. */
