@@ -11,8 +11,8 @@ deps:            ## install pnpm (pinned), nats-server, packages; build
 
 build: deps
 
-run: deps        ## nats-server + echo models + egress proxy + worker + gateway, until Ctrl-C
-	@exec node infra/dist/dev-stack.js
+run: deps        ## nats-server + echo models + egress proxy + worker + gateway, until Ctrl-C (CLUSTER=3: a 3-node NATS cluster, streams R3)
+	@RADIANT_NATS_CLUSTER="$(CLUSTER)" exec node infra/dist/dev-stack.js
 
 dev: deps        ## the same with pretty logs and a rebuild on every change
 	@$(PNPM) exec tsc -b --watch --preserveWatchOutput & trap "kill $$!" EXIT; \

@@ -38,6 +38,8 @@ else {
 const stack = await Stack.start({
   dir,
   natsPort: Number(cfg.nats.port || 4222),
+  // `make run CLUSTER=3`: three nats-servers on this machine routed into one cluster (the first on the port above)
+  natsCluster: Number(process.env.RADIANT_NATS_CLUSTER || 1),
   natsMonitorPort: Number(process.env.NATS_MONITOR_PORT || 8222),
   egressPort: Number(cfg.egress.port || 9000),
   gatewayPort: cfg.listen.port,

@@ -1,6 +1,6 @@
 // Reading configuration from the environment: every value validated, every
 // failure a one-line error that names the variable.
-import { ackWaitVariable, defaultHistoryRetention, inboxPolicy, retentionVariables, type TopologySettings } from "@radiant/wire";
+import { ackWaitVariable, defaultHistoryRetention, inboxPolicy, replicasVariable, retentionVariables, type TopologySettings } from "@radiant/wire";
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,
@@ -93,5 +93,6 @@ export function topologySettings(env: Env): Required<TopologySettings> {
       maxBytes: int(env, retentionVariables.maxBytes, d.maxBytes, 1024 * 1024, Number.MAX_SAFE_INTEGER),
     },
     ackWaitMs: int(env, ackWaitVariable, inboxPolicy.ackWaitMs, 1000, 3_600_000),
+    replicas: int(env, replicasVariable, 1, 1, 5),
   };
 }

@@ -1,6 +1,7 @@
 // A real nats-server with JetStream on loopback, for the dev stack, the tests
 // and the bench. It can be stopped and started again on the same port and
 // store, as an outage would.
+import { once } from "node:events";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +19,8 @@ export interface NatsServerOptions {
   args?: string[];
   /** the largest message the server takes (NATS's own default is 1 MiB; see DEFAULT_MAX_PAYLOAD) */
   maxPayload?: number;
+  /** a member of a cluster (NatsCluster): its name, its route port, and the routes of every member */
+  cluster?: { name: string; serverName: string; port: number; routes: string[] };
 }
 
 /**
@@ -94,7 +97,12 @@ export class NatsServer {
     if (this.running) return;
     mkdirSync(this.opts.storeDir, { recursive: true });
     const config = join(this.opts.storeDir, "radiant-nats.conf");
-    writeFileSync(config, `max_payload: ${this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD}\n`);
+    const c = this.opts.cluster;
+    writeFileSync(
+      config,
+      `max_payload: ${this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD}\n` +
+        (c ? `server_name: ${c.serverName}\ncluster {\n  name: ${c.name}\n  listen: ${this.host}:${c.port}\n  routes: [${c.routes.join(", ")}]\n}\n` : ""),
+    );
     const args = [
       "-c",
       config,
@@ -135,6 +143,15 @@ export class NatsServer {
       await stopChild(child, 1000);
       throw new Error(`${(e as Error).message}\n${this.output}`);
     }
+  }
+
+  /** kill -9, as a machine lost would: no goodbye to clients or to the cluster. */
+  async kill(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    this.stopped.add(c);
+    c.kill("SIGKILL");
+    await once(c, "exit");
   }
 
   /** Graceful stop (SIGTERM), as an operator would. */
@@ -184,4 +201,74 @@ export async function natsForTest(name: string, teardown: (f: () => Promise<void
     rmSync(dir, { recursive: true, force: true });
   });
   return { server, nc };
+}
+
+/**
+ * Several nats-servers on this machine routed into one cluster, JetStream on
+ * each with its own store (under `dir`/n1, n2, …): what a production NATS is,
+ * for `make run CLUSTER=3`, the tests and the bench. Ready once JetStream has a
+ * meta leader.
+ */
+export class NatsCluster {
+  private constructor(readonly nodes: NatsServer[]) {}
+
+  /** `port`, `monitorPort`: the first node's (the rest take free ports) */
+  static async start(o: { size: number; dir: string; host?: string; maxPayload?: number; port?: number; monitorPort?: number }): Promise<NatsCluster> {
+    const host = o.host ?? "127.0.0.1";
+    const ports = await Promise.all(
+      Array.from({ length: o.size }, async (_, i) => ({
+        client: (i === 0 && o.port) || (await freePort()),
+        monitor: (i === 0 && o.monitorPort) || (await freePort()),
+        route: await freePort(),
+      })),
+    );
+    const routes = ports.map((p) => `nats-route://${host}:${p.route}`);
+    const nodes = await Promise.all(
+      ports.map((p, i) =>
+        NatsServer.start({
+          storeDir: join(o.dir, `n${i + 1}`),
+          host,
+          port: p.client,
+          monitorPort: p.monitor,
+          maxPayload: o.maxPayload,
+          cluster: { name: "radiant", serverName: `n${i + 1}`, port: p.route, routes },
+        }),
+      ),
+    );
+    const cluster = new NatsCluster(nodes);
+    await cluster.ready();
+    return cluster;
+  }
+
+  /** every member's client URL, comma-separated: what NATS_URL names */
+  get url(): string {
+    return this.nodes.map((n) => n.url).join(",");
+  }
+
+  /** the member with this server name (n1, n2, …) */
+  node(serverName: string): NatsServer {
+    const n = this.nodes[Number(serverName.slice(1)) - 1];
+    if (!n) throw new Error(`no member ${serverName}`);
+    return n;
+  }
+
+  /** Resolves once every running member sees the same JetStream meta leader. */
+  async ready(ms = 60_000): Promise<void> {
+    await waitFor(
+      "a JetStream meta leader",
+      async () => {
+        const leaders = await Promise.all(
+          this.nodes
+            .filter((n) => n.running)
+            .map(async (n) => ((await (await fetch(`${n.monitorUrl}/jsz`)).json()) as { meta_cluster?: { leader?: string } }).meta_cluster?.leader ?? ""),
+        );
+        return leaders.length > 0 && leaders[0] !== "" && leaders.every((l) => l === leaders[0]);
+      },
+      ms,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
 }

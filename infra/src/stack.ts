@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
 import { selfSignedCert } from "./echo/cert.js";
 import { MODEL_FORMATS, type ModelFormat, readModelEntries } from "./models.js";
-import { NatsServer } from "./nats-server.js";
+import { NatsCluster, NatsServer } from "./nats-server.js";
 import { accepts, exited, freePort, GiveUp, spawnOwned, stopChild, waitFor } from "./proc.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -50,6 +50,11 @@ export interface StackOptions {
   echoChunkDelayMs?: number;
   /** nats-server's max_payload (default DEFAULT_MAX_PAYLOAD, 8 MiB) */
   natsMaxPayload?: number;
+  /**
+   * a NATS cluster of this many nodes (3: one may be lost) instead of one
+   * server; the streams get as many replicas (JETSTREAM_REPLICAS)
+   */
+  natsCluster?: number;
   /**
    * Restart a process that exits on its own (nats-server, the egress proxy, a
    * worker, the gateway supervisor) after a backoff (see `Backoff`), logging one
@@ -181,7 +186,10 @@ export class Stack {
 
   private constructor(
     readonly o: StackOptions,
+    /** the NATS server, or with `natsCluster` the cluster's first node */
     readonly nats: NatsServer,
+    /** with `natsCluster`: every node */
+    readonly cluster: NatsCluster | undefined,
     readonly host: string,
     /** 0 until a gateway started with an ephemeral port reports it */
     public gatewayPort: number,
@@ -202,15 +210,28 @@ export class Stack {
   static async start(o: StackOptions): Promise<Stack> {
     const host = o.host ?? "127.0.0.1";
     mkdirSync(o.dir, { recursive: true });
-    const nats = await NatsServer.start({
-      storeDir: join(o.dir, "nats"),
-      host,
-      port: o.natsPort,
-      monitorPort: o.natsMonitorPort,
-      maxPayload: o.natsMaxPayload,
-    });
+    const cluster =
+      o.natsCluster && o.natsCluster > 1
+        ? await NatsCluster.start({
+            size: o.natsCluster,
+            dir: join(o.dir, "nats-cluster"),
+            host,
+            maxPayload: o.natsMaxPayload,
+            port: o.natsPort,
+            monitorPort: o.natsMonitorPort,
+          })
+        : undefined;
+    const nats =
+      cluster?.nodes[0] ??
+      (await NatsServer.start({
+        storeDir: join(o.dir, "nats"),
+        host,
+        port: o.natsPort,
+        monitorPort: o.natsMonitorPort,
+        maxPayload: o.natsMaxPayload,
+      }));
     // the gateway takes ephemeral ports itself unless told (SO_REUSEPORT makes a guessed port unsafe)
-    const s = new Stack(o, nats, host, o.gatewayPort ?? 0, o.healthPort ?? 0, o.egressPort || (await freePort(host)));
+    const s = new Stack(o, nats, cluster, host, o.gatewayPort ?? 0, o.healthPort ?? 0, o.egressPort || (await freePort(host)));
     if (!o.inheritLogs) s.logs = createWriteStream(join(o.dir, "stack.log"), { flags: "a" });
     if (o.supervise) s.superviseNats();
     try {
@@ -253,7 +274,8 @@ export class Stack {
     return {
       ...(process.env as Record<string, string>),
       RADIANT_PARENT_PID: String(process.pid),
-      NATS_URL: this.nats.url,
+      NATS_URL: this.cluster?.url ?? this.nats.url,
+      ...(this.cluster ? { JETSTREAM_REPLICAS: String(Math.min(3, this.cluster.nodes.length)) } : {}),
       EGRESS_PROXY_URL: this.egressUrl,
       // ephemeral unless given: a gateway started again gets fresh ports, as the
       // old ones may still hold closing connections
@@ -490,7 +512,7 @@ export class Stack {
     for (const t of this.restartTimers) clearTimeout(t);
     this.restartTimers.clear();
     await Promise.all([...this.procs].map((p) => stopChild(p.child)));
-    await this.nats.stop();
+    await (this.cluster ?? this.nats).stop();
     this.logs?.end();
     this.logs = undefined;
   }

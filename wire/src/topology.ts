@@ -156,12 +156,19 @@ export interface TopologySettings {
   retention?: HistoryRetention;
   /** how long a worker may hold a request without progress before another gets it */
   ackWaitMs?: number;
+  /** copies of every stream in a NATS cluster (1: a single server; 3: a node may be lost) */
+  replicas?: number;
 }
 
 /** The variable that sets the workers' consumer's ack wait (read by `radiant topology apply`). */
 export const ackWaitVariable = "WORKER_ACK_WAIT_MS";
+/** The variable that sets the streams' replicas (read by `radiant topology apply`). */
+export const replicasVariable = "JETSTREAM_REPLICAS";
 
-const streamConfigs = (o: TopologySettings) => [inboxStreamConfig(), historyStreamConfig(o.retention), endedStreamConfig(), a2aEventsStreamConfig()];
+const streamConfigs = (o: TopologySettings) =>
+  [inboxStreamConfig(), historyStreamConfig(o.retention), endedStreamConfig(), a2aEventsStreamConfig()].map((c) =>
+    o.replicas ? { ...c, num_replicas: o.replicas } : c,
+  );
 
 /**
  * Create the streams and the workers' consumer, or bring them up to these

@@ -117,13 +117,15 @@ t.test("a handler that ignores its signal and never ends: timed out, retried, th
 });
 
 t.test("a request whose worker dies every time: after the last delivery, the max-deliveries advisory answers it with an error and End", async (t) => {
-  const stack = await WorkerStack.start(t, { WORKER_ACK_WAIT_MS: "1000" });
+  // the advisory comes one ack wait after the last delivery, once: the worker started after the last
+  // death must be listening by then (3 s: a worker's start on a loaded CI machine took more than 1 s)
+  const stack = await WorkerStack.start(t, { WORKER_ACK_WAIT_MS: "3000" });
   await stack.startWorker();
   const s = await stack.session();
   const { rid, seq } = await s.send(rpc("poison", "radiant.test/crash"));
   // a supervisor, in miniature: whenever a worker dies, start another
   let deaths = 0;
-  const deadline = Date.now() + 40_000;
+  const deadline = Date.now() + 60_000;
   while (!s.of(rid).some((m) => m.end) && Date.now() < deadline) {
     const running = stack.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
     if (running.length === 0) {
