@@ -136,6 +136,16 @@ results.jetstream = await rawJetStream(stack.nats.url, stack.nats.pid!, ping);
 const ingress = await postIngress(stack.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, ""));
 await stack.stop();
 rmSync(dir, { recursive: true, force: true });
+// --nats-cluster 3: the full path again, on a 3-node NATS cluster on this machine (streams R3), same run
+const clusterAt = process.argv.indexOf("--nats-cluster");
+const clusterNodes = clusterAt > 0 ? Number(process.argv[clusterAt + 1]) : 0;
+if (clusterNodes > 1) {
+  const cdir = mkdtempSync(join(tmpdir(), "radiant-bench-"));
+  const cstack = await Stack.start({ dir: cdir, workers: 2, gatewayProcesses: 1, gatewayNodeArgs, natsCluster: clusterNodes });
+  results.gateway_cluster = await wsLoop(cstack.gatewayPort, cstack.gateway!.child.pid!, (n) => `{"jsonrpc":"2.0","id":${n},"method":"ping"}`, true);
+  await cstack.stop();
+  rmSync(cdir, { recursive: true, force: true });
+}
 results.uws = await echo("./echo_uws.js", ping);
 results.ws = await echo("./echo_ws.js", ping);
 
@@ -155,6 +165,16 @@ const out = {
   // (gateway tree; nats-server for (a), whose publisher, consumer and subscriber run in the bench process)
   cpu_pct: Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { client: r.clientCpuPct, server: r.serverCpuPct }])),
   post_ingress: { requests_per_s: ingress.perS, latency_ms: { p50: ingress.p50, p99: ingress.p99 }, non_2xx: ingress.non2xx },
+  ...(results.gateway_cluster
+    ? {
+        nats_cluster: {
+          nodes: clusterNodes,
+          msgs_per_s: results.gateway_cluster.msgsPerS,
+          of_single_node: Number((results.gateway_cluster.msgsPerS / g.msgsPerS).toFixed(3)),
+          latency_ms: results.gateway_cluster.latencyMs,
+        },
+      }
+    : {}),
 };
 const path = writeResult("throughput", out);
 const row = (name: string, r: Measured) => [
@@ -171,6 +191,9 @@ process.stdout.write(
   table([
     ["path", "msgs/s", "p50 ms", "p90", "p99", "p99.9", "max", "CPU % bench / server"],
     row("RADIANT full path (MCP ping)", g),
+    ...(results.gateway_cluster
+      ? [row(`RADIANT full path, ${clusterNodes}-node NATS cluster (streams R${Math.min(3, clusterNodes)})`, results.gateway_cluster)]
+      : []),
     row("(a) raw JetStream round trip", results.jetstream!),
     row("(b) bare uWS echo", results.uws!),
     row("(c) ws echo", results.ws!),

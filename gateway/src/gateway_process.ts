@@ -139,7 +139,9 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
     if (r && link.connected) link.nc.publish(USAGE_SUBJECT, encodeUsage(r));
   }, 1000).unref();
   const ingress = new Ingress({
-    publisher: new AckedPublisher(link.nc, cfg.publishTimeoutMs),
+    // a client frame answered "no responders" while a NATS cluster elects INBOX's leader waits for
+    // it (within the publish timeout) instead of failing at once: a lost node costs delay, not errors
+    publisher: new AckedPublisher(link.nc, cfg.publishTimeoutMs, { resendOnNoResponders: true }),
     notify: (subject, h) => link.nc.publish(subject, undefined, { headers: h }),
     home: delivery.home,
     connected: () => link.connected,

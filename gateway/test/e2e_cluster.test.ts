@@ -79,3 +79,35 @@ t.test("the node leading HISTORY killed -9 mid-stream: every chunk once, in orde
   const answer = await c.call({ jsonrpc: "2.0", id: "after", method: "radiant.test/echo", params: { x: 1 } }, 60_000);
   t.match(answer, { id: "after", result: { x: 1 } }, "answered after the node came back");
 });
+
+t.test("the node a gateway is connected to killed -9: the gateway reconnects to another; its open sessions are answered", async (t) => {
+  const c = await Client.connect(stack.wsUrl);
+  t.teardown(() => c.ws.terminate());
+  await c.next();
+  // which running node holds the gateway process's connection (its NATS name says what it is)
+  const holds = async (n: (typeof cluster.nodes)[number]) => {
+    if (!n.running) return false;
+    const z = (await (await fetch(`${n.monitorUrl}/connz?limit=1000`)).json()) as { connections?: { name?: string }[] };
+    return (z.connections ?? []).some((x) => x.name?.startsWith("radiant-gateway-"));
+  };
+  const before = [];
+  for (const n of cluster.nodes) if (await holds(n)) before.push(n);
+  t.equal(before.length, 1, "one node holds the gateway's connection");
+  const victim = before[0]!;
+  await victim.kill();
+  let moved = false;
+  for (let i = 0; i < 200 && !moved; i++) {
+    for (const n of cluster.nodes) if (n !== victim && (await holds(n))) moved = true;
+    if (!moved) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(moved, "the gateway connected to another node");
+  let answer = await c.call({ jsonrpc: "2.0", id: "moved", method: "radiant.test/echo", params: { y: 2 } }, 60_000);
+  if ("error" in answer) {
+    // what a client may see while the streams the node led elect new leaders: a clear "retry", never silence
+    t.match(answer, { error: { code: -32000, message: /retry/ } }, `a passing error says so: ${JSON.stringify(answer.error)}`);
+    answer = await c.call({ jsonrpc: "2.0", id: "moved-again", method: "radiant.test/echo", params: { y: 2 } }, 60_000);
+  }
+  t.match(answer, { result: { y: 2 } }, "the open session is answered");
+  await victim.start();
+  await cluster.ready();
+});

@@ -54,8 +54,19 @@ t.test("publishes refused before they are sent leave no gap: every other one sti
   p.close();
 });
 
+t.test("no responders (no stream there yet, as while a cluster elects a stream's leader): sent again until it is, within the ack timeout", async (t) => {
+  const p = new AckedPublisher(nc, 10_000, { resendOnNoResponders: true });
+  const late = p.publish("late.1", data, "late-1");
+  await new Promise((r) => setTimeout(r, 1000));
+  await jsm.streams.add({ name: "LATE", subjects: ["late.>"] });
+  const ack = await late;
+  t.equal(ack.stream, "LATE", "stored once the stream was there");
+  t.equal((await jsm.streams.info("LATE")).state.messages, 1, "once");
+  p.close();
+});
+
 t.test("refusals: no stream (no responders) is transient, a full stream is not", async (t) => {
-  const p = new AckedPublisher(nc, 5000);
+  const p = new AckedPublisher(nc, 1000);
   const none = await p.publish("nowhere.1", data).catch((e: unknown) => e);
   t.ok(none instanceof PublishError && none.transient, "no responders: try again later");
   await p.publish("full.1", data);

@@ -57,7 +57,14 @@ interface Pending {
   resolve: (a: PubAck) => void;
   reject: (e: PublishError) => void;
   deadline: number;
+  /** when it first went out + the ack timeout: sent again after "no responders" until then */
+  until: number;
+  /** what was sent, to send it again */
+  sent: Queued | undefined;
 }
+
+/** the pause before a publish answered "no responders" is sent again (a stream's leader being elected) */
+const NO_RESPONDERS_RETRY_MS = 200;
 
 const NO_RESPONDERS = 503;
 
@@ -66,6 +73,12 @@ export interface PublisherOptions {
   window?: number;
   /** how long a publish may wait to go out before it fails as "behind" (default 6 × the ack timeout) */
   maxWaitMs?: number;
+  /**
+   * a publish answered "no responders" (no stream there right now: in a cluster, while a lost node's
+   * streams elect new leaders) is sent again until its ack timeout. Only for publishes whose order
+   * among themselves does not matter: one sent again goes after what was published meanwhile.
+   */
+  resendOnNoResponders?: boolean;
 }
 
 type Queued = [token: number, subject: string, data: Uint8Array, hdrs: MsgHdrs | undefined, p: Pending, queuedAt: number];
@@ -78,6 +91,7 @@ export class AckedPublisher {
   private readonly sweeper: NodeJS.Timeout;
   private readonly window: number;
   private readonly maxWaitMs: number;
+  private readonly resend: boolean;
   /** publishes out and not yet acked */
   inFlight = 0;
 
@@ -88,6 +102,7 @@ export class AckedPublisher {
   ) {
     this.window = o.window ?? 1024;
     this.maxWaitMs = o.maxWaitMs ?? 6 * timeoutMs;
+    this.resend = o.resendOnNoResponders ?? false;
     nc.subscribe(`${this.prefix}*`, { callback: (_err, msg) => this.onAck(msg) });
     this.sweeper = setInterval(() => this.sweep(), Math.min(250, timeoutMs));
     this.sweeper.unref();
@@ -118,7 +133,7 @@ export class AckedPublisher {
     }
     return new Promise<PubAck>((resolve, reject) => {
       this.schedule();
-      this.queue.push([token, subject, data, hdrs, { resolve, reject, deadline: 0 }, Date.now()]);
+      this.queue.push([token, subject, data, hdrs, { resolve, reject, deadline: 0, until: 0, sent: undefined }, Date.now()]);
     });
   }
 
@@ -143,13 +158,17 @@ export class AckedPublisher {
     const up = linkUp(this.nc);
     const now = Date.now();
     while (this.queueHead < this.queue.length && (this.inFlight < this.window || !up)) {
-      const [token, subject, data, hdrs, p] = this.queue[this.queueHead]!;
+      const q = this.queue[this.queueHead]!;
+      const [token, subject, data, hdrs, p] = q;
       this.queue[this.queueHead++] = undefined as never;
       if (!up) {
         p.reject(new PublishError("not connected to the message broker", true));
         continue;
       }
-      p.deadline = now + this.timeoutMs;
+      // sent again after "no responders": within the time it had from when it first went out
+      if (p.until === 0) p.until = now + this.timeoutMs;
+      p.deadline = p.until;
+      p.sent = q;
       this.pending.add(token, p);
       this.inFlight++;
       try {
@@ -195,7 +214,20 @@ export class AckedPublisher {
     const token = Number(msg.subject.slice(this.prefix.length));
     const p = this.settled(this.pending.take(token));
     if (!p) return; // timed out already
-    if (msg.headers?.code === NO_RESPONDERS) return p.reject(new PublishError("no responders: JetStream is not available", true));
+    if (msg.headers?.code === NO_RESPONDERS) {
+      // nothing stored it: no stream there right now. Sent again (resendOnNoResponders), under a
+      // new token, until its ack timeout from when it first went out
+      const q = p.sent;
+      if (this.resend && q && Date.now() + NO_RESPONDERS_RETRY_MS < p.until) {
+        setTimeout(() => {
+          q[0] = this.next++;
+          this.queue.push(q);
+          this.schedule();
+        }, NO_RESPONDERS_RETRY_MS);
+        return;
+      }
+      return p.reject(new PublishError("no responders: JetStream is not available", true));
+    }
     let a: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };
     try {
       a = JSON.parse(msg.string()) as typeof a;
