@@ -405,6 +405,17 @@ export class Stack {
    * caller's own RADIANT_MODELS file lists.
    */
   async startEcho(): Promise<void> {
+    // a free port can be taken by a neighbour (another test file) before the upstream binds it: try others
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.startEchoOn();
+      } catch (e) {
+        if (attempt === 3 || this.o.supervise || !/EADDRINUSE/.test((e as Error).message)) throw e;
+      }
+    }
+  }
+
+  private async startEchoOn(): Promise<void> {
     const ports = { openai: await freePort(this.host), anthropic: await freePort(this.host), google: await freePort(this.host) };
     const certDir = join(this.o.dir, "echo-cert");
     const { certFile } = selfSignedCert(certDir);
