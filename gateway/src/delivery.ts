@@ -386,7 +386,7 @@ export class Delivery {
     // session, read after the subscription is in place: nothing newer can pass it by
     line.starting++;
     try {
-      await this.confirmed(line);
+      await this.confirmed(line, Date.now());
       line.lastSeq = Math.max(line.lastSeq, await this.history.last(sid));
       entry.upTo = line.lastSeq;
     } catch {
@@ -448,7 +448,7 @@ export class Delivery {
    * subscription's always do). `at`: when this process took the connection
    * the line is for (a home forwards for the newest).
    */
-  private async confirmed(line: Line, at = Date.now()): Promise<void> {
+  private async confirmed(line: Line, at: number): Promise<void> {
     if (line.unsubscribe) return this.link.flush();
     if (line.viaHome || homeOf(line.sid) === this.home) return;
     const outcome = await this.forwarding.hold(line.sid, at);

@@ -168,7 +168,8 @@ export class AckedPublisher {
       // sent again after "no responders": within the time it had from when it first went out
       if (p.until === 0) p.until = now + this.timeoutMs;
       p.deadline = p.until;
-      p.sent = q;
+      // kept only where it may be sent again: otherwise the frame need not outlive its going out
+      if (this.resend) p.sent = q;
       this.pending.add(token, p);
       this.inFlight++;
       try {
@@ -218,7 +219,7 @@ export class AckedPublisher {
       // nothing stored it: no stream there right now. Sent again (resendOnNoResponders), under a
       // new token, until its ack timeout from when it first went out
       const q = p.sent;
-      if (this.resend && q && Date.now() + NO_RESPONDERS_RETRY_MS < p.until) {
+      if (q && Date.now() + NO_RESPONDERS_RETRY_MS < p.until) {
         setTimeout(() => {
           q[0] = this.next++;
           this.queue.push(q);

@@ -5,6 +5,7 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync, type WriteSt
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import type { ChildProcess } from "node:child_process";
 import { selfSignedCert } from "./echo/cert.js";
 import { MODEL_FORMATS, type ModelFormat, readModelEntries } from "./models.js";
@@ -259,7 +260,8 @@ export class Stack {
     let out = "";
     child.stdout?.on("data", (b: Buffer) => void (out += b.toString()));
     child.stderr?.on("data", (b: Buffer) => void (out += b.toString()));
-    const code = await exited(child);
+    // "close", not "exit": all it said is read by then
+    const [code] = (await once(child, "close")) as [number | null];
     this.logs?.write(out);
     if (code !== 0) throw new Error(`radiant topology apply exited with ${code}: ${out.trim()}`);
   }
