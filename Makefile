@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PNPM := .tools/node_modules/.bin/pnpm
 COMPOSE := docker compose -f infra/docker-compose.yml
 
-.PHONY: deps build run dev test test-examples lint format clean docker-build docker-up docker-logs docker-down
+.PHONY: deps build run dev test test-examples lint format clean docker-build docker-up docker-topology docker-logs docker-down
 
 deps:            ## install pnpm (pinned), nats-server, packages; build
 	@scripts/deps.sh
@@ -35,14 +35,17 @@ format: deps     ## rewrite files as the formatter wants them (what `make lint` 
 clean:
 	rm -rf .data */dist */*.tsbuildinfo
 
-docker-build:    ## images for gateway, worker, egress proxy (needs a Docker engine)
+docker-build:    ## the images (gateway, worker, egress-proxy, mcp-bridge, topology, echo: targets of infra/docker/Dockerfile); needs a Docker engine
 	$(COMPOSE) build
 
-docker-up:       ## NATS + egress proxy + worker + gateway in containers
+docker-up:       ## NATS x3 + topology job + echo + egress proxy + MCP bridge + workers + gateway in containers (set RESUME_TOKEN_SECRET)
 	$(COMPOSE) up -d
+
+docker-topology: ## run `radiant topology apply` again (after an upgrade or a change of its settings)
+	$(COMPOSE) run --rm topology
 
 docker-logs:
 	$(COMPOSE) logs -f
 
-docker-down:
+docker-down:     ## stop and remove the containers (the NATS volumes stay; `$(COMPOSE) down -v` removes them)
 	$(COMPOSE) down

@@ -376,3 +376,82 @@ t.test("close() while waiting to reconnect cancels the reconnect", async (t) => 
   await sleep(60);
   t.equal(ws.sockets.length, 1);
 });
+
+t.test("requests unanswered when the socket went are sent again after the resume; answered ones and notifications are not", async (t) => {
+  const { c, ws } = setup(t);
+  ws.last().session("S1", "T1");
+  c.send({ jsonrpc: "2.0", id: 1, method: "a" });
+  c.send({ jsonrpc: "2.0", id: "two", method: "b" });
+  c.send({ jsonrpc: "2.0", method: "notifications/x" });
+  c.send('{"jsonrpc":"2.0","id":3,"method":"c"}');
+  c.send({ jsonrpc: "2.0", id: 4, method: "d" });
+  ws.last().frame({ seq_num: 1000, resume_token: "T2", jsonrpc: "2.0", id: 1, result: {} });
+  ws.last().frame({ seq_num: 2000, resume_token: "T3", jsonrpc: "2.0", id: 4, error: { code: -32000, message: "x" } });
+  // a request of the gateway's (an id and a method) is not an answer to ours
+  ws.last().frame({ seq_num: 3000, resume_token: "T4", jsonrpc: "2.0", id: "two", method: "sampling/createMessage" });
+  ws.last().drop(1006);
+  await until("the reconnect", () => ws.sockets.length === 2);
+  c.send({ jsonrpc: "2.0", id: 5, method: "e" });
+  ws.last().session("S1", "T4", { resumed: true });
+  t.same(
+    ws.last().sent.map((s) => JSON.parse(s).id),
+    ["two", 3, 5],
+    "the unanswered ones again, in the order sent, then what was queued",
+  );
+  ws.last().frame({ seq_num: 4000, resume_token: "T5", jsonrpc: "2.0", id: "two", result: {} });
+  ws.last().drop(1012);
+  await until("the next reconnect", () => ws.sockets.length === 3);
+  ws.last().session("S1", "T5", { resumed: true });
+  t.same(
+    ws.last().sent.map((s) => JSON.parse(s).id),
+    [3, 5],
+    "each until answered",
+  );
+});
+
+t.test("a fresh session (resume refused) gets none of the old session's requests; none past resendWithinMs either", async (t) => {
+  const { c, ws } = setup(t);
+  ws.last().session("S1", "T1");
+  c.send({ jsonrpc: "2.0", id: 1, method: "a" });
+  ws.last().drop(1006);
+  await until("the reconnect", () => ws.sockets.length === 2);
+  ws.last().session("S2", "U1", { resumed: false, reason: "expired" });
+  t.same(ws.last().sent, [], "the old session's request is not run in the new one");
+  ws.last().drop(1006);
+  await until("the next reconnect", () => ws.sockets.length === 3);
+  ws.last().session("S2", "U1", { resumed: true });
+  t.same(ws.last().sent, [], "and forgotten");
+
+  const old = new RadiantClient({ url: BASE, WebSocket: ws.Ctor, backoffMs: 2, resendWithinMs: 50 });
+  t.teardown(() => old.close());
+  ws.last().session("S3", "V1");
+  old.send({ jsonrpc: "2.0", id: 9, method: "slow" });
+  await sleep(80);
+  ws.last().drop(1006);
+  await until("its reconnect", () => ws.sockets.length === 5);
+  ws.last().session("S3", "V1", { resumed: true });
+  t.same(ws.last().sent, [], "sent longer ago than resendWithinMs: past the gateway's de-duplication, not sent again");
+});
+
+t.test("a copy sent again and refused by the gateway (its own error, saying retry) is tried again, the refusal kept from the app", async (t) => {
+  const { c, ws, messages } = setup(t);
+  ws.last().session("S1", "T1");
+  c.send({ jsonrpc: "2.0", id: 7, method: "long" });
+  ws.last().frame({ seq_num: 1000, resume_token: "T2", jsonrpc: "2.0", method: "notifications/progress" });
+  ws.last().drop(1006);
+  await until("the reconnect", () => ws.sockets.length === 2);
+  ws.last().session("S1", "T2", { resumed: true });
+  t.equal(ws.last().sent.length, 1, "sent again");
+  ws.last().frame({ seq_num: 0, resume_token: "T2", jsonrpc: "2.0", id: 7, error: { code: -32000, message: "Service unavailable: no responders; retry" } });
+  await until("tried again", () => ws.last().sent.length === 2);
+  ws.last().frame({ seq_num: 2000, resume_token: "T3", jsonrpc: "2.0", id: 7, result: { done: true } });
+  t.same(
+    messages.filter((m) => m.id === 7),
+    [{ seq_num: 2000, resume_token: "T3", jsonrpc: "2.0", id: 7, result: { done: true } }],
+    "the app sees the answer only",
+  );
+  // an error for a request never sent again is the app's
+  c.send({ jsonrpc: "2.0", id: 8, method: "x" });
+  ws.last().frame({ seq_num: 0, resume_token: "T3", jsonrpc: "2.0", id: 8, error: { code: -32000, message: "Service unavailable; retry" } });
+  t.equal(messages.filter((m) => m.id === 8).length, 1, "delivered");
+});

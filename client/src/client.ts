@@ -29,6 +29,14 @@ export interface ClientOptions {
   maxBackoffMs?: number;
   /** frames kept while disconnected, sent on reconnect */
   maxQueued?: number;
+  /**
+   * After a resume, send again the JSON-RPC requests (a `method` and a non-null `id`) written to an
+   * earlier socket and not answered yet, sent at most this long ago (default 100 s; 0: never). The
+   * gateway stores a request once per session and id within its 2-minute de-duplication window, so
+   * one it had runs once and its answer comes in the replay; one lost with the socket (or refused
+   * on a socket that was already gone) runs now.
+   */
+  resendWithinMs?: number;
 }
 
 export interface ClientEvents {
@@ -54,6 +62,34 @@ export interface ClientEvents {
 }
 
 const OPEN = 1;
+
+/** A request sent and not answered yet. */
+interface Unanswered {
+  text: string;
+  /** when it first went to a socket (0: queued, not yet) */
+  firstWrittenAt: number;
+  /** sent again after a resume */
+  resent: boolean;
+}
+const DEFAULT_RESEND_WITHIN_MS = 100_000;
+/** requests tracked for resending, at most (the oldest is forgotten first) */
+const MAX_UNANSWERED = 10_000;
+
+/** The JSON id of a JSON-RPC request (a `method`, a non-null `id`), or undefined for anything else. */
+function requestKey(frame: unknown, text: string): string | undefined {
+  let f = frame;
+  if (f === undefined) {
+    if (!text.includes('"method"')) return undefined;
+    try {
+      f = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof f !== "object" || f === null || Array.isArray(f)) return undefined;
+  const r = f as { method?: unknown; id?: unknown };
+  return typeof r.method === "string" && r.id !== undefined && r.id !== null ? JSON.stringify(r.id) : undefined;
+}
 const TAKEN_OVER = 4001;
 const ENDED = 4002;
 const HISTORY_LOST = 4003;
@@ -78,6 +114,8 @@ export class RadiantClient {
   private resuming = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly queued: string[] = [];
+  /** requests not answered yet, by JSON id */
+  private readonly unanswered = new Map<string, Unanswered>();
   private readonly listeners = new Map<keyof ClientEvents, ((...a: never[]) => void)[]>();
   private readonly inbox: Frame[] = [];
   private wake: (() => void) | undefined;
@@ -101,9 +139,21 @@ export class RadiantClient {
   /** Send a frame now, or when the connection is back. */
   send(frame: unknown): void {
     const text = typeof frame === "string" ? frame : JSON.stringify(frame);
-    if (this.ws?.readyState === OPEN && this.sid) this.ws.send(text);
-    else if (this.queued.length < (this.o.maxQueued ?? 1000)) this.queued.push(text);
-    else throw new Error("RadiantClient: disconnected and the send queue is full");
+    const open = this.ws?.readyState === OPEN && this.sid;
+    if (!open && this.queued.length >= (this.o.maxQueued ?? 1000)) throw new Error("RadiantClient: disconnected and the send queue is full");
+    const key = requestKey(typeof frame === "string" ? undefined : frame, text);
+    if (key !== undefined && (this.o.resendWithinMs ?? DEFAULT_RESEND_WITHIN_MS) > 0) {
+      if (this.unanswered.size >= MAX_UNANSWERED) this.unanswered.delete(this.unanswered.keys().next().value!);
+      this.unanswered.set(key, { text, firstWrittenAt: 0, resent: false });
+    }
+    if (open) this.write(text, key);
+    else this.queued.push(text);
+  }
+
+  private write(text: string, key = requestKey(undefined, text)): void {
+    this.ws?.send(text);
+    const u = key === undefined ? undefined : this.unanswered.get(key);
+    if (u && u.firstWrittenAt === 0) u.firstWrittenAt = Date.now();
   }
 
   close(): void {
@@ -148,10 +198,20 @@ export class RadiantClient {
       this.token = String(f.resume_token);
       this.attempt = 0;
       this.emit("session", { sid: this.sid, resumed });
-      for (const q of this.queued.splice(0)) this.ws?.send(q);
+      // what was written to the last socket and not answered: sent again (a fresh session knows nothing of it)
+      const within = this.o.resendWithinMs ?? DEFAULT_RESEND_WITHIN_MS;
+      for (const [key, u] of this.unanswered) {
+        if (u.firstWrittenAt === 0) continue;
+        if (resumed && Date.now() - u.firstWrittenAt < within) {
+          u.resent = true;
+          this.write(u.text, key);
+        } else this.unanswered.delete(key);
+      }
+      for (const q of this.queued.splice(0)) this.write(q);
       return;
     }
     if (typeof f.resume_token === "string") this.token = f.resume_token;
+    if (f.id !== undefined && f.method === undefined && ("result" in f || "error" in f) && this.answered(JSON.stringify(f.id), f)) return;
     const seq = typeof f.seq_num === "number" ? f.seq_num : 0;
     if (seq > 0) {
       if (seq <= this.lastSeq) return; // seen already
@@ -160,6 +220,28 @@ export class RadiantClient {
     this.inbox.push(f);
     this.wake?.();
     this.emit("message", f);
+  }
+
+  /**
+   * An answer to one of our requests: forgotten. True when it is not the
+   * request's answer but the gateway refusing the copy sent again after a
+   * resume (its own error, never stored, saying retry): the first one may still
+   * be answered (it went to a gateway before), so the copy is sent again shortly
+   * and the refusal kept from the app.
+   */
+  private answered(key: string, f: Frame): boolean {
+    const u = this.unanswered.get(key);
+    if (!u) return false;
+    const message = (f.error as { message?: unknown } | undefined)?.message;
+    const within = this.o.resendWithinMs ?? DEFAULT_RESEND_WITHIN_MS;
+    if (u.resent && !(Number(f.seq_num) > 0) && typeof message === "string" && /retry/i.test(message) && Date.now() - u.firstWrittenAt < within) {
+      setTimeout(() => {
+        if (this.unanswered.get(key) === u && this.ws?.readyState === OPEN && this.sid) this.write(u.text, key);
+      }, this.o.backoffMs ?? 100);
+      return true;
+    }
+    this.unanswered.delete(key);
+    return false;
   }
 
   private onClose(code: number, reason: string): void {

@@ -84,7 +84,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     maxBackpressure: int(env, "GATEWAY_MAX_BACKPRESSURE", 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
     idleTimeoutS,
     maxInflight: int(env, "GATEWAY_MAX_INFLIGHT", 1024, 1, 1_000_000),
-    publishTimeoutMs: int(env, "GATEWAY_PUBLISH_TIMEOUT_MS", 5000, 100, 120_000),
+    publishTimeoutMs: int(env, "GATEWAY_PUBLISH_TIMEOUT_MS", 15_000, 100, 120_000),
     resumeTokenTtlS: int(env, "GATEWAY_RESUME_TOKEN_TTL", 86_400, 60, 30 * 86_400),
     defaultLlmProtocol: llm,
     shutdownGraceMs: int(env, "GATEWAY_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),

@@ -45,7 +45,6 @@ const ingress = new Ingress({
   publisher: {} as IngressOptions["publisher"],
   notify: () => {},
   home: "fuzzzz",
-  connected: () => true,
   maxInflight: 1,
   maxInflightBytes: 1,
   defaultLlmProtocol: "openai",

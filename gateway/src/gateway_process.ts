@@ -139,12 +139,11 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
     if (r && link.connected) link.nc.publish(USAGE_SUBJECT, encodeUsage(r));
   }, 1000).unref();
   const ingress = new Ingress({
-    // a client frame answered "no responders" while a NATS cluster elects INBOX's leader waits for
-    // it (within the publish timeout) instead of failing at once: a lost node costs delay, not errors
-    publisher: new AckedPublisher(link.nc, cfg.publishTimeoutMs, { resendOnNoResponders: true }),
+    // a lost NATS node costs clients delay, not errors: within the publish timeout a frame waits for
+    // the connection to another node and is sent again while INBOX elects a leader (4–9 s)
+    publisher: new AckedPublisher(link.nc, cfg.publishTimeoutMs, { failover: { attemptMs: cfg.publishTimeoutMs / 5 } }),
     notify: (subject, h) => link.nc.publish(subject, undefined, { headers: h }),
     home: delivery.home,
-    connected: () => link.connected,
     maxInflight: cfg.maxInflight,
     maxInflightBytes: Math.max(8 * 1024 * 1024, 2 * maxPayload),
     defaultLlmProtocol: cfg.defaultLlmProtocol,

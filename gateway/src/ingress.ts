@@ -31,8 +31,6 @@ export interface IngressOptions {
   notify: (subject: string, h: ReturnType<typeof controlHeaders>) => void;
   /** this process's home: gateway-made request ids start with it */
   home: string;
-  /** connected to NATS right now */
-  connected: () => boolean;
   maxInflight: number;
   /** bytes in flight per session; at least one maximum payload */
   maxInflightBytes: number;
@@ -98,6 +96,11 @@ export function notQueued(x: Exchange, e: unknown, proto: Protocol, id: string):
 /** What to tell a client whose frame could not be published: retry only where a retry can succeed. */
 function failure(e: Error): { kind: ErrorKind; message: string } {
   if (e instanceof PublishError && e.tooLarge) return { kind: "tooLarge", message: `Request too large: ${e.message}` };
+  if (e instanceof PublishError && e.unconfirmed)
+    return {
+      kind: "unavailable",
+      message: `Service unavailable: the request was sent to the message broker but not confirmed (${e.message}); it may still run: retry with the same id, which runs once`,
+    };
   return { kind: "unavailable", message: `Service unavailable: the request could not be queued (${e.message}); retry` };
 }
 
@@ -223,9 +226,6 @@ export class Ingress {
         idJson(frame, p),
       );
     }
-    if (!this.o.connected()) {
-      return this.refuse(s, proto, "unavailable", "Service unavailable: the gateway cannot reach its message broker; retry", idJson(frame, p));
-    }
     // read now: `frame` is gone after this call (most LLM bodies have no id)
     const id = p.idStart >= 0 ? idJson(frame, p) : "null";
     const cost = this.costOf(frame, proto);
@@ -255,7 +255,6 @@ export class Ingress {
    * JetStream holds it; rejects with a BrokerUnavailable saying why not.
    */
   async submit(sid: SessionId, who: Identity, proto: Protocol, r: RequestOf, frame: Uint8Array, cost = isLlm(proto) || r.dedupe ? 1 : 0): Promise<PubAck> {
-    if (!this.o.connected()) throw new BrokerUnavailable("the gateway cannot reach its message broker");
     if (cost > 0) {
       const no = this.o.limits.admit(who, isLlm(proto), cost);
       if (no) throw new RateLimited(no);
@@ -265,7 +264,15 @@ export class Ingress {
       ack = await this.publish(subjects.inbox(proto, sid), sid, who, proto, r, frame);
     } catch (e) {
       const tooLarge = e instanceof PublishError && e.tooLarge;
-      throw new BrokerUnavailable(tooLarge ? (e as Error).message : `the request could not be queued (${(e as Error).message})`, tooLarge);
+      const unconfirmed = e instanceof PublishError && e.unconfirmed;
+      throw new BrokerUnavailable(
+        tooLarge
+          ? (e as Error).message
+          : unconfirmed
+            ? `the request was sent to the message broker but not confirmed (${(e as Error).message}); it may still run: re-sent with the same id it runs once`
+            : `the request could not be queued (${(e as Error).message})`,
+        tooLarge,
+      );
     } finally {
       this.done();
     }

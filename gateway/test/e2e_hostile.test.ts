@@ -138,7 +138,6 @@ const ingress = new Ingress({
   publisher: {} as IngressOptions["publisher"],
   notify: () => {},
   home: "hostil",
-  connected: () => true,
   maxInflight: 1,
   maxInflightBytes: 1,
   defaultLlmProtocol: "openai",

@@ -4,7 +4,8 @@
 import t from "tap";
 import { eventually, openSession, rpc, startStack } from "./harness.js";
 
-const stack = await startStack(t);
+// a frame waits this long for NATS to come back before its error (the default rides out a cluster's failover)
+const stack = await startStack(t, { gatewayEnv: { GATEWAY_PUBLISH_TIMEOUT_MS: "2000" } });
 
 t.test("requests during an outage get errors; service resumes when NATS is back", async (t) => {
   const { c, session } = await openSession(stack.wsUrl);

@@ -1,5 +1,5 @@
 // The JetStream topology has one writer: `radiant topology apply` creates the
-// streams and the workers' consumer with the settings of its environment;
+// streams, the workers' consumer and the KV buckets with the settings of its environment;
 // gateways and workers only check it at start, refuse to run (clearly, with a
 // fatal exit code) when it is missing or differs, and never rewrite it.
 import t from "tap";
@@ -9,7 +9,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { natsForTest } from "@radiant/infra/nats-server";
 import { entries } from "@radiant/infra/stack";
 import { spawnOwned, stopChild } from "@radiant/infra/proc";
-import { checkTopology, HISTORY_STREAM, INBOX_STREAM, WORKER_CONSUMER } from "@radiant/wire";
+import { A2A_TASKS_BUCKET, API_KEYS_BUCKET, checkTopology, HISTORY_STREAM, INBOX_STREAM, MCP_SESSIONS_BUCKET, WORKER_CONSUMER } from "@radiant/wire";
 
 const { server, nc } = await natsForTest("topology", t.teardown);
 const jsm = await jetstreamManager(nc);
@@ -68,12 +68,21 @@ t.test("with no topology, check lists what is missing; a gateway and a worker re
 });
 
 t.test("apply writes it with its environment's settings; processes check it and never rewrite it", async (t) => {
-  const applied = await radiant(["topology", "apply"], { HISTORY_MAX_MSGS_PER_SESSION: "7", WORKER_ACK_WAIT_MS: "4000" });
+  const applied = await radiant(["topology", "apply"], {
+    HISTORY_MAX_MSGS_PER_SESSION: "7",
+    WORKER_ACK_WAIT_MS: "4000",
+    MCP_BRIDGE_STATE_TTL_MS: "3600000",
+    MCP_BRIDGE_STATE_MAX_BYTES: "2097152",
+  });
   t.equal(applied.code, 0, applied.stderr);
   t.match(applied.stdout, /radiant topology: applied/);
   t.equal((await radiant(["topology", "check"])).code, 0, "check: as this version needs it");
   t.equal((await jsm.streams.info(HISTORY_STREAM)).config.max_msgs_per_subject, 7);
   t.equal((await jsm.consumers.info(INBOX_STREAM, WORKER_CONSUMER)).config.ack_wait, 4000 * 1e6);
+  // the KV buckets too, the MCP bridge's with its settings
+  const mcp = (await jsm.streams.info(`KV_${MCP_SESSIONS_BUCKET}`)).config;
+  t.match(mcp, { max_age: 3600000 * 1e6, max_bytes: 2097152, max_msgs_per_subject: 1 }, "MCP_SESSIONS: the TTL and cap apply was given");
+  for (const b of [API_KEYS_BUCKET, A2A_TASKS_BUCKET]) t.ok(await jsm.streams.info(`KV_${b}`), `${b} written by apply`);
 
   // a worker with other settings in its environment starts, and leaves the topology as it was
   const worker = await runProcess(entries.worker, { HISTORY_MAX_MSGS_PER_SESSION: "9", WORKER_ACK_WAIT_MS: "9000", LOG_LEVEL: "info" }, 4000);
@@ -84,6 +93,7 @@ t.test("apply writes it with its environment's settings; processes check it and 
   // apply again with other settings: brought up to them (idempotent otherwise)
   t.equal((await radiant(["topology", "apply"], { HISTORY_MAX_MSGS_PER_SESSION: "11" })).code, 0);
   t.equal((await jsm.streams.info(HISTORY_STREAM)).config.max_msgs_per_subject, 11);
+  t.equal((await jsm.streams.info(`KV_${MCP_SESSIONS_BUCKET}`)).config.max_age, 86_400_000 * 1e6, "a bucket too (the default TTL again)");
 });
 
 t.test("a stream that differs in what the code relies on: check names it, a worker refuses, apply mends it", async (t) => {

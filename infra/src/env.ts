@@ -1,6 +1,15 @@
 // Reading configuration from the environment: every value validated, every
 // failure a one-line error that names the variable.
-import { ackWaitVariable, defaultHistoryRetention, inboxPolicy, replicasVariable, retentionVariables, type TopologySettings } from "@radiant/wire";
+import {
+  ackWaitVariable,
+  defaultHistoryRetention,
+  defaultMcpState,
+  inboxPolicy,
+  mcpStateVariables,
+  replicasVariable,
+  retentionVariables,
+  type TopologySettings,
+} from "@radiant/wire";
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,
@@ -94,5 +103,9 @@ export function topologySettings(env: Env): Required<TopologySettings> {
     },
     ackWaitMs: int(env, ackWaitVariable, inboxPolicy.ackWaitMs, 1000, 3_600_000),
     replicas: int(env, replicasVariable, 1, 1, 5),
+    mcpState: {
+      ttlMs: int(env, mcpStateVariables.ttlMs, defaultMcpState.ttlMs, 60_000, 30 * 86_400_000),
+      maxBytes: int(env, mcpStateVariables.maxBytes, defaultMcpState.maxBytes, 1024 * 1024, 2 ** 40),
+    },
   };
 }

@@ -55,7 +55,7 @@ t.test("publishes refused before they are sent leave no gap: every other one sti
 });
 
 t.test("no responders (no stream there yet, as while a cluster elects a stream's leader): sent again until it is, within the ack timeout", async (t) => {
-  const p = new AckedPublisher(nc, 10_000, { resendOnNoResponders: true });
+  const p = new AckedPublisher(nc, 10_000, { failover: { attemptMs: 10_000 } });
   const late = p.publish("late.1", data, "late-1");
   await new Promise((r) => setTimeout(r, 1000));
   await jsm.streams.add({ name: "LATE", subjects: ["late.>"] });
@@ -64,6 +64,37 @@ t.test("no responders (no stream there yet, as while a cluster elects a stream's
   t.equal((await jsm.streams.info("LATE")).state.messages, 1, "once");
   p.close();
 });
+
+t.test(
+  "an attempt never acked (a stream leader lost after taking it): a publish with a de-duplication id is sent again and stored once; one without is not",
+  async (t) => {
+    // the first copy goes to a subscriber that never answers, as a leader killed mid-publish; then the stream is there
+    let swallowed = 0;
+    const leader = nc.subscribe("lost.>", {
+      callback: () => {
+        swallowed++;
+        leader.unsubscribe();
+        void jsm.streams.add({ name: "LOST", subjects: ["lost.>"], duplicate_window: 60e9 });
+      },
+    });
+    const p = new AckedPublisher(nc, 10_000, { failover: { attemptMs: 500 } });
+    const ack = await p.publish("lost.1", data, "lost-1");
+    t.equal(swallowed, 1, "the first attempt was taken and never acked");
+    t.equal(ack.stream, "LOST", "the next attempt was stored");
+    t.equal((await jsm.streams.info("LOST")).state.messages, 1, "once");
+    // without a de-duplication id a resend could store it twice: it waits out the whole ack timeout instead
+    const silent = nc.subscribe("lostnoid.>", { callback: () => void swallowed++ });
+    const q = new AckedPublisher(nc, 1500, { failover: { attemptMs: 300 } });
+    const started = Date.now();
+    const e = await q.publish("lostnoid.1", data).catch((err: unknown) => err);
+    t.match((e as Error).message, /timeout/);
+    t.ok(Date.now() - started >= 1400, "failed at its ack timeout, not at an attempt's");
+    t.equal(swallowed, 2, "sent once");
+    silent.unsubscribe();
+    p.close();
+    q.close();
+  },
+);
 
 t.test("refusals: no stream (no responders) is transient, a full stream is not", async (t) => {
   const p = new AckedPublisher(nc, 1000);

@@ -28,6 +28,12 @@ export class PublishError extends Error {
     readonly transient: boolean,
     /** the message can never be published: over the server's max_payload */
     readonly tooLarge = false,
+    /**
+     * it went out and no answer came: it may still be stored (a stream leader that lost its quorum
+     * commits what it took once the quorum is back) — re-sent with the same de-duplication id, it is
+     * stored once
+     */
+    readonly unconfirmed = false,
   ) {
     super(message);
     this.name = "PublishError";
@@ -61,6 +67,8 @@ interface Pending {
   until: number;
   /** what was sent, to send it again */
   sent: Queued | undefined;
+  /** it has a de-duplication id: sent again when an attempt goes unacked (`failover.attemptMs`) */
+  dedupe: boolean;
 }
 
 /** the pause before a publish answered "no responders" is sent again (a stream's leader being elected) */
@@ -74,11 +82,15 @@ export interface PublisherOptions {
   /** how long a publish may wait to go out before it fails as "behind" (default 6 × the ack timeout) */
   maxWaitMs?: number;
   /**
-   * a publish answered "no responders" (no stream there right now: in a cluster, while a lost node's
-   * streams elect new leaders) is sent again until its ack timeout. Only for publishes whose order
-   * among themselves does not matter: one sent again goes after what was published meanwhile.
+   * Ride out a NATS failover (a cluster that lost a node elects new stream leaders in seconds; a
+   * client reconnects to another node), within each publish's ack timeout: one answered "no
+   * responders" is sent again; one with a de-duplication id not acked within `attemptMs` is sent
+   * again (JetStream stores it once: a leader lost between taking a message and acking it never
+   * acks, its successor does); while the connection is down, publishes wait here instead of failing.
+   * Only for publishes whose order among themselves does not matter: one sent again goes after what
+   * was published meanwhile.
    */
-  resendOnNoResponders?: boolean;
+  failover?: { attemptMs: number };
 }
 
 type Queued = [token: number, subject: string, data: Uint8Array, hdrs: MsgHdrs | undefined, p: Pending, queuedAt: number];
@@ -92,6 +104,7 @@ export class AckedPublisher {
   private readonly window: number;
   private readonly maxWaitMs: number;
   private readonly resend: boolean;
+  private readonly attemptMs: number;
   /** publishes out and not yet acked */
   inFlight = 0;
 
@@ -102,7 +115,8 @@ export class AckedPublisher {
   ) {
     this.window = o.window ?? 1024;
     this.maxWaitMs = o.maxWaitMs ?? 6 * timeoutMs;
-    this.resend = o.resendOnNoResponders ?? false;
+    this.resend = o.failover !== undefined;
+    this.attemptMs = o.failover ? Math.min(o.failover.attemptMs, timeoutMs) : timeoutMs;
     nc.subscribe(`${this.prefix}*`, { callback: (_err, msg) => this.onAck(msg) });
     this.sweeper = setInterval(() => this.sweep(), Math.min(250, timeoutMs));
     this.sweeper.unref();
@@ -133,7 +147,7 @@ export class AckedPublisher {
     }
     return new Promise<PubAck>((resolve, reject) => {
       this.schedule();
-      this.queue.push([token, subject, data, hdrs, { resolve, reject, deadline: 0, until: 0, sent: undefined }, Date.now()]);
+      this.queue.push([token, subject, data, hdrs, { resolve, reject, deadline: 0, until: 0, sent: undefined, dedupe: msgID !== undefined }, Date.now()]);
     });
   }
 
@@ -158,6 +172,8 @@ export class AckedPublisher {
     const up = linkUp(this.nc);
     const now = Date.now();
     while (this.queueHead < this.queue.length && (this.inFlight < this.window || !up)) {
+      // riding out a failover: wait for the connection (the sweep looks again)
+      if (!up && this.resend) break;
       const q = this.queue[this.queueHead]!;
       const [token, subject, data, hdrs, p] = q;
       this.queue[this.queueHead++] = undefined as never;
@@ -167,7 +183,7 @@ export class AckedPublisher {
       }
       // sent again after "no responders": within the time it had from when it first went out
       if (p.until === 0) p.until = now + this.timeoutMs;
-      p.deadline = p.until;
+      p.deadline = p.dedupe ? Math.min(p.until, now + this.attemptMs) : p.until;
       // kept only where it may be sent again: otherwise the frame need not outlive its going out
       if (this.resend) p.sent = q;
       this.pending.add(token, p);
@@ -216,17 +232,9 @@ export class AckedPublisher {
     const p = this.settled(this.pending.take(token));
     if (!p) return; // timed out already
     if (msg.headers?.code === NO_RESPONDERS) {
-      // nothing stored it: no stream there right now. Sent again (resendOnNoResponders), under a
+      // nothing stored it: no stream there right now. Sent again (failover), under a
       // new token, until its ack timeout from when it first went out
-      const q = p.sent;
-      if (q && Date.now() + NO_RESPONDERS_RETRY_MS < p.until) {
-        setTimeout(() => {
-          q[0] = this.next++;
-          this.queue.push(q);
-          this.schedule();
-        }, NO_RESPONDERS_RETRY_MS);
-        return;
-      }
+      if (this.sendAgain(p, NO_RESPONDERS_RETRY_MS)) return;
       return p.reject(new PublishError("no responders: JetStream is not available", true));
     }
     let a: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };
@@ -240,11 +248,50 @@ export class AckedPublisher {
     p.resolve({ stream: a.stream ?? "", seq: a.seq, duplicate: a.duplicate === true });
   }
 
+  /** Send `p` again, under a new token, after `delayMs` — if that is within its ack timeout. */
+  private sendAgain(p: Pending, delayMs: number): boolean {
+    const q = p.sent;
+    if (!q || Date.now() + delayMs >= p.until) return false;
+    const again = () => {
+      q[0] = this.next++;
+      this.queue.push(q);
+      this.schedule();
+    };
+    if (delayMs > 0) setTimeout(again, delayMs);
+    else again();
+    return true;
+  }
+
   private sweep(): void {
     const now = Date.now();
-    for (let p = this.pending.oldest(); p && p.deadline <= now; p = this.pending.oldest()) {
-      this.settled(this.pending.takeOldest());
-      p.reject(new PublishError(`timeout: no ack from JetStream within ${this.timeoutMs} ms`, true));
+    const timedOut = (p: Pending) => {
+      // an ack for the attempt that timed out is ignored (its token waits no more); a resend's is not
+      if (!(p.dedupe && this.sendAgain(p, 0))) p.reject(new PublishError(`timeout: no ack from JetStream within ${this.timeoutMs} ms`, true, false, true));
+    };
+    if (this.attemptMs < this.timeoutMs) {
+      // attempts time out before whole publishes: deadlines are not in token order, so look at every one
+      for (const p of this.pending.takeExpired(now)) {
+        this.settled(p);
+        timedOut(p);
+      }
+    } else {
+      for (let p = this.pending.oldest(); p && p.deadline <= now; p = this.pending.oldest()) {
+        this.settled(this.pending.takeOldest());
+        timedOut(p);
+      }
+    }
+    if (this.resend && this.queueHead < this.queue.length) {
+      if (linkUp(this.nc)) this.schedule();
+      else {
+        // held while the connection is down, each within its ack timeout (one sent before: from when it first went out)
+        this.queue = this.queue.slice(this.queueHead).filter((q) => {
+          const p = q[4];
+          if (now < (p.until || q[5] + this.timeoutMs)) return true;
+          p.reject(new PublishError(`not connected to the message broker for ${this.timeoutMs} ms`, true));
+          return false;
+        });
+        this.queueHead = 0;
+      }
     }
     // what waited to go out too long: JetStream is that far behind (in order, so the oldest first)
     while (this.queueHead < this.queue.length && now - this.queue[this.queueHead]![5] > this.maxWaitMs) {
@@ -288,6 +335,20 @@ class PendingAcks {
 
   oldest(): Pending | undefined {
     return this.slots[this.head];
+  }
+
+  /** Those whose deadline has passed, taken: they wait no more. */
+  takeExpired(now: number): Pending[] {
+    const out: Pending[] = [];
+    for (let i = this.head; i < this.slots.length; i++) {
+      const p = this.slots[i];
+      if (p !== undefined && p.deadline <= now) {
+        out.push(p);
+        this.slots[i] = undefined;
+      }
+    }
+    if (out.length > 0) this.trim();
+    return out;
   }
 
   takeOldest(): Pending | undefined {

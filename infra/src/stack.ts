@@ -92,6 +92,14 @@ export interface Proc {
   restarts: number;
 }
 
+/** A gateway "host" of a fleet: a gateway supervisor and its processes, listening on an address of its own. */
+export interface GatewayHost {
+  host: string;
+  proc: Proc;
+  port: number;
+  healthPort: number;
+}
+
 /** Exit codes that restarting would not fix, and what they mean. */
 const configExit: ReadonlyMap<number, string> = new Map([[2, "invalid configuration"]]);
 const gatewayFatalExits: ReadonlyMap<number, string> = new Map([
@@ -374,16 +382,19 @@ export class Stack {
     }
   }
 
-  /** nats-server, supervised: started again on the same port and store. */
+  /** nats-server (with a cluster, each node), supervised: started again on the same ports and store. */
   private superviseNats(): void {
-    const backoff = new Backoff();
-    const restart = async () => {
-      await this.nats.start();
-      backoff.started();
-    };
-    this.nats.onUnexpectedExit((code, signal) => {
-      if (!this.stopping) this.exitedOnItsOwn({ name: "nats-server", code, signal }, new Map(), backoff, restart);
-    });
+    for (const [i, node] of (this.cluster?.nodes ?? [this.nats]).entries()) {
+      const backoff = new Backoff();
+      const restart = async () => {
+        await node.start();
+        backoff.started();
+      };
+      const name = this.cluster ? `nats-server n${i + 1}` : "nats-server";
+      node.onUnexpectedExit((code, signal) => {
+        if (!this.stopping) this.exitedOnItsOwn({ name, code, signal }, new Map(), backoff, restart);
+      });
+    }
   }
 
   /** the output of the process's current run */
@@ -508,10 +519,38 @@ export class Stack {
   }
 
   private readPorts(g: Proc): void {
+    ({ port: this.gatewayPort, healthPort: this.healthPort } = this.portsOf(g));
+  }
+
+  /** the ports a gateway said it listens on */
+  private portsOf(g: Proc): { port: number; healthPort: number } {
     const ready = this.current(g)
       .split("\n")
       .find((l) => l.includes(GATEWAY_READY))!;
-    ({ port: this.gatewayPort, healthPort: this.healthPort } = JSON.parse(ready) as { port: number; healthPort: number });
+    return JSON.parse(ready) as { port: number; healthPort: number };
+  }
+
+  /**
+   * One more gateway host of a fleet (`host`: an address of this machine's
+   * loopback, e.g. 127.0.0.2), on ports of its own, sharing the stack's NATS
+   * and workers. Not supervised: a rolling restart stops and starts it.
+   */
+  async startGatewayHost(host: string, env: Record<string, string> = {}): Promise<GatewayHost> {
+    const proc = this.spawn(
+      `gateway@${host}`,
+      entries.gateway,
+      this.env({ ...this.o.gatewayEnv, GATEWAY_LISTEN_ADDR: `${host}:0`, GATEWAY_HEALTH_ADDR: `${host}:0`, ...env }),
+      this.o.gatewayNodeArgs,
+    );
+    await this.waitOutput(proc, GATEWAY_READY);
+    const g = { host, proc, ...this.portsOf(proc) };
+    await waitFor(`gateway@${host} /health ok`, async () => (await fetch(`http://${host}:${g.healthPort}/health`)).ok);
+    return g;
+  }
+
+  /** SIGTERM, as a deploy's rolling restart sends: its sessions are closed with 1012, it drains, it exits. */
+  async stopGatewayHost(g: GatewayHost): Promise<void> {
+    await stopChild(g.proc.child, 30_000);
   }
 
   async health(): Promise<{ code: number; body: Record<string, unknown> }> {

@@ -1,5 +1,5 @@
-// The JetStream topology: the streams and the workers' consumer, their
-// policies. One step writes it (`radiant topology apply`: applyTopology);
+// The JetStream topology: the streams, the workers' consumer and the KV
+// buckets, their policies. One step writes it (`radiant topology apply`: applyTopology);
 // every process checks at start that what it relies on is there
 // (checkTopology) and refuses to run otherwise, so no process's settings
 // overwrite another's.
@@ -13,8 +13,10 @@ import {
   type StreamConfig,
   type ConsumerConfig,
 } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/nats-core";
-import { A2A_EVENTS_STREAM, ENDED_STREAM, HISTORY_STREAM, INBOX_STREAM, WORKER_CONSUMER, subjects } from "./subjects.js";
+import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
+import { nanos, type NatsConnection } from "@nats-io/nats-core";
+import { MCP_SESSIONS_BUCKET } from "./mcp_bridge.js";
+import { A2A_EVENTS_STREAM, A2A_TASKS_BUCKET, API_KEYS_BUCKET, ENDED_STREAM, HISTORY_STREAM, INBOX_STREAM, WORKER_CONSUMER, subjects } from "./subjects.js";
 
 export const inboxPolicy = {
   /** a frame re-sent within this window with the same Nats-Msg-Id is stored once */
@@ -130,6 +132,53 @@ export function workerConsumerConfig(ackWaitMs: number = inboxPolicy.ackWaitMs):
   };
 }
 
+/** How long an A2A task is kept after its last change. */
+export const A2A_TASKS_TTL_MS = 7 * 86_400_000;
+
+/** The MCP bridge's store of upstream sessions: kept this long after a session's last change, at most this much. */
+export interface McpStateSettings {
+  ttlMs: number;
+  /** past it, new state is refused (said in the bridge's log; a bridge started again opens those sessions afresh) */
+  maxBytes: number;
+}
+export const defaultMcpState: McpStateSettings = { ttlMs: 86_400_000, maxBytes: 1024 ** 3 };
+/** The variables that set them (read by `radiant topology apply`). */
+export const mcpStateVariables = { ttlMs: "MCP_BRIDGE_STATE_TTL_MS", maxBytes: "MCP_BRIDGE_STATE_MAX_BYTES" } as const;
+
+/** Each KV bucket and its settings; a full bucket refuses new entries (an error to its caller), never fills the disk. */
+function kvBuckets(o: TopologySettings): Record<KvBucket, Partial<KvOptions>> {
+  const mcp = o.mcpState ?? defaultMcpState;
+  return {
+    [API_KEYS_BUCKET]: { history: 1, max_bytes: 256 * 1024 ** 2 },
+    [A2A_TASKS_BUCKET]: { history: 1, ttl: A2A_TASKS_TTL_MS, max_bytes: 1024 ** 3 },
+    [MCP_SESSIONS_BUCKET]: { history: 1, ttl: mcp.ttlMs, max_bytes: mcp.maxBytes },
+  };
+}
+export type KvBucket = typeof API_KEYS_BUCKET | typeof A2A_TASKS_BUCKET | typeof MCP_SESSIONS_BUCKET;
+
+/**
+ * A process's handle on a KV bucket: the bucket `radiant topology apply`
+ * wrote, as it is (made here with the code's settings only where nothing has
+ * written it: a test's bare nats-server).
+ */
+export function openBucket(nc: NatsConnection, bucket: KvBucket): Promise<KV> {
+  return new Kvm(nc).create(bucket, kvBuckets({})[bucket]);
+}
+
+/** A bucket with these settings (replicas included), made or brought up to them. */
+async function ensureBucket(jsm: JetStreamManager, bucket: KvBucket, opts: Partial<KvOptions>): Promise<void> {
+  // Kvm.create makes the stream or binds to it as it is: what differs is updated below
+  await new Kvm(jsm.jetstream()).create(bucket, opts);
+  const name = `KV_${bucket}`;
+  const { config } = await jsm.streams.info(name);
+  await jsm.streams.update(name, {
+    ...config,
+    num_replicas: opts.replicas ?? 1,
+    max_bytes: opts.max_bytes ?? -1,
+    max_age: opts.ttl ? nanos(opts.ttl) : 0,
+  });
+}
+
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;
 const CONSUMER_NOT_FOUND = 10014;
@@ -156,8 +205,9 @@ export interface TopologySettings {
   retention?: HistoryRetention;
   /** how long a worker may hold a request without progress before another gets it */
   ackWaitMs?: number;
-  /** copies of every stream in a NATS cluster (1: a single server; 3: a node may be lost) */
+  /** copies of every stream and KV bucket in a NATS cluster (1: a single server; 3: a node may be lost) */
   replicas?: number;
+  mcpState?: McpStateSettings;
 }
 
 /** The variable that sets the workers' consumer's ack wait (read by `radiant topology apply`). */
@@ -171,12 +221,14 @@ const streamConfigs = (o: TopologySettings) =>
   );
 
 /**
- * Create the streams and the workers' consumer, or bring them up to these
+ * Create the streams, the workers' consumer and the KV buckets, or bring them up to these
  * settings: the one step that writes the topology (`radiant topology apply`,
  * run by `make run` and by a deploy before the processes start).
  */
 export async function applyTopology(jsm: JetStreamManager, o: TopologySettings = {}): Promise<void> {
   for (const cfg of streamConfigs(o)) await ensureStream(jsm, cfg);
+  for (const [bucket, opts] of Object.entries(kvBuckets(o)) as [KvBucket, Partial<KvOptions>][])
+    await ensureBucket(jsm, bucket, o.replicas ? { ...opts, replicas: o.replicas } : opts);
   // consumers.add is create-or-update for a durable with the same name
   await jsm.consumers.add(INBOX_STREAM, workerConsumerConfig(o.ackWaitMs));
 }

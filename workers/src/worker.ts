@@ -54,9 +54,13 @@ const RUNNING_PROBE_MS = 1000;
 /** A LinkGate fed by the NATS link's status. */
 export class NatsGate implements LinkGate {
   open = true;
+  epoch = 0;
   private waiters: (() => void)[] = [];
   constructor(link: Pick<NatsLink, "onDisconnect" | "onReconnect">) {
-    link.onDisconnect(() => (this.open = false));
+    link.onDisconnect(() => {
+      this.open = false;
+      this.epoch++;
+    });
     link.onReconnect(() => {
       this.open = true;
       for (const w of this.waiters.splice(0)) w();
@@ -163,7 +167,9 @@ export class Worker {
     // the notices must be heard before the first request runs
     await nc.flush();
     const consumer = await this.js.consumers.get(INBOX_STREAM, WORKER_CONSUMER);
-    this.messages = await consumer.consume({ max_messages: this.o.concurrency });
+    // pulls that expire in 5 s, heartbeats every 2.5 s: when a NATS node is lost with the consumer's
+    // leader, the pull it held is noticed gone and made again in seconds (nats.js: 30 s, then 60)
+    this.messages = await consumer.consume({ max_messages: this.o.concurrency, expires: 5000 });
     this.loopDone = this.loop(this.messages);
   }
 

@@ -373,6 +373,35 @@ t.test("a broker that goes away mid-answer: what was not acked is published agai
   t.ok(pub.sent.length > attempts, "some were published again");
 });
 
+t.test("the link drops while a reply is unacked (lost with that connection): what comes after waits for it, so HISTORY keeps the order", async (t) => {
+  const pub = new FakePublisher("manual");
+  const gate = { open: true, epoch: 0, wait: () => Promise.resolve() };
+  const w = writer(pub, { coalesceMs: 0, retryMs: 10_000, gate });
+  w.write(chunk(0));
+  await tick();
+  pub.sent[0]!.resolve();
+  w.write(chunk(1)); // written to a connection that is about to go: never acked
+  await tick();
+  gate.epoch++; // down and back up again
+  w.write(chunk(2));
+  await tick();
+  t.equal(pub.sent.length, 2, "the reply after the drop is held, not published ahead of the unacked one");
+  pub.sent[1]!.reject(Object.assign(new Error("timeout: no ack"), { transient: true }));
+  for (let i = 0; i < 20 && pub.sent.length < 4; i++) {
+    await tick();
+    for (const s of pub.sent) if (!s.settled && pub.sent.indexOf(s) > 1) s.resolve();
+  }
+  w.finish();
+  for (let i = 0; i < 20; i++) {
+    await tick();
+    pub.ackAll();
+  }
+  await w.settled();
+  t.equal(w.failed, undefined, "the answer did not fail");
+  const stored = pub.sent.filter((x, i) => i !== 1 && x.settled).map((x) => Number(x.msgId.slice(x.msgId.lastIndexOf(":") + 1)));
+  t.same(stored.slice(0, 3), [0, 1, 2], "the lost one again, then the one after it");
+});
+
 t.test("a broker that stays away past the retry time: the answer fails (the caller decides: interrupted, or redelivered)", async (t) => {
   const pub = new FakePublisher("auto", (_s, index) => (index >= 2 ? Object.assign(new Error("no responders"), { transient: true }) : undefined));
   let failure: unknown;

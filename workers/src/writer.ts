@@ -77,6 +77,11 @@ export interface WriterOptions {
 /** The NATS link's state, as writers need it. */
 export interface LinkGate {
   readonly open: boolean;
+  /**
+   * times the link has gone down so far: a publish made before the last time
+   * may have been lost with that connection while one made after it is stored
+   */
+  readonly epoch: number;
   /** resolves once the link is up (at once if it is) */
   wait(): Promise<void>;
 }
@@ -116,6 +121,8 @@ export class ReplyWriter {
   private drained: (() => void) | undefined;
   /** publishing again what failed for a passing reason: new messages wait in `backlog` meanwhile */
   private recovering = false;
+  /** the link's epoch when the last publish went out */
+  private sentEpoch = 0;
   private toRetry: Out[] = [];
   private backlog: Out[] = [];
   /** publishes made in pipelined mode and not answered yet */
@@ -269,8 +276,9 @@ export class ReplyWriter {
     this.unsettled++;
     this.inflightBytes += body.length;
     if (this.recovering) this.backlog.push(out);
-    else if (this.o.gate && !this.o.gate.open && (this.o.retryMs ?? 0) > 0) {
-      // the link is down: nothing goes to NATS until what was sent before is known to be stored
+    else if (this.o.gate && (this.o.retryMs ?? 0) > 0 && (!this.o.gate.open || (this.live > 0 && this.o.gate.epoch !== this.sentEpoch))) {
+      // the link is down, or went down since publishes still unacked went out (they may be lost
+      // with that connection): nothing more goes to NATS until they are known to be stored
       this.backlog.push(out);
       void this.recover();
     } else this.publishOut(out);
@@ -279,6 +287,7 @@ export class ReplyWriter {
 
   /** One publish, pipelined; a passing failure queues it to be published again in order. */
   private publishOut(out: Out): void {
+    if (this.o.gate) this.sentEpoch = this.o.gate.epoch;
     let p: Promise<unknown>;
     try {
       p = this.pub.publish(this.subject, out.body, out.msgId, out.h);

@@ -4,9 +4,9 @@
 // round trip (the WebSocket upgrade is synchronous), and a revoked key stops
 // working everywhere as fast as NATS carries the delete.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ANONYMOUS, API_KEYS_BUCKET, isCredentialPrincipal, isModelList, isPrincipal, KEY_ID_RE } from "@radiant/wire";
+import { ANONYMOUS, API_KEYS_BUCKET, isCredentialPrincipal, openBucket, isModelList, isPrincipal, KEY_ID_RE } from "@radiant/wire";
 import type { Logger } from "pino";
 
 /** every key RADIANT makes starts so: a credential without it is not one of ours */
@@ -98,9 +98,9 @@ function recordOf(bytes: Uint8Array): ApiKeyRecord | undefined {
   }
 }
 
-/** Open (or make) the bucket. */
+/** The bucket (`radiant topology apply` writes it). */
 export function openKeyBucket(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(API_KEYS_BUCKET, { history: 1, max_bytes: 256 * 1024 * 1024 });
+  return openBucket(nc, API_KEYS_BUCKET);
 }
 
 export type KeyCheck = { ok: true; record: ApiKeyRecord } | { ok: false; why: "unknown" | "not_ready" };

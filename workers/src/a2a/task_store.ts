@@ -2,9 +2,9 @@
 // GetTask, and a task outlives the session and socket that started it. Each
 // task belongs to the principal that created it: another principal is told
 // it does not exist.
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { A2A_TASK_ID_RE, A2A_TASKS_BUCKET } from "@radiant/wire";
+import { A2A_TASK_ID_RE, A2A_TASKS_BUCKET, openBucket } from "@radiant/wire";
 import type { PushConfig } from "./push.js";
 import type { Task } from "./shapes.js";
 
@@ -19,18 +19,13 @@ export interface TaskRecord {
   push?: PushConfig[];
 }
 
-/** How long a task is kept after its last change. */
-const TASK_TTL_MS = 7 * 86_400_000;
-/** the bucket's cap: past it a new task is refused (an error to its client), never the disk filled */
-const TASKS_MAX_BYTES = 1024 * 1024 * 1024;
-
 export class TaskStore {
   private kvP: Promise<KV> | undefined;
 
   constructor(private readonly nc: () => NatsConnection) {}
 
   private kv(): Promise<KV> {
-    this.kvP ??= new Kvm(this.nc()).create(A2A_TASKS_BUCKET, { history: 1, ttl: TASK_TTL_MS, max_bytes: TASKS_MAX_BYTES }).catch((e: unknown) => {
+    this.kvP ??= openBucket(this.nc(), A2A_TASKS_BUCKET).catch((e: unknown) => {
       this.kvP = undefined;
       throw e;
     });

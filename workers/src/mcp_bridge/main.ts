@@ -2,14 +2,13 @@
 // starts, Streamable HTTP sessions and their GET streams) for every client
 // session; workers reach them through it (README.md beside this file).
 import { randomBytes } from "node:crypto";
-import { Kvm } from "@nats-io/kv";
 import { int, loadOrExit, url, bool } from "@radiant/infra/env";
 import { createLogger } from "@radiant/infra/log";
 import { loadMcpServers } from "@radiant/infra/mcp-servers";
 import { openNats, refuseWrongTopology } from "@radiant/infra/nats";
 import { stopEarly } from "@radiant/infra/proc";
 import { AckedPublisher } from "@radiant/infra/publish";
-import { MCP_SESSIONS_BUCKET } from "@radiant/wire";
+import { MCP_SESSIONS_BUCKET, openBucket } from "@radiant/wire";
 import { McpBridge } from "./bridge.js";
 
 const env = process.env;
@@ -21,10 +20,6 @@ const cfg = loadOrExit("mcp-bridge", () => ({
   maxStdio: int(env, "MCP_BRIDGE_MAX_STDIO", 64, 1, 10_000),
   minIdleMs: int(env, "MCP_BRIDGE_MIN_IDLE_MS", 60_000, 0, 86_400_000),
   openWaitMs: int(env, "MCP_BRIDGE_OPEN_WAIT_MS", 10_000, 0, 600_000),
-  /** how long a session's upstream state is kept in KV after its last change */
-  stateTtlMs: int(env, "MCP_BRIDGE_STATE_TTL_MS", 86_400_000, 60_000, 30 * 86_400_000),
-  /** the KV bucket's cap: past it, new state is refused (said in the log; the sessions work, a bridge started again opens them afresh) */
-  stateMaxBytes: int(env, "MCP_BRIDGE_STATE_MAX_BYTES", 1024 * 1024 * 1024, 1024 * 1024, 2 ** 40),
 }));
 const servers = loadOrExit("mcp-bridge", () => loadMcpServers(env));
 const log = createLogger("mcp-bridge", cfg.dev);
@@ -32,7 +27,8 @@ const log = createLogger("mcp-bridge", cfg.dev);
 const life = stopEarly();
 const link = await openNats(cfg.natsUrl, `radiant-mcp-bridge-${process.pid}`, log);
 await link.topologyReady.catch(refuseWrongTopology(log, 2));
-const kv = await new Kvm(link.nc).create(MCP_SESSIONS_BUCKET, { history: 1, ttl: cfg.stateTtlMs, max_bytes: cfg.stateMaxBytes }).catch((e: unknown) => {
+// its TTL and size are the topology's (`radiant topology apply`: MCP_BRIDGE_STATE_TTL_MS, MCP_BRIDGE_STATE_MAX_BYTES)
+const kv = await openBucket(link.nc, MCP_SESSIONS_BUCKET).catch((e: unknown) => {
   log.warn({ err: String(e) }, "no KV bucket for MCP session state: a bridge started again opens fresh upstream sessions");
   return undefined;
 });
