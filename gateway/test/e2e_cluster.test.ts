@@ -13,9 +13,9 @@ import { Traffic } from "./traffic.js";
 const stack = await startStack(t, { natsCluster: 3, workers: 2, gatewayProcesses: 2 });
 const cluster = stack.cluster!;
 const probe = await ClusterProbe.open(cluster, t.teardown);
-const SESSIONS = 30;
+const SESSIONS = 24;
 // a third of the sessions make quick requests only: some are always on their way when a node goes
-const traffic = new Traffic({ url: stack.wsUrl, sessions: SESSIONS, echoSessions: SESSIONS / 3, chunks: 40, chunkDelayMs: 25 });
+const traffic = new Traffic({ url: stack.wsUrl, sessions: SESSIONS, echoSessions: SESSIONS / 3, echoPauseMs: 200, chunks: 40, chunkDelayMs: 50 });
 await traffic.start();
 t.teardown(() => traffic.stop());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -24,8 +24,8 @@ const connections = async (h: GatewayHost) =>
   ((await (await fetch(`http://${h.host}:${h.healthPort}/health`)).json()) as { active_connections: number }).active_connections;
 
 t.test("a rolling restart under traffic: every session moves host, 0 lost, 0 twice", async (t) => {
-  const SESSIONS = 30;
-  const traffic = new Traffic({ url: wsUrl, sessions: SESSIONS, echoSessions: SESSIONS / 3, chunks: 40, chunkDelayMs: 25 });
+  const SESSIONS = 24;
+  const traffic = new Traffic({ url: wsUrl, sessions: SESSIONS, echoSessions: SESSIONS / 3, echoPauseMs: 200, chunks: 40, chunkDelayMs: 50 });
   await traffic.start();
   t.teardown(() => traffic.stop());
   const spread = await Promise.all(hosts.map(connections));
