@@ -450,8 +450,30 @@ t.test("a copy sent again and refused by the gateway (its own error, saying retr
     [{ seq_num: 2000, resume_token: "T3", jsonrpc: "2.0", id: 7, result: { done: true } }],
     "the app sees the answer only",
   );
+  // the gateway's refusal of a copy that comes after the answer: dropped
+  ws.last().frame({ seq_num: 0, resume_token: "T3", jsonrpc: "2.0", id: 7, error: { code: -32000, message: "Service unavailable: not confirmed; retry" } });
+  t.equal(messages.filter((m) => m.id === 7).length, 1, "a late refusal of a copy is not the app's");
   // an error for a request never sent again is the app's
   c.send({ jsonrpc: "2.0", id: 8, method: "x" });
   ws.last().frame({ seq_num: 0, resume_token: "T3", jsonrpc: "2.0", id: 8, error: { code: -32000, message: "Service unavailable; retry" } });
   t.equal(messages.filter((m) => m.id === 8).length, 1, "delivered");
+});
+
+t.test("a copy sent again and refused for another reason (a rate limit) is the app's to see", async (t) => {
+  const { c, ws, messages } = setup(t);
+  ws.last().session("S1", "T1");
+  c.send({ jsonrpc: "2.0", id: 1, method: "a" });
+  ws.last().drop(1006);
+  await until("the reconnect", () => ws.sockets.length === 2);
+  ws.last().session("S1", "T1", { resumed: true });
+  ws.last().frame({
+    seq_num: 0,
+    resume_token: "T1",
+    jsonrpc: "2.0",
+    id: 1,
+    error: { code: -32029, message: "Too Many Requests: 60 per minute; retry after 3 s" },
+  });
+  await sleep(20);
+  t.equal(messages.filter((m) => m.id === 1).length, 1, "delivered");
+  t.equal(ws.last().sent.length, 1, "not sent a third time");
 });

@@ -31,7 +31,7 @@ export interface ClientOptions {
   maxQueued?: number;
   /**
    * After a resume, send again the JSON-RPC requests (a `method` and a non-null `id`) written to an
-   * earlier socket and not answered yet, sent at most this long ago (default 100 s; 0: never). The
+   * earlier socket and not answered yet, sent at most this long ago (default 60 s; 0: never). The
    * gateway stores a request once per session and id within its 2-minute de-duplication window, so
    * one it had runs once and its answer comes in the replay; one lost with the socket (or refused
    * on a socket that was already gone) runs now.
@@ -70,8 +70,11 @@ interface Unanswered {
   firstWrittenAt: number;
   /** sent again after a resume */
   resent: boolean;
+  /** times the gateway refused a copy sent again */
+  refused: number;
 }
-const DEFAULT_RESEND_WITHIN_MS = 100_000;
+/** the gateway's de-duplication window (2 min) less what a copy may wait in a gateway (2 × its 15 s publish timeout), with room */
+const DEFAULT_RESEND_WITHIN_MS = 60_000;
 /** requests tracked for resending, at most (the oldest is forgotten first) */
 const MAX_UNANSWERED = 10_000;
 
@@ -116,6 +119,8 @@ export class RadiantClient {
   private readonly queued: string[] = [];
   /** requests not answered yet, by JSON id */
   private readonly unanswered = new Map<string, Unanswered>();
+  /** requests sent again and answered since, by JSON id: when first sent (a copy's late refusal is dropped) */
+  private readonly resentAnswered = new Map<string, number>();
   private readonly listeners = new Map<keyof ClientEvents, ((...a: never[]) => void)[]>();
   private readonly inbox: Frame[] = [];
   private wake: (() => void) | undefined;
@@ -144,7 +149,7 @@ export class RadiantClient {
     const key = requestKey(typeof frame === "string" ? undefined : frame, text);
     if (key !== undefined && (this.o.resendWithinMs ?? DEFAULT_RESEND_WITHIN_MS) > 0) {
       if (this.unanswered.size >= MAX_UNANSWERED) this.unanswered.delete(this.unanswered.keys().next().value!);
-      this.unanswered.set(key, { text, firstWrittenAt: 0, resent: false });
+      this.unanswered.set(key, { text, firstWrittenAt: 0, resent: false, refused: 0 });
     }
     if (open) this.write(text, key);
     else this.queued.push(text);
@@ -230,17 +235,28 @@ export class RadiantClient {
    * and the refusal kept from the app.
    */
   private answered(key: string, f: Frame): boolean {
-    const u = this.unanswered.get(key);
-    if (!u) return false;
     const message = (f.error as { message?: unknown } | undefined)?.message;
+    // only "Service unavailable" (NATS away), the gateway's own (not stored): a rate limit or a full session is the app's to see
+    const unavailable = !(Number(f.seq_num) > 0) && typeof message === "string" && /^Service unavailable/.test(message);
     const within = this.o.resendWithinMs ?? DEFAULT_RESEND_WITHIN_MS;
-    if (u.resent && !(Number(f.seq_num) > 0) && typeof message === "string" && /retry/i.test(message) && Date.now() - u.firstWrittenAt < within) {
+    const u = this.unanswered.get(key);
+    if (!u) {
+      // the refusal of a copy sent again, coming after the request's own answer: not the app's
+      const at = this.resentAnswered.get(key);
+      return at !== undefined && unavailable && Date.now() - at < within;
+    }
+    if (u.resent && unavailable && Date.now() - u.firstWrittenAt < within) {
+      const delay = Math.min(this.o.maxBackoffMs ?? 10_000, (this.o.backoffMs ?? 100) * 2 ** u.refused++) * (0.5 + Math.random() / 2);
       setTimeout(() => {
         if (this.unanswered.get(key) === u && this.ws?.readyState === OPEN && this.sid) this.write(u.text, key);
-      }, this.o.backoffMs ?? 100);
+      }, delay);
       return true;
     }
     this.unanswered.delete(key);
+    if (u.resent) {
+      if (this.resentAnswered.size >= MAX_UNANSWERED) this.resentAnswered.delete(this.resentAnswered.keys().next().value!);
+      this.resentAnswered.set(key, u.firstWrittenAt);
+    }
     return false;
   }
 

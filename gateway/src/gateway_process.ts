@@ -141,7 +141,7 @@ export async function startGatewayProcess(cfg: GatewayConfig, log: Logger, uws: 
   const ingress = new Ingress({
     // a lost NATS node costs clients delay, not errors: within the publish timeout a frame waits for
     // the connection to another node and is sent again while INBOX elects a leader (4–9 s)
-    publisher: new AckedPublisher(link.nc, cfg.publishTimeoutMs, { failover: { attemptMs: cfg.publishTimeoutMs / 5 } }),
+    publisher: new AckedPublisher(link.nc, cfg.publishTimeoutMs, { failover: { attemptMs: Math.max(1000, cfg.publishTimeoutMs / 5) } }),
     notify: (subject, h) => link.nc.publish(subject, undefined, { headers: h }),
     home: delivery.home,
     maxInflight: cfg.maxInflight,

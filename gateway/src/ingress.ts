@@ -94,14 +94,17 @@ export function notQueued(x: Exchange, e: unknown, proto: Protocol, id: string):
 }
 
 /** What to tell a client whose frame could not be published: retry only where a retry can succeed. */
-function failure(e: Error): { kind: ErrorKind; message: string } {
+function failure(e: Error, dedupe: boolean): { kind: ErrorKind; message: string } {
   if (e instanceof PublishError && e.tooLarge) return { kind: "tooLarge", message: `Request too large: ${e.message}` };
-  if (e instanceof PublishError && e.unconfirmed)
-    return {
-      kind: "unavailable",
-      message: `Service unavailable: the request was sent to the message broker but not confirmed (${e.message}); it may still run: retry with the same id, which runs once`,
-    };
+  if (e instanceof PublishError && e.unconfirmed) return { kind: "unavailable", message: `Service unavailable: ${unconfirmed(e, dedupe)}` };
   return { kind: "unavailable", message: `Service unavailable: the request could not be queued (${e.message}); retry` };
+}
+
+/** A publish that went out and was never confirmed: it may still run; what a retry does depends on whether it is de-duplicated. */
+function unconfirmed(e: Error, dedupe: boolean): string {
+  return `the request was sent to the message broker but not confirmed (${e.message}); it may still run: ${
+    dedupe ? "retry with the same id, which runs once" : "sending it again may run it twice"
+  }`;
 }
 
 /** What a frame asks for: its request id (replies name it), its operation, and whether JetStream de-duplicates it. */
@@ -244,7 +247,7 @@ export class Ingress {
       },
       (e: Error) => {
         this.settle(s, size);
-        const f = failure(e);
+        const f = failure(e, r.dedupe);
         this.refuse(s, proto, f.kind, f.message, id);
       },
     );
@@ -264,12 +267,11 @@ export class Ingress {
       ack = await this.publish(subjects.inbox(proto, sid), sid, who, proto, r, frame);
     } catch (e) {
       const tooLarge = e instanceof PublishError && e.tooLarge;
-      const unconfirmed = e instanceof PublishError && e.unconfirmed;
       throw new BrokerUnavailable(
         tooLarge
           ? (e as Error).message
-          : unconfirmed
-            ? `the request was sent to the message broker but not confirmed (${(e as Error).message}); it may still run: re-sent with the same id it runs once`
+          : e instanceof PublishError && e.unconfirmed
+            ? unconfirmed(e, r.dedupe)
             : `the request could not be queued (${(e as Error).message})`,
         tooLarge,
       );

@@ -94,6 +94,8 @@ t.test("apply writes it with its environment's settings; processes check it and 
   t.equal((await radiant(["topology", "apply"], { HISTORY_MAX_MSGS_PER_SESSION: "11" })).code, 0);
   t.equal((await jsm.streams.info(HISTORY_STREAM)).config.max_msgs_per_subject, 11);
   t.equal((await jsm.streams.info(`KV_${MCP_SESSIONS_BUCKET}`)).config.max_age, 86_400_000 * 1e6, "a bucket too (the default TTL again)");
+  t.equal((await radiant(["topology", "apply"], { MCP_BRIDGE_STATE_TTL_MS: "60000" })).code, 0, "a TTL under the 2-minute duplicate window");
+  t.equal((await jsm.streams.info(`KV_${MCP_SESSIONS_BUCKET}`)).config.max_age, 60_000 * 1e6);
 });
 
 t.test("a stream that differs in what the code relies on: check names it, a worker refuses, apply mends it", async (t) => {

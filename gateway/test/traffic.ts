@@ -51,8 +51,6 @@ export class TrafficSession {
   readonly closeCodes: number[] = [];
   answered = 0;
   stopped = false;
-  /** when its last request was sent (a drop waits until it has surely reached the gateway) */
-  lastSentAt = 0;
   private n = 0;
 
   constructor(
@@ -111,7 +109,7 @@ export class TrafficSession {
             resolve(true);
           },
         };
-        this.sendNow(frame);
+        this.client.send(frame);
       });
       this.pending = undefined;
       this.settled.add(id);
@@ -119,11 +117,6 @@ export class TrafficSession {
       else this.answered++;
       if (echoOnly) await sleep(this.o.echoPauseMs ?? 100);
     }
-  }
-
-  private sendNow(frame: Record<string, unknown>): void {
-    this.lastSentAt = Date.now();
-    this.client.send(frame);
   }
 
   private frame(f: Frame): void {
@@ -148,7 +141,7 @@ export class TrafficSession {
         // as the error says: the same request again (the same id: it runs once), after a pause
         this.tally.refused(message);
         setTimeout(() => {
-          if (this.pending === p) this.sendNow(p.frame);
+          if (this.pending === p) this.client.send(p.frame);
         }, 200);
         return;
       }
@@ -222,18 +215,11 @@ export class Traffic {
   }
 
   /**
-   * Cut the sockets of these sessions without a close frame (a network drop, 1006): each resumes.
-   * Each is cut once its last request is surely at the gateway (300 ms after it was sent): a frame
-   * still on its way when the network goes is lost to any WebSocket client, not to RADIANT.
+   * Cut the sockets of these sessions without a close frame (a network drop, 1006), whatever is on
+   * its way: each resumes, and the client library sends again what it had sent and not seen answered.
    */
-  async drop(sessions: TrafficSession[]): Promise<void> {
-    await Promise.all(
-      sessions.map(async (s) => {
-        const wait = s.lastSentAt + 300 - Date.now();
-        if (wait > 0) await sleep(wait);
-        s.sockets.at(-1)?.terminate();
-      }),
-    );
+  drop(sessions: TrafficSession[]): void {
+    for (const s of sessions) s.sockets.at(-1)?.terminate();
   }
 
   /** no new requests; the ones under way answered (or counted lost); the clients closed */

@@ -1,7 +1,7 @@
 // AckedPublisher against a real nats-server with JetStream.
 import t from "tap";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
-import { headers as natsHeaders } from "@nats-io/nats-core";
+import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
 import { natsForTest } from "./nats-server.js";
 import { AckedPublisher, PublishError } from "./publish.js";
 
@@ -65,36 +65,90 @@ t.test("no responders (no stream there yet, as while a cluster elects a stream's
   p.close();
 });
 
-t.test(
-  "an attempt never acked (a stream leader lost after taking it): a publish with a de-duplication id is sent again and stored once; one without is not",
-  async (t) => {
-    // the first copy goes to a subscriber that never answers, as a leader killed mid-publish; then the stream is there
-    let swallowed = 0;
-    const leader = nc.subscribe("lost.>", {
-      callback: () => {
-        swallowed++;
-        leader.unsubscribe();
-        void jsm.streams.add({ name: "LOST", subjects: ["lost.>"], duplicate_window: 60e9 });
-      },
-    });
-    const p = new AckedPublisher(nc, 10_000, { failover: { attemptMs: 500 } });
-    const ack = await p.publish("lost.1", data, "lost-1");
-    t.equal(swallowed, 1, "the first attempt was taken and never acked");
-    t.equal(ack.stream, "LOST", "the next attempt was stored");
-    t.equal((await jsm.streams.info("LOST")).state.messages, 1, "once");
-    // without a de-duplication id a resend could store it twice: it waits out the whole ack timeout instead
-    const silent = nc.subscribe("lostnoid.>", { callback: () => void swallowed++ });
-    const q = new AckedPublisher(nc, 1500, { failover: { attemptMs: 300 } });
-    const started = Date.now();
-    const e = await q.publish("lostnoid.1", data).catch((err: unknown) => err);
-    t.match((e as Error).message, /timeout/);
-    t.ok(Date.now() - started >= 1400, "failed at its ack timeout, not at an attempt's");
-    t.equal(swallowed, 2, "sent once");
-    silent.unsubscribe();
-    p.close();
-    q.close();
-  },
-);
+/** A lossy hop in front of a stream: core subscribers on `from.>` that forward each copy to the stream as `route` says. */
+function lossyHop(
+  from: string,
+  to: string,
+  route: (copy: number) => "drop" | "noAck" | "forward" | { delayMs: number },
+): { copies: () => number; stop: () => void } {
+  let copies = 0;
+  const sub = nc.subscribe(`${from}.>`, {
+    callback: (_e, m: Msg) => {
+      const how = route(++copies);
+      const subject = `${to}.${m.subject.slice(from.length + 1)}`;
+      const send = (reply?: string) => nc.publish(subject, m.data, { ...(m.headers ? { headers: m.headers } : {}), ...(reply ? { reply } : {}) });
+      if (how === "noAck") send();
+      else if (how === "forward") send(m.reply);
+      else if (how !== "drop") setTimeout(() => send(m.reply), how.delayMs);
+    },
+  });
+  return { copies: () => copies, stop: () => sub.unsubscribe() };
+}
+
+t.test("failover: an attempt stored but never acked (a leader lost before its ack) is sent again and acked as a duplicate: stored once", async (t) => {
+  await jsm.streams.add({ name: "LOST", subjects: ["lost.>"], duplicate_window: 60e9 });
+  const hop = lossyHop("tolost", "lost", (copy) => (copy === 1 ? "noAck" : "forward"));
+  const p = new AckedPublisher(nc, 10_000, { failover: { attemptMs: 500 } });
+  const ack = await p.publish("tolost.1", data, "lost-1");
+  t.equal(hop.copies(), 2, "sent twice");
+  t.ok(ack.duplicate, "the second copy found the first stored");
+  t.equal((await jsm.streams.info("LOST")).state.messages, 1, "stored once");
+  hop.stop();
+  p.close();
+});
+
+t.test("failover: an ack that comes after its attempt's deadline still settles the publish", async (t) => {
+  await jsm.streams.add({ name: "LATEACK", subjects: ["lateack.>"], duplicate_window: 60e9 });
+  // the first copy reaches the stream late (its ack after the attempt's 300 ms); every later copy is lost
+  const hop = lossyHop("tolateack", "lateack", (copy) => (copy === 1 ? { delayMs: 700 } : "drop"));
+  const p = new AckedPublisher(nc, 5000, { failover: { attemptMs: 300 } });
+  const ack = await p.publish("tolateack.1", data, "late-ack-1");
+  t.equal(ack.stream, "LATEACK", "settled by the first copy's ack");
+  t.ok(hop.copies() >= 2, "a second copy went out meanwhile");
+  t.equal(p.inFlight, 0);
+  hop.stop();
+  p.close();
+});
+
+t.test("failover: without a de-duplication id nothing is sent again; it fails at its ack timeout, as maybe stored", async (t) => {
+  const silent = lossyHop("noid", "nowhere-at-all", () => "drop");
+  const q = new AckedPublisher(nc, 1500, { failover: { attemptMs: 300 } });
+  const started = Date.now();
+  const e = await q.publish("noid.1", data).catch((err: unknown) => err);
+  t.ok(e instanceof PublishError && e.unconfirmed, "unconfirmed: it went out and nothing answered");
+  t.match((e as Error).message, /timeout/);
+  t.ok(Date.now() - started >= 1400, "failed at its ack timeout, not at an attempt's");
+  t.equal(silent.copies(), 1, "sent once");
+  silent.stop();
+  q.close();
+});
+
+t.test("failover: what waits to go out is bounded in bytes; past it a publish fails at once", async (t) => {
+  const silent = lossyHop("full", "nowhere-at-all", () => "drop");
+  const q = new AckedPublisher(nc, 5000, { window: 1, failover: { attemptMs: 1000 }, maxQueuedBytes: 3 });
+  const out = Array.from({ length: 5 }, (_, i) => q.publish(`full.${i}`, data).catch((e: unknown) => e));
+  const fifth = await out[4];
+  t.ok(fifth instanceof PublishError && fifth.transient && !fifth.unconfirmed, "refused at once, as not stored");
+  t.match((fifth as Error).message, /already wait/);
+  q.close();
+  await Promise.all(out);
+  silent.stop();
+});
+
+t.test("failover: while the connection is down a publish waits, and is stored once it is back", async (t) => {
+  const { server: s2, nc: nc2 } = await natsForTest("publish-down", t.teardown);
+  const jsm2 = await jetstreamManager(nc2);
+  await jsm2.streams.add({ name: "DOWN", subjects: ["down.>"] });
+  const p = new AckedPublisher(nc2, 20_000, { failover: { attemptMs: 4000 } });
+  await s2.stop();
+  await new Promise((r) => setTimeout(r, 200));
+  const pending = p.publish("down.1", data, "down-1");
+  await s2.start();
+  const ack = await pending;
+  t.equal(ack.stream, "DOWN", "stored after the reconnect");
+  t.equal((await jsm2.streams.info("DOWN")).state.messages, 1, "once");
+  p.close();
+});
 
 t.test("refusals: no stream (no responders) is transient, a full stream is not", async (t) => {
   const p = new AckedPublisher(nc, 1000);

@@ -62,13 +62,16 @@ function publishFailure(e: unknown): PublishError {
 interface Pending {
   resolve: (a: PubAck) => void;
   reject: (e: PublishError) => void;
+  /** when the attempt out now stops being waited for */
   deadline: number;
-  /** when it first went out + the ack timeout: sent again after "no responders" until then */
+  /** when it fails: the ack timeout from when it first went out (with `failover`, from when it was published) */
   until: number;
   /** what was sent, to send it again */
   sent: Queued | undefined;
   /** it has a de-duplication id: sent again when an attempt goes unacked (`failover.attemptMs`) */
   dedupe: boolean;
+  /** an attempt went out and nothing answered it: it may be stored */
+  maybeStored: boolean;
 }
 
 /** the pause before a publish answered "no responders" is sent again (a stream's leader being elected) */
@@ -91,6 +94,8 @@ export interface PublisherOptions {
    * was published meanwhile.
    */
   failover?: { attemptMs: number };
+  /** with `failover`: bytes that may wait to go out (default 64 MiB); past it a publish fails at once */
+  maxQueuedBytes?: number;
 }
 
 type Queued = [token: number, subject: string, data: Uint8Array, hdrs: MsgHdrs | undefined, p: Pending, queuedAt: number];
@@ -105,6 +110,11 @@ export class AckedPublisher {
   private readonly maxWaitMs: number;
   private readonly resend: boolean;
   private readonly attemptMs: number;
+  private readonly maxQueuedBytes: number;
+  /** bytes waiting in `queue` (kept with `failover` only) */
+  private queuedBytes = 0;
+  /** with `failover`: the earliest deadline of a publish out, as far as is known (when to look at them again) */
+  private nextLook = Number.POSITIVE_INFINITY;
   /** publishes out and not yet acked */
   inFlight = 0;
 
@@ -117,6 +127,7 @@ export class AckedPublisher {
     this.maxWaitMs = o.maxWaitMs ?? 6 * timeoutMs;
     this.resend = o.failover !== undefined;
     this.attemptMs = o.failover ? Math.min(o.failover.attemptMs, timeoutMs) : timeoutMs;
+    this.maxQueuedBytes = o.maxQueuedBytes ?? 64 * 1024 * 1024;
     nc.subscribe(`${this.prefix}*`, { callback: (_err, msg) => this.onAck(msg) });
     this.sweeper = setInterval(() => this.sweep(), Math.min(250, timeoutMs));
     this.sweeper.unref();
@@ -145,9 +156,24 @@ export class AckedPublisher {
         new PublishError(`too large for the message broker: ${data.byteLength} bytes, its max_payload is ${this.maxPayload()}`, false, true),
       );
     }
+    if (this.resend) {
+      // riding out a failover, publishes wait here: in bounds
+      if (this.queuedBytes + data.byteLength > this.maxQueuedBytes)
+        return Promise.reject(new PublishError(`the message broker is away and ${this.queuedBytes} bytes already wait for it`, true));
+      this.queuedBytes += data.byteLength;
+    }
+    const now = Date.now();
     return new Promise<PubAck>((resolve, reject) => {
       this.schedule();
-      this.queue.push([token, subject, data, hdrs, { resolve, reject, deadline: 0, until: 0, sent: undefined, dedupe: msgID !== undefined }, Date.now()]);
+      const until = this.resend ? now + this.timeoutMs : 0;
+      this.queue.push([
+        token,
+        subject,
+        data,
+        hdrs,
+        { resolve, reject, deadline: 0, until, sent: undefined, dedupe: msgID !== undefined, maybeStored: false },
+        now,
+      ]);
     });
   }
 
@@ -177,15 +203,24 @@ export class AckedPublisher {
       const q = this.queue[this.queueHead]!;
       const [token, subject, data, hdrs, p] = q;
       this.queue[this.queueHead++] = undefined as never;
+      if (this.resend) this.queuedBytes -= data.byteLength;
       if (!up) {
         p.reject(new PublishError("not connected to the message broker", true));
+        continue;
+      }
+      if (p.until !== 0 && now >= p.until) {
+        // its time ran out while it waited to go out (sent before, "no responders" said it was not stored)
+        p.reject(new PublishError(`not sent within ${this.timeoutMs} ms: the message broker is behind`, true, false, p.maybeStored));
         continue;
       }
       // sent again after "no responders": within the time it had from when it first went out
       if (p.until === 0) p.until = now + this.timeoutMs;
       p.deadline = p.dedupe ? Math.min(p.until, now + this.attemptMs) : p.until;
       // kept only where it may be sent again: otherwise the frame need not outlive its going out
-      if (this.resend) p.sent = q;
+      if (this.resend) {
+        p.sent = q;
+        if (p.deadline < this.nextLook) this.nextLook = p.deadline;
+      }
       this.pending.add(token, p);
       this.inFlight++;
       try {
@@ -224,7 +259,47 @@ export class AckedPublisher {
     for (let i = this.queueHead; i < this.queue.length; i++) this.queue[i]![4].reject(new PublishError("publisher closed", true));
     this.queue = [];
     this.queueHead = 0;
+    this.queuedBytes = 0;
     this.inFlight = 0;
+  }
+
+  /**
+   * With `failover`: the publishes out whose attempt went unanswered. One with a
+   * de-duplication id is sent again under the same token (JetStream stores it
+   * once; an ack of either copy settles it), one without waits on; either fails
+   * at its ack timeout. Looked at only once the earliest deadline has come.
+   */
+  private lookAtAttempts(now: number): void {
+    if (now < this.nextLook) return;
+    let next = Number.POSITIVE_INFINITY;
+    const over: number[] = [];
+    const up = linkUp(this.nc);
+    this.pending.forEach((token, p) => {
+      if (p.deadline > now) {
+        if (p.deadline < next) next = p.deadline;
+        return;
+      }
+      if (now >= p.until) {
+        over.push(token);
+        return;
+      }
+      p.maybeStored = true;
+      p.deadline = p.dedupe ? Math.min(p.until, now + this.attemptMs) : p.until;
+      if (p.deadline < next) next = p.deadline;
+      const q = p.sent;
+      if (p.dedupe && up && q) {
+        try {
+          this.nc.publish(q[1], q[2], { reply: this.prefix + token, ...(q[3] ? { headers: q[3] } : {}) });
+        } catch {
+          // not sent: the next attempt, or the timeout, comes anyway
+        }
+      }
+    });
+    this.nextLook = next;
+    for (const token of over) {
+      const p = this.settled(this.pending.take(token));
+      if (p) this.timedOut(p);
+    }
   }
 
   private onAck(msg: Msg): void {
@@ -235,7 +310,7 @@ export class AckedPublisher {
       // nothing stored it: no stream there right now. Sent again (failover), under a
       // new token, until its ack timeout from when it first went out
       if (this.sendAgain(p, NO_RESPONDERS_RETRY_MS)) return;
-      return p.reject(new PublishError("no responders: JetStream is not available", true));
+      return p.reject(new PublishError("no responders: JetStream is not available", true, false, p.maybeStored));
     }
     let a: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };
     try {
@@ -248,46 +323,42 @@ export class AckedPublisher {
     p.resolve({ stream: a.stream ?? "", seq: a.seq, duplicate: a.duplicate === true });
   }
 
-  /** Send `p` again, under a new token, after `delayMs` — if that is within its ack timeout. */
+  /** Send `p` again (after "no responders": nothing stored it), under a new token, after `delayMs` — if that is within its ack timeout. */
   private sendAgain(p: Pending, delayMs: number): boolean {
     const q = p.sent;
     if (!q || Date.now() + delayMs >= p.until) return false;
-    const again = () => {
+    setTimeout(() => {
       q[0] = this.next++;
+      this.queuedBytes += q[2].byteLength;
       this.queue.push(q);
       this.schedule();
-    };
-    if (delayMs > 0) setTimeout(again, delayMs);
-    else again();
+    }, delayMs);
     return true;
+  }
+
+  private timedOut(p: Pending): void {
+    p.reject(new PublishError(`timeout: no ack from JetStream within ${this.timeoutMs} ms`, true, false, true));
   }
 
   private sweep(): void {
     const now = Date.now();
-    const timedOut = (p: Pending) => {
-      // an ack for the attempt that timed out is ignored (its token waits no more); a resend's is not
-      if (!(p.dedupe && this.sendAgain(p, 0))) p.reject(new PublishError(`timeout: no ack from JetStream within ${this.timeoutMs} ms`, true, false, true));
-    };
-    if (this.attemptMs < this.timeoutMs) {
-      // attempts time out before whole publishes: deadlines are not in token order, so look at every one
-      for (const p of this.pending.takeExpired(now)) {
-        this.settled(p);
-        timedOut(p);
-      }
-    } else {
+    if (this.resend) this.lookAtAttempts(now);
+    else {
+      // every deadline is its first attempt's, in token order: the oldest first
       for (let p = this.pending.oldest(); p && p.deadline <= now; p = this.pending.oldest()) {
         this.settled(this.pending.takeOldest());
-        timedOut(p);
+        this.timedOut(p);
       }
     }
     if (this.resend && this.queueHead < this.queue.length) {
       if (linkUp(this.nc)) this.schedule();
       else {
-        // held while the connection is down, each within its ack timeout (one sent before: from when it first went out)
+        // held while the connection is down, each within its ack timeout
         this.queue = this.queue.slice(this.queueHead).filter((q) => {
           const p = q[4];
-          if (now < (p.until || q[5] + this.timeoutMs)) return true;
-          p.reject(new PublishError(`not connected to the message broker for ${this.timeoutMs} ms`, true));
+          if (now < p.until) return true;
+          this.queuedBytes -= q[2].byteLength;
+          p.reject(new PublishError(`not connected to the message broker for ${this.timeoutMs} ms`, true, false, p.maybeStored));
           return false;
         });
         this.queueHead = 0;
@@ -295,9 +366,10 @@ export class AckedPublisher {
     }
     // what waited to go out too long: JetStream is that far behind (in order, so the oldest first)
     while (this.queueHead < this.queue.length && now - this.queue[this.queueHead]![5] > this.maxWaitMs) {
-      const p = this.queue[this.queueHead]![4];
+      const [, , data, , p] = this.queue[this.queueHead]!;
       this.queue[this.queueHead++] = undefined as never;
-      p.reject(new PublishError(`the message broker is behind: not sent within ${this.maxWaitMs} ms`, true));
+      if (this.resend) this.queuedBytes -= data.byteLength;
+      p.reject(new PublishError(`the message broker is behind: not sent within ${this.maxWaitMs} ms`, true, false, p.maybeStored));
     }
   }
 }
@@ -337,18 +409,12 @@ class PendingAcks {
     return this.slots[this.head];
   }
 
-  /** Those whose deadline has passed, taken: they wait no more. */
-  takeExpired(now: number): Pending[] {
-    const out: Pending[] = [];
+  /** Each publish waiting, with its token, oldest first (`f` must not add or take). */
+  forEach(f: (token: number, p: Pending) => void): void {
     for (let i = this.head; i < this.slots.length; i++) {
       const p = this.slots[i];
-      if (p !== undefined && p.deadline <= now) {
-        out.push(p);
-        this.slots[i] = undefined;
-      }
+      if (p !== undefined) f(this.base + i, p);
     }
-    if (out.length > 0) this.trim();
-    return out;
   }
 
   takeOldest(): Pending | undefined {

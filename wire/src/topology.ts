@@ -176,6 +176,8 @@ async function ensureBucket(jsm: JetStreamManager, bucket: KvBucket, opts: Parti
     num_replicas: opts.replicas ?? 1,
     max_bytes: opts.max_bytes ?? -1,
     max_age: opts.ttl ? nanos(opts.ttl) : 0,
+    // the server refuses a duplicate window longer than the age: a TTL under its 2-minute default
+    ...(opts.ttl ? { duplicate_window: nanos(Math.min(opts.ttl, 120_000)) } : {}),
   });
 }
 

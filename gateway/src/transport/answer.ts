@@ -45,16 +45,18 @@ export abstract class Answer implements Sink, OpenPost {
     }
   }
 
-  /** The request is in INBOX: the response may begin. */
+  /** The request is in INBOX: the response may begin (what waited goes now, unless a replay runs: after it). */
   start(): void {
     this.started = true;
     this.begin();
-    this.flush();
+    if (!this.replaying) this.flush();
   }
 
   /**
    * A re-sent request is not run again (JetStream de-duplicated it): its
-   * replies are read back from HISTORY, then whatever else comes live.
+   * replies are read back from HISTORY, then whatever else comes live. Call
+   * before `start()`: what arrived live meanwhile waits until the replay has
+   * handed on what came before it (and is not handed on twice).
    */
   async replay(stored: AsyncIterable<Stored[]>, rid: string): Promise<void> {
     this.given = new Set();

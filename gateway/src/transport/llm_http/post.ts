@@ -138,8 +138,10 @@ function resume(c: LlmHttp, x: Exchange, e: Endpoint, token: string, principal: 
   const answer = new LlmAnswer(x, e.style, [[RESUME_TOKEN_HEADER, token]], from);
   const resumed = open(c, x, answer, sid, false).then((ok) => {
     if (!ok) return;
+    // the replay first: what arrives live meanwhile waits until what came before it is handed on
+    const replayed = answer.replay(c.history.batches(sid, 0), HTTP_REQUEST_ID);
     answer.start();
-    return answer.replay(c.history.batches(sid, 0), HTTP_REQUEST_ID);
+    return replayed;
   });
   settle(`${e.proto} ${e.op} resume`, resumed, () => {});
 }

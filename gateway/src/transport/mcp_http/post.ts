@@ -120,10 +120,10 @@ async function answerRequest(
     over();
     return notQueued(x, e, "mcp", idJson);
   }
-  answer.start();
   if (duplicate) {
     // it ran (or runs) already: what it stored since is in HISTORY (within the de-duplication window)
     const since = Date.now() - inboxPolicy.duplicateWindowMs - 5000;
     void answer.replay(c.history.since(sid, since), r.rid).catch(() => {}); // unreadable now: the timeout answers
   }
+  answer.start();
 }
