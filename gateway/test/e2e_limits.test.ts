@@ -5,6 +5,7 @@
 // Retry-After in the caller's own format (the SDKs' RateLimitError, a JSON-RPC
 // error on a socket, the upgrade refused); per-principal metrics count it.
 import { ADMIN_TOKEN, adminClient } from "./admin_client.js";
+import { Agent, get } from "node:http";
 import OpenAI from "openai";
 import t from "tap";
 import type WebSocket from "ws";
@@ -16,7 +17,30 @@ const stack = await startStack(t, {
   gatewayEnv: { GATEWAY_AUTH_REQUIRED: "true", GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN, GATEWAY_PRINCIPAL_MAX_CONNECTIONS: "3" },
 });
 const base = stack.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
-const keyOf = async (grant: Record<string, unknown>): Promise<string> => (await adminClient(stack).newKey(grant)).key;
+/**
+ * A new key, once both gateway processes know it: each follows the key bucket, and under load one may
+ * hear of a new key a moment after the admin API answered (each request is a new connection, which the
+ * kernel hands to either process: several in a row accepted means both have it).
+ */
+const keyOf = async (grant: Record<string, unknown>): Promise<string> => {
+  const { key } = await adminClient(stack).newKey(grant);
+  // (a key with a request rate is not probed: the probes would spend it)
+  if (grant.rpm !== undefined) return key;
+  let accepted = 0;
+  await eventually("the new key known to both processes", async () => {
+    // a connection of its own each time (an agent of its own, let go after)
+    const agent = new Agent({ keepAlive: true });
+    const status = await new Promise<number>((resolve, reject) => {
+      get(`${base}/v1/models`, { agent, headers: { authorization: `Bearer ${key}` } }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      }).on("error", reject);
+    }).finally(() => agent.destroy());
+    accepted = status === 200 ? accepted + 1 : 0;
+    return accepted >= 6;
+  });
+  return key;
+};
 const metric = async (name: string, labels: string): Promise<number> => {
   const text = await (await fetch(`${stack.healthUrl}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));

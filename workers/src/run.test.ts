@@ -33,6 +33,7 @@ interface Setup {
   working?: () => void;
   coalesceMs?: number;
   cancelRequest?: RunDeps["cancelRequest"];
+  publishRetryMs?: number;
 }
 
 function setup(o: Setup) {
@@ -69,6 +70,7 @@ function setup(o: Setup) {
       runningElsewhere: o.runningElsewhere ?? (async () => false),
       watchMs: WATCH_MS,
       cancelRequest: o.cancelRequest ?? (() => {}),
+      ...(o.publishRetryMs !== undefined ? { publishRetryMs: o.publishRetryMs } : {}),
     },
   );
   return { run, pub, timers, lines, env, probes: () => probes };
@@ -683,4 +685,37 @@ t.test("notices that are not ours are ignored", async (t) => {
   t.notOk(h.signal()!.aborted);
   s.run.abort("worker stopping");
   await p;
+});
+
+t.test("a redelivery while HISTORY cannot be read (a cluster electing its leader): looked at again, in progress, not nakked at once", async (t) => {
+  let failures = 2;
+  let working = 0;
+  const h = scripted(async function* () {
+    yield { ...rpcResult(1, {}), last: true };
+  });
+  const s = setup({
+    handler: h.handler,
+    deliveryCount: 2,
+    publishRetryMs: 10 * WATCH_MS,
+    stored: async () => {
+      if (failures-- > 0) throw new Error("no responders");
+      return "none";
+    },
+    working: () => working++,
+  });
+  const outcome = s.run.run();
+  for (let k = 0; k < 2; k++) for (let i = 0; i < 20 && s.timers.fire(WATCH_MS) === 0; i++) await tick();
+  t.same(await outcome, { kind: "ack" }, "read at the third look: nothing stored, run here");
+  t.ok(h.ran());
+  t.equal(working, 2, "kept in progress meanwhile");
+
+  // still unreadable past the publish retry time: nakked (a later delivery looks again)
+  const h2 = scripted(async function* () {
+    yield { ...rpcResult(1, {}), last: true };
+  });
+  const s2 = setup({ handler: h2.handler, deliveryCount: 2, publishRetryMs: 2 * WATCH_MS, stored: async () => Promise.reject(new Error("no responders")) });
+  const outcome2 = s2.run.run();
+  for (let k = 0; k < 3; k++) for (let i = 0; i < 20 && s2.timers.fire(WATCH_MS) === 0; i++) await tick();
+  t.match(await outcome2, { kind: "nak" });
+  t.notOk(h2.ran());
 });

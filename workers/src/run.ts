@@ -11,7 +11,8 @@
 //   - the handler threw → the protocol's error replies (End) → term;
 //   - timed out → nak with backoff; on the last delivery error replies → term;
 //   - the worker is stopping → nak at once (another worker runs it);
-//   - a publish failed → nak with backoff (the redelivery looks in HISTORY);
+//   - a publish failed → nak with backoff (the redelivery looks in HISTORY; while it
+//     cannot be read, it looks again, in progress, as long as a publish is tried);
 //     one that can never succeed (too large) → error replies → term;
 // - part of the answer acked, and any of those → the "interrupted" error
 //   (msg id `…:interrupted`, End) → term: never a second generation.
@@ -293,6 +294,9 @@ export class RequestRun {
   private async redelivered(writer: ReplyWriter): Promise<Outcome | undefined> {
     const { env, delivery, deps } = this;
     let watched = false;
+    // HISTORY unreadable (a NATS cluster electing its leader takes seconds): looked at again, the
+    // delivery kept in progress, for as long as a publish is tried — a quick nak would spend deliveries
+    let unreadable = Math.ceil((deps.publishRetryMs ?? 0) / (deps.watchMs ?? 1000));
     for (;;) {
       let stored: Stored;
       let alive: boolean;
@@ -302,6 +306,11 @@ export class RequestRun {
         if (stored === "none" && delivery.deliveryCount === 1) return undefined;
         alive = stored !== "complete" && (await deps.runningElsewhere(env, delivery.seq));
       } catch (e) {
+        if (!this.aborted && unreadable-- > 0) {
+          delivery.working();
+          await this.pause(deps.watchMs ?? 1000);
+          continue;
+        }
         this.log.warn({ err: (e as Error).message }, "could not read HISTORY for a redelivered request; it will be redelivered");
         return { kind: "nak", delayMs: backoffMs(delivery.deliveryCount) };
       }
