@@ -75,8 +75,14 @@ interface Unanswered {
 }
 /** the gateway's de-duplication window (2 min) less what a copy may wait in a gateway (2 × its 15 s publish timeout), with room */
 const DEFAULT_RESEND_WITHIN_MS = 60_000;
-/** requests tracked for resending, at most (the oldest is forgotten first) */
+/** requests tracked for resending (and resent ones answered), at most (the oldest is forgotten first) */
 const MAX_UNANSWERED = 10_000;
+
+/** Set `key` in a map of at most MAX_UNANSWERED entries: the oldest is forgotten first. */
+function putBounded<V>(m: Map<string, V>, key: string, v: V): void {
+  if (!m.has(key) && m.size >= MAX_UNANSWERED) m.delete(m.keys().next().value!);
+  m.set(key, v);
+}
 
 /** The JSON id of a JSON-RPC request (a `method`, a non-null `id`), or undefined for anything else. */
 function requestKey(frame: unknown, text: string): string | undefined {
@@ -148,8 +154,7 @@ export class RadiantClient {
     if (!open && this.queued.length >= (this.o.maxQueued ?? 1000)) throw new Error("RadiantClient: disconnected and the send queue is full");
     const key = requestKey(typeof frame === "string" ? undefined : frame, text);
     if (key !== undefined && (this.o.resendWithinMs ?? DEFAULT_RESEND_WITHIN_MS) > 0) {
-      if (this.unanswered.size >= MAX_UNANSWERED) this.unanswered.delete(this.unanswered.keys().next().value!);
-      this.unanswered.set(key, { text, firstWrittenAt: 0, resent: false, refused: 0 });
+      putBounded(this.unanswered, key, { text, firstWrittenAt: 0, resent: false, refused: 0 });
     }
     if (open) this.write(text, key);
     else this.queued.push(text);
@@ -254,8 +259,7 @@ export class RadiantClient {
     }
     this.unanswered.delete(key);
     if (u.resent) {
-      if (this.resentAnswered.size >= MAX_UNANSWERED) this.resentAnswered.delete(this.resentAnswered.keys().next().value!);
-      this.resentAnswered.set(key, u.firstWrittenAt);
+      putBounded(this.resentAnswered, key, u.firstWrittenAt);
     }
     return false;
   }

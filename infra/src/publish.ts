@@ -108,7 +108,8 @@ export class AckedPublisher {
   private readonly sweeper: NodeJS.Timeout;
   private readonly window: number;
   private readonly maxWaitMs: number;
-  private readonly resend: boolean;
+  /** riding out a failover (the option): publishes wait while down, copies go out again */
+  private readonly failover: boolean;
   private readonly attemptMs: number;
   private readonly maxQueuedBytes: number;
   /** bytes waiting in `queue` (kept with `failover` only) */
@@ -125,7 +126,7 @@ export class AckedPublisher {
   ) {
     this.window = o.window ?? 1024;
     this.maxWaitMs = o.maxWaitMs ?? 6 * timeoutMs;
-    this.resend = o.failover !== undefined;
+    this.failover = o.failover !== undefined;
     this.attemptMs = o.failover ? Math.min(o.failover.attemptMs, timeoutMs) : timeoutMs;
     this.maxQueuedBytes = o.maxQueuedBytes ?? 64 * 1024 * 1024;
     nc.subscribe(`${this.prefix}*`, { callback: (_err, msg) => this.onAck(msg) });
@@ -156,7 +157,7 @@ export class AckedPublisher {
         new PublishError(`too large for the message broker: ${data.byteLength} bytes, its max_payload is ${this.maxPayload()}`, false, true),
       );
     }
-    if (this.resend) {
+    if (this.failover) {
       // riding out a failover, publishes wait here: in bounds
       if (this.queuedBytes + data.byteLength > this.maxQueuedBytes)
         return Promise.reject(new PublishError(`the message broker is away and ${this.queuedBytes} bytes already wait for it`, true));
@@ -165,7 +166,7 @@ export class AckedPublisher {
     const now = Date.now();
     return new Promise<PubAck>((resolve, reject) => {
       this.schedule();
-      const until = this.resend ? now + this.timeoutMs : 0;
+      const until = this.failover ? now + this.timeoutMs : 0;
       this.queue.push([
         token,
         subject,
@@ -199,11 +200,11 @@ export class AckedPublisher {
     const now = Date.now();
     while (this.queueHead < this.queue.length && (this.inFlight < this.window || !up)) {
       // riding out a failover: wait for the connection (the sweep looks again)
-      if (!up && this.resend) break;
+      if (!up && this.failover) break;
       const q = this.queue[this.queueHead]!;
       const [token, subject, data, hdrs, p] = q;
       this.queue[this.queueHead++] = undefined as never;
-      if (this.resend) this.queuedBytes -= data.byteLength;
+      if (this.failover) this.queuedBytes -= data.byteLength;
       if (!up) {
         p.reject(new PublishError("not connected to the message broker", true));
         continue;
@@ -213,11 +214,11 @@ export class AckedPublisher {
         p.reject(new PublishError(`not sent within ${this.timeoutMs} ms: the message broker is behind`, true, false, p.maybeStored));
         continue;
       }
-      // sent again after "no responders": within the time it had from when it first went out
+      // without failover the ack timeout starts when it goes out (with it, when it was published)
       if (p.until === 0) p.until = now + this.timeoutMs;
       p.deadline = p.dedupe ? Math.min(p.until, now + this.attemptMs) : p.until;
       // kept only where it may be sent again: otherwise the frame need not outlive its going out
-      if (this.resend) {
+      if (this.failover) {
         p.sent = q;
         if (p.deadline < this.nextLook) this.nextLook = p.deadline;
       }
@@ -342,7 +343,7 @@ export class AckedPublisher {
 
   private sweep(): void {
     const now = Date.now();
-    if (this.resend) this.lookAtAttempts(now);
+    if (this.failover) this.lookAtAttempts(now);
     else {
       // every deadline is its first attempt's, in token order: the oldest first
       for (let p = this.pending.oldest(); p && p.deadline <= now; p = this.pending.oldest()) {
@@ -350,7 +351,7 @@ export class AckedPublisher {
         this.timedOut(p);
       }
     }
-    if (this.resend && this.queueHead < this.queue.length) {
+    if (this.failover && this.queueHead < this.queue.length) {
       if (linkUp(this.nc)) this.schedule();
       else {
         // held while the connection is down, each within its ack timeout
@@ -368,7 +369,7 @@ export class AckedPublisher {
     while (this.queueHead < this.queue.length && now - this.queue[this.queueHead]![5] > this.maxWaitMs) {
       const [, , data, , p] = this.queue[this.queueHead]!;
       this.queue[this.queueHead++] = undefined as never;
-      if (this.resend) this.queuedBytes -= data.byteLength;
+      if (this.failover) this.queuedBytes -= data.byteLength;
       p.reject(new PublishError(`the message broker is behind: not sent within ${this.maxWaitMs} ms`, true, false, p.maybeStored));
     }
   }
